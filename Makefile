@@ -1,0 +1,67 @@
+# The front door. On a fresh machine: `make run` (whole system + demo data) and `make test`.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+export KOTAKU_REGIONS ?= oc02
+export PYTHON := $(abspath $(PY))
+
+.PHONY: help install infra run demo stop status test test-fast lint typecheck clean
+
+help:
+	@echo "make run        install, start Kafka + PostgreSQL + the three services, load the demo"
+	@echo "make stop       stop the services, Kafka, and PostgreSQL if make run started it"
+	@echo "make status     show what is running"
+	@echo "make test       lint, type checks, unit tests and tests on the real broker and database"
+	@echo "make test-fast  lint, type checks and unit tests only (no broker or database)"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON_BOOT) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+PYTHON_BOOT := $(shell command -v python3.11 || command -v python3)
+
+install: $(VENV)/.installed
+
+infra: install
+	deploy/local/postgres.sh start
+	deploy/local/kafka.sh start
+
+run: infra
+	$(PY) -m shared.devstack up
+	$(PY) -m demo.load
+	@echo
+	@echo "KOTAKU Ops is running:"
+	@echo "  registration  http://127.0.0.1:8001/docs"
+	@echo "  training      http://127.0.0.1:8002/docs"
+	@echo "  reporting     http://127.0.0.1:8003/api/v1/reports/facilitator-counts"
+	@echo "  logs          .local/log/   stop with: make stop"
+
+demo: install
+	$(PY) -m demo.load
+
+stop:
+	-@[ -x $(PY) ] && $(PY) -m shared.devstack down
+	deploy/local/kafka.sh stop
+	deploy/local/postgres.sh stop-if-ours
+
+status:
+	-@$(PY) -m shared.devstack status
+	-@deploy/local/kafka.sh status
+	-@deploy/local/postgres.sh status
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	bash -n deploy/local/kafka.sh deploy/local/postgres.sh
+
+typecheck: install
+	$(VENV)/bin/mypy shared services demo tests
+
+test-fast: lint typecheck
+	$(PY) -m pytest tests/unit
+
+test: lint typecheck infra
+	$(PY) -m pytest
+
+clean: stop
+	rm -rf .local $(VENV)

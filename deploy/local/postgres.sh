@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# PostgreSQL for the local stack, from Debian's packages. Usage: deploy/local/postgres.sh start|stop|restart|status
+#   start    install the server if missing, start the cluster if stopped, wait until it accepts
+#            connections, create the project's roles and database (idempotent), and write the
+#            connection strings to $KOTAKU_LOCAL_DIR/db.env (passwords generated here, never committed)
+#   restart  restart the cluster (used by the failure tests)
+# One role per service, each owning only its own schema, plus kotaku_test (CREATEDB) for test databases.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+local_dir="${KOTAKU_LOCAL_DIR:-$root/.local}"
+envfile="$local_dir/db.env"
+database="${KOTAKU_PG_DATABASE:-kotaku}"
+services=(registration training reporting)
+
+say() { printf 'postgres: %s\n' "$*"; }
+die() { printf 'postgres: ERROR: %s\n' "$*" >&2; exit 1; }
+
+install_server() {
+  command -v pg_ctlcluster >/dev/null && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && return
+  [ "$(id -u)" = 0 ] || die "PostgreSQL is not installed and installing it needs root: apt-get install postgresql"
+  say "installing PostgreSQL from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null || die "apt-get update failed"
+  apt-get install -y -qq postgresql >/dev/null || die "apt-get install postgresql failed"
+}
+
+# The first cluster listed (version, name, port, status).
+cluster() { pg_lsclusters --no-header 2>/dev/null | awk 'NR==1 {print $1, $2, $3, $4}'; }
+
+ensure_cluster() {
+  if [ -z "$(cluster)" ]; then
+    local version
+    version="$(ls /usr/lib/postgresql | sort -V | tail -n 1)"
+    say "creating cluster $version/main"
+    pg_createcluster "$version" main >/dev/null
+  fi
+}
+
+psql_admin() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$port" "$@"; }
+
+start() {
+  install_server
+  ensure_cluster
+  read -r version name port state <<<"$(cluster)"
+  if [ "$state" != "online" ]; then
+    say "starting cluster $version/$name on port $port"
+    pg_ctlcluster "$version" "$name" start || die "could not start cluster $version/$name (see /var/log/postgresql/)"
+    mkdir -p "$local_dir" && touch "$local_dir/postgres.started-here"
+  fi
+  for _ in $(seq 1 60); do
+    pg_isready -q -h 127.0.0.1 -p "$port" && break
+    sleep 0.5
+  done
+  pg_isready -q -h 127.0.0.1 -p "$port" || die "cluster $version/$name does not accept connections on port $port"
+
+  mkdir -p "$local_dir"
+  touch "$envfile"
+  chmod 600 "$envfile"
+  local role password
+  local -a lines=("KOTAKU_PG_PORT=$port")
+  for svc in "${services[@]}" test; do
+    role="kotaku_$svc"
+    password="$(grep -E "^KOTAKU_PG_PASSWORD_${svc^^}=" "$envfile" | cut -d= -f2- || true)"
+    [ -n "$password" ] || password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+    local extra=""
+    [ "$svc" = test ] && extra=" CREATEDB"
+    psql_admin -d postgres <<SQL
+SELECT format('CREATE ROLE %I LOGIN', '$role') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$role') \gexec
+ALTER ROLE $role LOGIN PASSWORD '$password'$extra;
+SQL
+    lines+=("KOTAKU_PG_PASSWORD_${svc^^}=$password")
+  done
+  psql_admin -d postgres <<SQL
+SELECT 'CREATE DATABASE $database' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$database') \gexec
+REVOKE ALL ON DATABASE $database FROM PUBLIC;
+GRANT CONNECT, CREATE ON DATABASE $database TO kotaku_registration, kotaku_training, kotaku_reporting;
+-- test databases are dropped WITH (FORCE), which must end the service roles' sessions
+GRANT pg_signal_backend TO kotaku_test;
+SQL
+  printf '%s\n' "${lines[@]}" >"$envfile"
+  say "ready on 127.0.0.1:$port, database '$database' (credentials in $envfile)"
+}
+
+stop() {
+  read -r version name port state <<<"$(cluster)"
+  [ -n "${version:-}" ] || { say "no cluster"; return; }
+  if [ "$state" = "online" ]; then pg_ctlcluster "$version" "$name" stop; say "stopped"; else say "not running"; fi
+}
+
+# Stop the cluster only if start() had to start it: never stop a database someone else runs.
+stop_if_ours() {
+  if [ -f "$local_dir/postgres.started-here" ]; then stop; rm -f "$local_dir/postgres.started-here"
+  else say "left running (it was already running before make run)"; fi
+}
+
+restart() {
+  read -r version name port state <<<"$(cluster)"
+  pg_ctlcluster "$version" "$name" restart
+  say "restarted"
+}
+
+status() {
+  read -r version name port state <<<"$(cluster)"
+  [ -n "${version:-}" ] || { say "no cluster"; return 1; }
+  say "cluster $version/$name on port $port: $state"
+  [ "$state" = "online" ]
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  stop-if-ours) stop_if_ours ;;
+  restart) restart ;;
+  status) status ;;
+  *) echo "usage: $0 start|stop|stop-if-ours|restart|status" >&2; exit 2 ;;
+esac

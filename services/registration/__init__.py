@@ -1,0 +1,1 @@
+"""Registration: org units, facilitators, and their enrollments into trainings."""

@@ -1,0 +1,1 @@
+"""Training delivery: trainings, rosters, attendance, assessments, OJT and completion."""

@@ -1,0 +1,4 @@
+from services.training.app import DEFINITION
+from shared.service import main
+
+main(DEFINITION)

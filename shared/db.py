@@ -1,0 +1,79 @@
+"""PostgreSQL plumbing: connection pools scoped to a service's own schema, and the migration runner.
+
+Each service owns one schema (named after the service) and connects as its own role, so no service
+can read another's tables. Migrations are numbered SQL files, applied by an explicit prestart step
+(``python -m shared.cli migrate <service>``), never on import or on start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+# A connection, whether taken from a pool or opened directly.
+Conn = asyncpg.Connection | PoolConnectionProxy
+
+log = logging.getLogger(__name__)
+
+SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
+
+# Errors that mean "the database is not reachable right now", as opposed to a bad statement.
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+    asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        server_settings={"search_path": schema, "application_name": f"kotaku-{schema}"},
+        command_timeout=30,
+    )
+    assert pool is not None
+    return pool
+
+
+def _migration_files(service_dir: Path) -> list[tuple[str, Path]]:
+    files = [(f"shared/{p.stem}", p) for p in sorted(SHARED_MIGRATIONS.glob("*.sql"))]
+    files += [(f"service/{p.stem}", p) for p in sorted(service_dir.glob("*.sql"))]
+    return files
+
+
+async def migrate(dsn: str, schema: str, service_migrations: Path) -> list[str]:
+    """Apply pending migrations into ``schema``; returns the versions applied. Safe to run
+    concurrently: an advisory lock serialises runners."""
+    conn = await asyncpg.connect(dsn, server_settings={"application_name": f"kotaku-migrate-{schema}"})
+    applied: list[str] = []
+    try:
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        await conn.execute(f'SET search_path TO "{schema}"')
+        await conn.execute("SELECT pg_advisory_lock(hashtext('kotaku-migrate-' || $1))", schema)
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            for version, path in _migration_files(service_migrations):
+                if version in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(path.read_text())
+                    await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
+                applied.append(version)
+                log.info("migration applied", extra={"schema": schema, "version": version})
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext('kotaku-migrate-' || $1))", schema)
+    finally:
+        await conn.close()
+    return applied

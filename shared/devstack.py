@@ -1,0 +1,266 @@
+"""The local stack: runs the three services as background processes against the Kafka broker and
+PostgreSQL started by ``deploy/local``. Used by ``make run`` / ``make stop`` and by the tests.
+
+    python -m shared.devstack up       migrate, create topics, start the services, wait until ready
+    python -m shared.devstack down     stop the services (SIGTERM, then SIGKILL after a timeout)
+    python -m shared.devstack status   show what runs where
+
+Connection details come from ``.local/db.env`` (written by ``deploy/local/postgres.sh``); the NIK
+hash key is generated once into ``.local/secrets.env``. Neither file is committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.kafka_admin import ensure_topics
+from shared.topics import all_topics
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES: dict[str, int] = {"registration": 8001, "training": 8002, "reporting": 8003}
+
+
+def local_dir() -> Path:
+    return Path(os.environ.get("KOTAKU_LOCAL_DIR", ROOT / ".local"))
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def local_secrets() -> dict[str, str]:
+    """Database credentials and the NIK hash key of this machine's stack."""
+    db = _read_env_file(local_dir() / "db.env")
+    if not db:
+        raise SystemExit("no .local/db.env: run deploy/local/postgres.sh start (or make infra) first")
+    path = local_dir() / "secrets.env"
+    found = _read_env_file(path)
+    if "KOTAKU_NIK_HASH_KEY" not in found:
+        found["KOTAKU_NIK_HASH_KEY"] = secrets.token_urlsafe(32)
+        path.write_text("".join(f"{k}={v}\n" for k, v in found.items()))
+        path.chmod(0o600)
+    return {**db, **found}
+
+
+def database_url(service: str, database: str, secrets_: Mapping[str, str]) -> str:
+    password = secrets_[f"KOTAKU_PG_PASSWORD_{service.upper()}"]
+    return f"postgresql://kotaku_{service}:{password}@127.0.0.1:{secrets_['KOTAKU_PG_PORT']}/{database}"
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class ServiceProcess:
+    """One service process with its environment; started detached, logging to a file."""
+
+    name: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", f"services.{self.name}", *args]
+
+    def migrate(self) -> str:
+        done = subprocess.run(self._command("migrate"), env=self.env, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{self.name} migrate failed:\n{done.stdout}{done.stderr}")
+        return done.stdout.strip()
+
+    def start(self) -> None:
+        if port_in_use(self.port):
+            raise RuntimeError(f"port {self.port} for {self.name} is taken by another program")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.popen = subprocess.Popen(
+                self._command("serve"),
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen else None
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen is not None and self.popen.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n{self.log_tail()}")
+            if http_status(f"{self.url}/ready") == 200:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} was not ready within {timeout:.0f}s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 25.0) -> None:
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(10)
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def http_status(url: str, timeout: float = 2.0) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
+
+
+def service_process(
+    name: str,
+    *,
+    port: int,
+    database: str = "kotaku",
+    regions: str = "oc02",
+    topic_prefix: str = "",
+    log_dir: Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> ServiceProcess:
+    secrets_ = local_secrets()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("KOTAKU_")},
+        "PYTHONUNBUFFERED": "1",
+        "KOTAKU_DATABASE_URL": database_url(name, database, secrets_),
+        "KOTAKU_HTTP_PORT": str(port),
+        "KOTAKU_REGIONS": regions,
+        "KOTAKU_TOPIC_PREFIX": topic_prefix,
+        "KOTAKU_KAFKA_BOOTSTRAP": os.environ.get("KOTAKU_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+        "KOTAKU_NIK_HASH_KEY": secrets_["KOTAKU_NIK_HASH_KEY"],
+        **(extra_env or {}),
+    }
+    return ServiceProcess(name, port, env, (log_dir or local_dir() / "log") / f"{name}.log")
+
+
+def _pid_file(name: str) -> Path:
+    return local_dir() / "run" / f"{name}.pid"
+
+
+def _running_pid(name: str) -> int | None:
+    path = _pid_file(name)
+    if not path.exists():
+        return None
+    pid = int(path.read_text().strip() or 0)
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return pid if f"services.{name}".encode() in cmdline else None
+
+
+def up(regions: str) -> None:
+    bootstrap = os.environ.get("KOTAKU_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    created = asyncio.run(ensure_topics(bootstrap, all_topics(regions.split(","))))
+    print(f"topics: {len(created)} created for regions {regions}")
+    procs = []
+    for name, port in SERVICES.items():
+        port = int(os.environ.get(f"KOTAKU_{name.upper()}_PORT", port))
+        if (pid := _running_pid(name)) is not None:
+            print(f"{name}: already running (pid {pid})")
+            continue
+        proc = service_process(name, port=port, regions=regions)
+        print(proc.migrate())
+        proc.start()
+        _pid_file(name).parent.mkdir(parents=True, exist_ok=True)
+        _pid_file(name).write_text(str(proc.pid))
+        procs.append(proc)
+    for proc in procs:
+        proc.wait_ready()
+        print(f"{proc.name}: ready at {proc.url} (pid {proc.pid}, log {proc.log_path})")
+
+
+def down() -> None:
+    for name in SERVICES:
+        pid = _running_pid(name)
+        _pid_file(name).unlink(missing_ok=True)
+        if pid is None:
+            print(f"{name}: not running")
+            continue
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            if not Path(f"/proc/{pid}").exists() or b"Z" in _state(pid):
+                break
+            time.sleep(0.25)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        print(f"{name}: stopped")
+
+
+def _state(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/stat").read_bytes().split(b")")[-1].split()[0]
+    except (OSError, IndexError):
+        return b"X"
+
+
+def status() -> int:
+    bad = 0
+    for name, port in SERVICES.items():
+        pid = _running_pid(name)
+        ready = http_status(f"http://127.0.0.1:{port}/ready") if pid else None
+        print(f"{name}: " + (f"pid {pid}, /ready {ready}" if pid else "not running"))
+        bad += ready != 200
+    return 1 if bad else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m shared.devstack")
+    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("--regions", default=os.environ.get("KOTAKU_REGIONS", "oc02"))
+    args = parser.parse_args()
+    if args.command == "up":
+        up(args.regions)
+    elif args.command == "down":
+        down()
+    else:
+        sys.exit(status())
+
+
+if __name__ == "__main__":
+    main()

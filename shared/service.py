@@ -1,0 +1,179 @@
+"""Composition root shared by the three services: one process runs the HTTP API, the Kafka
+consumers and the outbox relay of one service.
+
+A service declares itself with a :class:`ServiceDefinition`; ``python -m services.<name>`` runs
+:func:`main`, which offers ``serve`` (the default) and ``migrate`` (the prestart step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared import faults
+from shared.consumer import Consumer, ConsumerContext, subscribe
+from shared.db import create_pool, migrate
+from shared.http import BodyLimitMiddleware, install_error_handlers, install_request_metrics
+from shared.logs import configure_logging
+from shared.metrics import Metrics
+from shared.outbox import Outbox, OutboxRelay
+from shared.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str  # also the database schema and the event ``source``
+    title: str
+    default_port: int
+    migrations: Path
+    routers: Sequence[APIRouter] = ()
+    consumers: Sequence[Consumer] = ()
+    description: str = ""
+
+
+@dataclass
+class Runtime:
+    """What request handlers and use cases need at run time; one per process."""
+
+    definition: ServiceDefinition
+    settings: Settings
+    metrics: Metrics
+    pool: asyncpg.Pool
+    broker: KafkaBroker
+    outbox: Outbox
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def source(self) -> str:
+        return f"kotaku.{self.definition.name}"
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def build_broker(settings: Settings, metrics: Metrics, client_id: str) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        client_id=client_id,
+        graceful_timeout=15.0,
+        middlewares=(KafkaPrometheusMiddleware(registry=metrics.registry, app_name=metrics.service),),
+        log_level=logging.DEBUG,  # FastStream logs every message at this level; keep INFO readable
+    )
+
+
+def create_app(definition: ServiceDefinition, settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    metrics = Metrics(definition.name)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        faults.arm(settings.fault_points)
+        pool = await create_pool(settings.database_url.get_secret_value(), definition.name)
+        broker = build_broker(settings, metrics, f"kotaku-{definition.name}")
+        ctx = ConsumerContext(
+            pool=pool,
+            broker=broker,
+            metrics=metrics,
+            topic_prefix=settings.topic_prefix,
+            retry_attempts=settings.retry_attempts,
+            retry_backoff_seconds=settings.retry_backoff_seconds,
+        )
+        for consumer in definition.consumers:
+            subscribe(broker, consumer, settings.regions, ctx, settings.consumer_max_records)
+        runtime = Runtime(definition, settings, metrics, pool, broker, Outbox(pool, settings.topic_prefix, metrics))
+        app.state.runtime = runtime
+        await broker.start()
+        relay = OutboxRelay(
+            pool, broker, metrics, batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds
+        )
+        runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+        log.info("service started", extra={"regions": settings.regions})
+        try:
+            yield
+        finally:
+            for task in runtime.tasks:
+                task.cancel()
+            await asyncio.gather(*runtime.tasks, return_exceptions=True)
+            await broker.stop()
+            await pool.close()
+            log.info("service stopped")
+
+    app = FastAPI(title=definition.title, description=definition.description, version="1.0.0", lifespan=lifespan)
+    install_error_handlers(app)
+    install_request_metrics(app, metrics)
+    app.add_middleware(BodyLimitMiddleware)
+    app.include_router(_operations_router(metrics))
+    for router in definition.routers:
+        app.include_router(router)
+    return app
+
+
+def _operations_router(metrics: Metrics) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/health", summary="Liveness: the process answers")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/ready", summary="Readiness: the database and the Kafka broker are reachable")
+    async def ready(request: Request) -> JSONResponse:
+        runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+        checks = {"database": False, "kafka": False}
+        if runtime is not None:
+            with contextlib.suppress(Exception):
+                checks["database"] = await asyncio.wait_for(runtime.pool.fetchval("SELECT true"), 2.0) is True
+            with contextlib.suppress(Exception):
+                checks["kafka"] = bool(await runtime.broker.ping(timeout=2.0))
+        ok = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m services.{definition.name}", description=definition.title)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="run the HTTP API, the consumers and the outbox relay (default)")
+    sub.add_parser("migrate", help="apply pending database migrations (prestart step)")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    configure_logging(definition.name, settings.log_level)
+    if args.command == "migrate":
+        applied = asyncio.run(migrate(settings.database_url.get_secret_value(), definition.name, definition.migrations))
+        print(
+            f"{definition.name}: {len(applied)} migration(s) applied" + (f": {', '.join(applied)}" if applied else "")
+        )
+        return
+    uvicorn.run(
+        create_app(definition, settings),
+        host=settings.http_host,
+        port=settings.http_port or definition.default_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )

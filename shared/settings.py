@@ -1,0 +1,69 @@
+"""Typed settings for a service process, read from the environment (prefix ``KOTAKU_``).
+
+Settings are built by :func:`load_settings` when a process starts, never at import time.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+REGION_PATTERN = r"^oc\d{2}$"
+_REGION_RE = re.compile(REGION_PATTERN)
+
+
+class Settings(BaseSettings):
+    """Everything a service needs to know about its surroundings."""
+
+    model_config = SettingsConfigDict(env_prefix="KOTAKU_", extra="ignore")
+
+    database_url: SecretStr = Field(description="asyncpg DSN of the service's own database role")
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    regions: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["oc02"],
+        description="OC regions this deployment serves (comma separated in the environment)",
+    )
+    topic_prefix: str = Field(
+        default="",
+        description="Namespace put before every topic name (e.g. 'staging.'); empty in production",
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int | None = Field(default=None, description="defaults to the service's own port")
+    consumer_max_records: int = Field(default=500, ge=1, le=10_000)
+    retry_attempts: int = Field(default=6, ge=1, description="attempts before a failing event is dead-lettered")
+    retry_backoff_seconds: float = Field(default=0.5, gt=0)
+    outbox_batch_size: int = Field(default=500, ge=1)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    nik_hash_key: SecretStr = Field(
+        default=SecretStr(""), description="HMAC key for national ID numbers (registration only)"
+    )
+    fault_points: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Crash points armed for failure tests; never set in production",
+    )
+    log_level: str = "INFO"
+
+    @field_validator("regions", "fault_points", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("regions")
+    @classmethod
+    def _check_regions(cls, value: list[str]) -> list[str]:
+        bad = [code for code in value if not _REGION_RE.match(code)]
+        if bad:
+            raise ValueError(f"region codes must look like 'oc02': {bad}")
+        if not value:
+            raise ValueError("at least one region is required")
+        return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment; keyword overrides win (used by tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,196 @@
+"""Fixtures that run the real services against the real Kafka broker and PostgreSQL.
+
+Each test gets a private namespace: its own database (created and dropped here) and its own topic
+prefix and consumer groups, so tests never see each other's data nor touch the ``make run`` stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+
+from shared.devstack import ServiceProcess, local_secrets, service_process
+from shared.kafka_admin import delete_topics, ensure_topics
+from shared.topics import all_topics
+
+pytestmark = pytest.mark.real
+
+BOOTSTRAP = os.environ.get("KOTAKU_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+REGION = "oc02"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def admin_dsn(database: str = "postgres") -> str:
+    s = local_secrets()
+    return f"postgresql://kotaku_test:{s['KOTAKU_PG_PASSWORD_TEST']}@127.0.0.1:{s['KOTAKU_PG_PORT']}/{database}"
+
+
+@dataclass
+class Stack:
+    """A private, running set of services for one test."""
+
+    namespace: str
+    database: str
+    log_dir: Path
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.namespace}."
+
+    def topic(self, stream_topic: str) -> str:
+        return self.prefix + stream_topic
+
+    def url(self, name: str) -> str:
+        return self.services[name].url
+
+    def start(self, name: str, **extra_env: str) -> ServiceProcess:
+        old = self.services.get(name)
+        port = old.port if old else free_port()
+        proc = service_process(
+            name,
+            port=port,
+            database=self.database,
+            regions=REGION,
+            topic_prefix=self.prefix,
+            log_dir=self.log_dir,
+            extra_env={"KOTAKU_RETRY_BACKOFF_SECONDS": "0.2", "KOTAKU_OUTBOX_POLL_SECONDS": "0.2", **extra_env},
+        )
+        if old is None:
+            proc.migrate()
+        proc.start()
+        self.services[name] = proc
+        proc.wait_ready()
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.services.values():
+            proc.stop()
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    namespace = f"t{uuid.uuid4().hex[:10]}"
+    database = f"kotaku_{namespace}"
+    try:
+        conn = await asyncpg.connect(admin_dsn())
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL is not reachable; run `make infra` first ({exc!r})")
+    try:
+        await conn.execute(f"CREATE DATABASE {database}")
+        await conn.execute(f"REVOKE ALL ON DATABASE {database} FROM PUBLIC")
+        await conn.execute(
+            f"GRANT CONNECT, CREATE ON DATABASE {database} TO kotaku_registration, kotaku_training, kotaku_reporting"
+        )
+    finally:
+        await conn.close()
+    topics = all_topics([REGION], f"{namespace}.")
+    await ensure_topics(BOOTSTRAP, topics, partitions=3)
+    s = Stack(namespace, database, tmp_path)
+    try:
+        yield s
+    finally:
+        s.stop_all()
+        conn = await asyncpg.connect(admin_dsn())
+        try:
+            await conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        finally:
+            await conn.close()
+        with contextlib.suppress(Exception):
+            await delete_topics(BOOTSTRAP, topics)
+
+
+@pytest.fixture
+async def service_db(stack: Stack) -> AsyncIterator[dict[str, asyncpg.Connection]]:
+    """Read-only peeks into each service's schema, as that service's role."""
+    secrets_ = local_secrets()
+    conns: dict[str, asyncpg.Connection] = {}
+    for name in ("registration", "training", "reporting"):
+        password = secrets_[f"KOTAKU_PG_PASSWORD_{name.upper()}"]
+        conns[name] = await asyncpg.connect(
+            f"postgresql://kotaku_{name}:{password}@127.0.0.1:{secrets_['KOTAKU_PG_PORT']}/{stack.database}",
+            server_settings={"search_path": name},
+        )
+    try:
+        yield conns
+    finally:
+        for conn in conns.values():
+            await conn.close()
+
+
+@pytest.fixture
+async def producer() -> AsyncIterator[AIOKafkaProducer]:
+    """A plain Kafka client, playing the part of any other system on the broker."""
+    p = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all", enable_idempotence=True)
+    await p.start()
+    try:
+        yield p
+    finally:
+        await p.stop()
+
+
+async def read_topic(topic: str, *, expect: int, within: float = 20.0) -> list[ConsumerRecord[bytes, bytes]]:
+    """Everything on ``topic`` from the beginning, waiting until at least ``expect`` records arrived."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + within
+        while len(records) < expect and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for part in batch.values():
+                records.extend(part)
+        # one more short poll, so a test also sees records beyond the expected number
+        for part in (await consumer.getmany(timeout_ms=300)).values():
+            records.extend(part)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def eventually(check, within: float = 20.0, interval: float = 0.2):  # type: ignore[no-untyped-def]
+    """Poll ``check`` (sync or async) until it returns a truthy value; return that value."""
+    deadline = asyncio.get_running_loop().time() + within
+    last = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {within}s (last value: {last!r})")
+
+
+def metric_value(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` whose labels include ``labels``, from Prometheus text."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        head, _, value = line.rpartition(" ")
+        if all(f'{k}="{v}"' in head for k, v in labels.items()):
+            total += float(value)
+    return total
+
+
+def get_json(url: str) -> httpx.Response:
+    return httpx.get(url, timeout=5.0)

@@ -1,0 +1,152 @@
+"""The walking skeleton end to end: HTTP -> registration -> outbox -> Kafka -> reporting / training."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from shared.topics import FACILITATOR
+from tests.integration.conftest import REGION, Stack, eventually, read_topic
+
+pytestmark = pytest.mark.real
+
+
+def facilitator(
+    nik: str, name: str = "Rina Anggraini", kabkota: str = "16.71", role: str = "fasilitator"
+) -> dict[str, str]:
+    return {
+        "nik": nik,
+        "full_name": name,
+        "role": role,
+        "region": REGION,
+        "province_code": kabkota[:2],
+        "kabkota_code": kabkota,
+    }
+
+
+async def test_registered_facilitators_are_counted_by_reporting_per_region_and_province(stack: Stack) -> None:
+    stack.start("registration")
+    stack.start("reporting")
+    reg, rep = stack.url("registration"), stack.url("reporting")
+    async with httpx.AsyncClient(timeout=10) as http:
+        people = [
+            facilitator("1671010101900001", "Siti Rahmawati"),
+            facilitator("1671010101900002", "Ñoman Dwi Putra"),
+            facilitator("1602010101900003", "Agus Salim", kabkota="16.02", role="senior_fasilitator"),
+            facilitator("1307010101900004", "Yusuf Harahap", kabkota="13.07"),
+        ]
+        ids = []
+        for body in people:
+            r = await http.post(f"{reg}/api/v1/facilitators", json=body)
+            assert r.status_code == 201, r.text
+            assert "nik" not in r.json()
+            ids.append(r.json()["facilitator_id"])
+
+        async def counts() -> dict[str, object] | None:
+            body = (await http.get(f"{rep}/api/v1/reports/facilitator-counts", params={"region": REGION})).json()
+            return body if body["total"] == 4 else None
+
+        body = await eventually(counts)
+        assert {(r["province_code"], r["facilitators"]) for r in body["rows"]} == {("16", 3), ("13", 1)}
+        only_16 = (
+            await http.get(f"{rep}/api/v1/reports/facilitator-counts", params={"region": REGION, "province": "16"})
+        ).json()
+        assert only_16["total"] == 3
+        assert body["data_as_of"] is not None
+
+    records = await read_topic(stack.topic(FACILITATOR.topic(REGION)), expect=4)
+    assert len(records) == 4
+    for record in records:
+        headers = dict(record.headers)
+        envelope = json.loads(record.value)
+        assert headers["ce_type"] == b"FacilitatorRegistered"
+        assert headers["ce_id"].decode() == envelope["event_id"]
+        assert record.key.decode() == envelope["payload"]["facilitator_id"]
+        assert envelope["region"] == REGION
+        assert envelope["source"] == "kotaku.registration"
+        assert "nik" not in record.value.decode().lower()
+        assert "1671010101900001" not in record.value.decode()
+    assert sorted(json.loads(r.value)["payload"]["facilitator_id"] for r in records) == sorted(ids)
+
+
+async def test_enrollment_reaches_the_training_roster(stack: Stack) -> None:
+    stack.start("registration")
+    stack.start("training")
+    reg, trn = stack.url("registration"), stack.url("training")
+    training_id = str(uuid.uuid4())
+    async with httpx.AsyncClient(timeout=10) as http:
+        fid = (await http.post(f"{reg}/api/v1/facilitators", json=facilitator("1671020202900001"))).json()[
+            "facilitator_id"
+        ]
+        r = await http.post(f"{reg}/api/v1/trainings/{training_id}/enrollments", json={"facilitator_id": fid})
+        assert r.status_code == 201, r.text
+        again = await http.post(f"{reg}/api/v1/trainings/{training_id}/enrollments", json={"facilitator_id": fid})
+        assert again.status_code == 409
+        assert again.json()["error"]["code"] == "already_enrolled"
+
+        async def roster() -> dict[str, object] | None:
+            body = (await http.get(f"{trn}/api/v1/trainings/{training_id}/roster")).json()
+            return body if body["enrolled"] == 1 else None
+
+        body = await eventually(roster)
+        assert body["entries"][0]["facilitator_id"] == fid
+        assert body["entries"][0]["role"] == "fasilitator"
+
+
+async def test_bad_requests_get_a_machine_readable_4xx_and_write_nothing(stack: Stack) -> None:
+    stack.start("registration")
+    reg = stack.url("registration")
+    async with httpx.AsyncClient(timeout=10) as http:
+        cases = [
+            ({**facilitator("1671010101900001"), "nik": "12345"}, 422, "invalid_request"),
+            ({**facilitator("1671010101900001"), "full_name": "Siti\x00"}, 422, "invalid_request"),
+            ({**facilitator("1671010101900001"), "full_name": "x" * 100_000}, 422, "invalid_request"),
+            ({**facilitator("1671010101900001"), "role": "boss"}, 422, "invalid_request"),
+            ({**facilitator("1671010101900001"), "kabkota_code": "17.71"}, 422, "invalid_request"),
+            ({**facilitator("1671010101900001"), "region": "oc07"}, 422, "region_not_served"),
+            ({**facilitator("1671010101900001"), "unexpected": 1}, 422, "invalid_request"),
+        ]
+        for body, status, code in cases:
+            r = await http.post(f"{reg}/api/v1/facilitators", json=body)
+            assert r.status_code == status, (body, r.text)
+            assert r.json()["error"]["code"] == code
+        r = await http.post(
+            f"{reg}/api/v1/facilitators", content=b"{not json", headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 422
+        r = await http.post(
+            f"{reg}/api/v1/facilitators", content=b"x" * (2 * 1024 * 1024), headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 413
+        assert r.json()["error"]["code"] == "body_too_large"
+        r = await http.get(f"{reg}/api/v1/facilitators/{uuid.uuid4()}")
+        assert r.status_code == 404
+        assert r.json()["error"]["code"] == "facilitator_not_found"
+        r = await http.get(f"{reg}/api/v1/facilitators/not-a-uuid")
+        assert r.status_code == 422
+
+        first = await http.post(f"{reg}/api/v1/facilitators", json=facilitator("1671010101900001"))
+        assert first.status_code == 201
+        dup = await http.post(f"{reg}/api/v1/facilitators", json=facilitator("1671010101900001", name="Other Name"))
+        assert dup.status_code == 409
+        assert dup.json()["error"]["details"]["facilitator_id"] == first.json()["facilitator_id"]
+
+        ready = await http.get(f"{reg}/ready")
+        assert ready.status_code == 200
+        assert ready.json()["checks"] == {"database": True, "kafka": True}
+        metrics = (await http.get(f"{reg}/metrics")).text
+    families = {f.name for f in text_string_to_metric_families(metrics)}
+    assert {"kotaku_http_requests", "kotaku_outbox_backlog", "kotaku_events_emitted"} <= families
+    # exactly one facilitator was written and one event emitted, whatever the refusals above
+    emitted = [
+        s
+        for f in text_string_to_metric_families(metrics)
+        if f.name == "kotaku_events_emitted"
+        for s in f.samples
+        if s.name.endswith("_total")
+    ]
+    assert sum(s.value for s in emitted) == 1
