@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import sys
 import uuid
 from datetime import date
 from pathlib import Path
@@ -154,6 +155,28 @@ async def test_an_event_that_keeps_failing_is_retried_a_bounded_number_of_times_
     assert await total(stack) == 1  # the healthy event behind it was applied
     text = await metrics(stack, "reporting")
     assert metric_value(text, "kotaku_consumer_retries_total") == 2  # attempts 1 and 2 retried, 3 gave up
+
+    # Once the cause is fixed, the replay command puts the dead letter back, exactly once.
+    await db.execute("ALTER TABLE facilitators DROP CONSTRAINT no_99")
+    dlq = dlq_topic(stack.topic(FACILITATOR.topic(REGION)))
+    listed = dlq_cli("list", dlq)
+    assert "reason=processing_failed" in listed
+    assert str(poisoned.envelope.event_id) in listed
+    assert dlq_cli("replay", dlq).startswith("replayed 1,")
+
+    async def replayed() -> bool:
+        return await total(stack) == 2
+
+    await eventually(replayed)
+    assert dlq_cli("replay", dlq).startswith("replayed 0,")  # progress is remembered
+    assert await db.fetchval("SELECT count(*) FROM facilitators WHERE province_code = '99'") == 1
+
+
+def dlq_cli(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "shared.dlq", *args], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    )
+    return done.stdout
 
 
 async def test_relay_killed_after_publishing_before_marking_sent_duplicate_is_absorbed(
