@@ -8,12 +8,14 @@ Idempotent: facilitators already registered are recognised (409) and reused.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
 import httpx
 
 from demo import south_sumatra as demo
+from shared.devstack import local_credentials
 
 
 def _progress(label: str, done: int, total: int) -> None:
@@ -27,11 +29,11 @@ def _progress(label: str, done: int, total: int) -> None:
         sys.stdout.write("\n")
 
 
-def load(registration: str, training: str, reporting: str) -> None:
+def load(registration: str, training: str, reporting: str, token: str) -> None:
     people = demo.facilitators()
     ids: list[str] = []
     created = existing = 0
-    with httpx.Client(timeout=10.0) as http:
+    with httpx.Client(timeout=10.0, headers={"Authorization": f"Bearer {token}"}) as http:
         for n, person in enumerate(people, 1):
             response = http.post(
                 f"{registration}/api/v1/facilitators",
@@ -98,8 +100,14 @@ def main() -> None:
     parser.add_argument("--registration", default="http://127.0.0.1:8001")
     parser.add_argument("--training", default="http://127.0.0.1:8002")
     parser.add_argument("--reporting", default="http://127.0.0.1:8003")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("KOTAKU_OC02_TOKEN"),
+        help="an oc02 credential (default: $KOTAKU_OC02_TOKEN, else the local stack's)",
+    )
     args = parser.parse_args()
-    load(args.registration, args.training, args.reporting)
+    token = args.token or local_credentials()[1]["KOTAKU_OC02_TOKEN"]
+    load(args.registration, args.training, args.reporting, token)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 from aiokafka import ConsumerRecord
@@ -40,7 +41,27 @@ from shared.topics import Stream, dlq_topic, region_of
 
 log = logging.getLogger(__name__)
 
-Apply = Callable[[Conn, Sequence[Event[Any]]], Awaitable[None]]
+
+class Message(Protocol):
+    """Anything a consumer processes: a canonical event, or an intake message from a regional system."""
+
+    @property
+    def dedupe_id(self) -> uuid.UUID: ...
+    @property
+    def message_type(self) -> str: ...
+    @property
+    def recorded_at(self) -> datetime: ...
+    @property
+    def correlation_id(self) -> uuid.UUID: ...
+
+
+Apply = Callable[[Conn, Sequence[Any]], Awaitable[None]]
+Decode = Callable[[bytes | None, str], Message]
+
+
+def _decode_event(raw: bytes | None, topic_region: str) -> Event[Any]:
+    return decode_event(raw, topic_region=topic_region)
+
 
 RECORD_PROCESSED = """
 INSERT INTO processed_events (consumer, event_id)
@@ -65,14 +86,17 @@ class Consumer:
     """A named consumer: which streams it reads, which event types it applies, and how.
 
     Events of other types on the same streams are acknowledged and counted as ``ignored``.
+    ``decode`` turns raw bytes into a :class:`Message` or raises :class:`RejectedMessage`
+    (dead letter); canonical events use :func:`shared.envelope.decode_event`.
     The consumer group is ``<name>.<region>``: one group (and one Kafka consumer) per region, so
     a backlog in one region never delays another.
     """
 
     name: str
     streams: tuple[Stream, ...]
-    handles: frozenset[str]
+    handles: frozenset[str] | None  # None: every message type
     apply: Apply
+    decode: Decode = _decode_event
 
 
 @dataclass(frozen=True)
@@ -97,17 +121,18 @@ class BatchProcessor:
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         started = time.perf_counter()
-        pairs: list[tuple[ConsumerRecord[Any, Any], Event[Any]]] = []
+        pairs: list[tuple[ConsumerRecord[Any, Any], Message]] = []
         for record in records:
             try:
-                event = decode_event(record.value, topic_region=region_of(record.topic, self.ctx.topic_prefix))
+                message = self.consumer.decode(record.value, region_of(record.topic, self.ctx.topic_prefix))
             except RejectedMessage as exc:
                 await self._dead_letter(record, exc.reason, exc.detail, event_type="undecoded")
                 continue
-            if event.envelope.event_type in self.consumer.handles:
-                pairs.append((record, event))
+            handles = self.consumer.handles
+            if handles is None or message.message_type in handles:
+                pairs.append((record, message))
             else:
-                self._count(event.envelope.event_type, "ignored")
+                self._count(message.message_type, "ignored")
         if pairs:
             try:
                 await self._apply([event for _, event in pairs])
@@ -122,48 +147,48 @@ class BatchProcessor:
             time.perf_counter() - started
         )
 
-    async def _apply(self, events: Sequence[Event[Any]]) -> None:
-        ids = [e.envelope.event_id for e in events]
+    async def _apply(self, messages: Sequence[Message]) -> None:
+        ids = [m.dedupe_id for m in messages]
         async with self.ctx.pool.acquire() as conn, conn.transaction():
             fresh_ids = {r["event_id"] for r in await conn.fetch(RECORD_PROCESSED, self.consumer.name, ids)}
-            fresh: list[Event[Any]] = []
-            for event in events:
-                if event.envelope.event_id in fresh_ids:
-                    fresh_ids.discard(event.envelope.event_id)  # a repeat inside the same batch is a duplicate too
-                    fresh.append(event)
+            fresh: list[Message] = []
+            for message in messages:
+                if message.dedupe_id in fresh_ids:
+                    fresh_ids.discard(message.dedupe_id)  # a repeat inside the same batch is a duplicate too
+                    fresh.append(message)
             if fresh:
                 await self.consumer.apply(conn, fresh)
         now = datetime.now(UTC)
-        applied = {id(e) for e in fresh}
-        for event in events:
-            if id(event) in applied:
-                self._count(event.envelope.event_type, "applied")
+        applied = {id(m) for m in fresh}
+        for message in messages:
+            if id(message) in applied:
+                self._count(message.message_type, "applied")
                 self.ctx.metrics.pipeline_latency.labels(
-                    self.ctx.metrics.service, self.consumer.name, event.envelope.event_type
-                ).observe(max(0.0, (now - event.envelope.recorded_at).total_seconds()))
+                    self.ctx.metrics.service, self.consumer.name, message.message_type
+                ).observe(max(0.0, (now - message.recorded_at).total_seconds()))
             else:
-                self._count(event.envelope.event_type, "duplicate")
+                self._count(message.message_type, "duplicate")
 
-    async def _apply_with_retries(self, record: ConsumerRecord[Any, Any], event: Event[Any]) -> None:
-        token = correlation_id.set(str(event.envelope.correlation_id))
+    async def _apply_with_retries(self, record: ConsumerRecord[Any, Any], event: Message) -> None:
+        token = correlation_id.set(str(event.correlation_id))
         try:
             for attempt in range(1, self.ctx.retry_attempts + 1):
                 try:
                     await self._apply([event])
                     return
                 except PermanentError as exc:
-                    await self._dead_letter(record, exc.reason, exc.detail, event_type=event.envelope.event_type)
+                    await self._dead_letter(record, exc.reason, exc.detail, event_type=event.message_type)
                     return
                 except Exception as exc:
                     if attempt == self.ctx.retry_attempts:
                         log.error(
                             "event failed after %d attempts; dead-lettering it",
                             attempt,
-                            extra={"event_id": str(event.envelope.event_id)},
+                            extra={"event_id": str(event.dedupe_id)},
                             exc_info=exc,
                         )
                         await self._dead_letter(
-                            record, "processing_failed", repr(exc)[:1000], event_type=event.envelope.event_type
+                            record, "processing_failed", repr(exc)[:1000], event_type=event.message_type
                         )
                         return
                     self.ctx.metrics.consumer_retries.labels(*self._labels).inc()
@@ -172,7 +197,7 @@ class BatchProcessor:
                         "applying event failed (attempt %d); retrying in %.1fs",
                         attempt,
                         delay,
-                        extra={"event_id": str(event.envelope.event_id), "error": repr(exc)},
+                        extra={"event_id": str(event.dedupe_id), "error": repr(exc)},
                     )
                     await asyncio.sleep(delay)
         finally:

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.auth import CredentialStore, Role
 from shared.kafka_admin import ensure_topics
 from shared.topics import all_topics
 
@@ -55,6 +56,25 @@ def local_secrets() -> dict[str, str]:
         path.write_text("".join(f"{k}={v}\n" for k, v in found.items()))
         path.chmod(0o600)
     return {**db, **found}
+
+
+def local_credentials() -> tuple[Path, dict[str, str]]:
+    """The local stack's credentials file, with an admin, an oc02 writer and a national reader
+    issued on first use; their tokens are kept in ``.local/tokens.env`` for the demo and for you."""
+    path = local_dir() / "credentials.jsonl"
+    tokens_path = local_dir() / "tokens.env"
+    tokens = _read_env_file(tokens_path)
+    if not path.exists() or not tokens:
+        path.unlink(missing_ok=True)
+        store = CredentialStore(path)
+        tokens = {
+            "KOTAKU_ADMIN_TOKEN": store.create(Role.ADMIN, label="local admin"),
+            "KOTAKU_OC02_TOKEN": store.create(Role.REGION, ["oc02"], label="local OC 02 office"),
+            "KOTAKU_NATIONAL_TOKEN": store.create(Role.NATIONAL, label="local national office"),
+        }
+        tokens_path.write_text("".join(f"{k}={v}\n" for k, v in tokens.items()))
+        tokens_path.chmod(0o600)
+    return path, tokens
 
 
 def database_url(service: str, database: str, secrets_: Mapping[str, str]) -> str:
@@ -173,6 +193,7 @@ def service_process(
         "KOTAKU_TOPIC_PREFIX": topic_prefix,
         "KOTAKU_KAFKA_BOOTSTRAP": os.environ.get("KOTAKU_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
         "KOTAKU_NIK_HASH_KEY": secrets_["KOTAKU_NIK_HASH_KEY"],
+        "KOTAKU_CREDENTIALS_FILE": str(local_credentials()[0]),
         **(extra_env or {}),
     }
     return ServiceProcess(name, port, env, (log_dir or local_dir() / "log") / f"{name}.log")

@@ -20,10 +20,14 @@ from shared.topics import Stream
 MAX_EVENT_BYTES = 256 * 1024
 
 
-class EventPayload(BaseModel):
-    """Base of every event contract. Subclasses are frozen, versioned and registered by type."""
+class ContractModel(BaseModel):
+    """Base of every model that is part of a published contract: frozen, no unknown fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class EventPayload(ContractModel):
+    """Base of every event contract. Subclasses are versioned and registered by type."""
 
     event_type: ClassVar[str]
     schema_version: ClassVar[int] = 1
@@ -88,6 +92,23 @@ class Event(Generic[P]):
     @property
     def key(self) -> str:
         return self.payload.key()
+
+    # What the consumer plumbing needs of anything it processes (see shared.consumer.Message).
+    @property
+    def dedupe_id(self) -> uuid.UUID:
+        return self.envelope.event_id
+
+    @property
+    def message_type(self) -> str:
+        return self.envelope.event_type
+
+    @property
+    def recorded_at(self) -> datetime:
+        return self.envelope.recorded_at
+
+    @property
+    def correlation_id(self) -> uuid.UUID:
+        return self.envelope.correlation_id
 
 
 def new_event(

@@ -48,6 +48,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.intake_messages = Counter(
+            "kotaku_intake_messages_total",
+            "Intake messages from regional systems by outcome (accepted, rejected) and rejection reason",
+            ["service", "region", "outcome", "reason"],
+            registry=r,
+        )
         self.events_emitted = Counter(
             "kotaku_events_emitted_total",
             "Events written to the outbox together with their state change",

@@ -78,11 +78,21 @@ class Outbox:
         self.metrics = metrics
 
     @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
-        async with self.pool.acquire() as conn, conn.transaction():
-            uow = UnitOfWork(conn)
-            yield uow
-            await write_events(conn, uow.events, self.topic_prefix)
+    async def unit_of_work(self, conn: Conn | None = None) -> AsyncIterator[UnitOfWork]:
+        """A transaction whose emitted events are written to the outbox when it commits.
+
+        With ``conn``, the unit of work joins that connection's open transaction as a savepoint
+        (used by intake consumers, whose dedupe row, effect and events must commit together)."""
+        if conn is not None:
+            async with conn.transaction():
+                uow = UnitOfWork(conn)
+                yield uow
+                await write_events(conn, uow.events, self.topic_prefix)
+        else:
+            async with self.pool.acquire() as own, own.transaction():
+                uow = UnitOfWork(own)
+                yield uow
+                await write_events(own, uow.events, self.topic_prefix)
         for event in uow.events:
             self.metrics.events_emitted.labels(
                 self.metrics.service, event.envelope.event_type, event.envelope.region

@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import faults
+from shared.auth import CredentialStore
 from shared.consumer import Consumer, ConsumerContext, subscribe
 from shared.db import create_pool, migrate
 from shared.http import BodyLimitMiddleware, install_error_handlers, install_request_metrics
@@ -42,7 +43,8 @@ class ServiceDefinition:
     default_port: int
     migrations: Path
     routers: Sequence[APIRouter] = ()
-    consumers: Sequence[Consumer] = ()
+    # A consumer, or a factory that builds one from the runtime (when it needs settings or the outbox).
+    consumers: Sequence[Consumer | Callable[[Runtime], Consumer]] = ()
     description: str = ""
 
 
@@ -97,10 +99,12 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             retry_attempts=settings.retry_attempts,
             retry_backoff_seconds=settings.retry_backoff_seconds,
         )
-        for consumer in definition.consumers:
-            subscribe(broker, consumer, settings.regions, ctx, settings.consumer_max_records)
         runtime = Runtime(definition, settings, metrics, pool, broker, Outbox(pool, settings.topic_prefix, metrics))
+        for consumer in definition.consumers:
+            built = consumer if isinstance(consumer, Consumer) else consumer(runtime)
+            subscribe(broker, built, settings.regions, ctx, settings.consumer_max_records)
         app.state.runtime = runtime
+        app.state.credentials = CredentialStore(settings.credentials_file)
         await broker.start()
         relay = OutboxRelay(
             pool, broker, metrics, batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds

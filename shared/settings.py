@@ -6,6 +6,7 @@ Settings are built by :func:`load_settings` when a process starts, never at impo
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
@@ -40,6 +41,10 @@ class Settings(BaseSettings):
     nik_hash_key: SecretStr = Field(
         default=SecretStr(""), description="HMAC key for national ID numbers (registration only)"
     )
+    credentials_file: Path | None = Field(
+        default=None, description="API credentials (JSON lines of hashed keys); without it every call is refused"
+    )
+    public_aggregates: bool = Field(default=True, description="reporting: serve counts and rates without a credential")
     fault_points: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Crash points armed for failure tests; never set in production",

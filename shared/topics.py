@@ -20,12 +20,27 @@ class Stream:
         return f"{prefix}{region}.{self.name}.v{self.version}"
 
 
+# Canonical events, published by their owning service through its outbox.
+ORGUNIT = Stream("registration.orgunit")
 FACILITATOR = Stream("registration.facilitator")
 ENROLLMENT = Stream("registration.enrollment")
 TRAINING = Stream("training.training")
 PARTICIPATION = Stream("training.participation")
+# Intake from regional systems (documented JSON messages) and the rejections sent back to them.
+REGISTRATION_INTAKE = Stream("registration.intake")
+TRAINING_INTAKE = Stream("training.intake")
+REJECTIONS = Stream("rejections")
 
-ALL_STREAMS: tuple[Stream, ...] = (FACILITATOR, ENROLLMENT, TRAINING, PARTICIPATION)
+ALL_STREAMS: tuple[Stream, ...] = (
+    ORGUNIT,
+    FACILITATOR,
+    ENROLLMENT,
+    TRAINING,
+    PARTICIPATION,
+    REGISTRATION_INTAKE,
+    TRAINING_INTAKE,
+    REJECTIONS,
+)
 
 
 def dlq_topic(topic: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from functools import partial
 from typing import Annotated
 
 import asyncpg
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.registration import usecases
+from shared.auth import Caller, ensure_may_read, ensure_may_write
 from shared.contracts import Role
 from shared.service import Runtime, runtime_of
 from shared.validation import KabkotaCode, Nik, PersonName, ProvinceCode, RegionCode
@@ -72,28 +74,31 @@ class EnrollmentOut(BaseModel):
     response_model=FacilitatorOut,
     responses={409: {"description": "already registered; details.facilitator_id is the existing id"}},
 )
-async def register_facilitator(body: FacilitatorIn, runtime: RuntimeDep) -> FacilitatorOut:
-    row = await usecases.register_facilitator(
-        runtime,
-        usecases.NewFacilitator(
-            nik=body.nik,
-            full_name=body.full_name,
-            role=body.role,
-            region=body.region,
-            province_code=body.province_code,
-            kabkota_code=body.kabkota_code,
-            effective_from=body.effective_from or date.today(),
-        ),
+async def register_facilitator(body: FacilitatorIn, runtime: RuntimeDep, caller: Caller) -> FacilitatorOut:
+    cmd = usecases.NewFacilitator(
+        nik=body.nik,
+        full_name=body.full_name,
+        role=body.role,
+        region=body.region,
+        province_code=body.province_code,
+        kabkota_code=body.kabkota_code,
+        effective_from=body.effective_from or date.today(),
     )
+    async with runtime.outbox.unit_of_work() as uow:
+        row = await usecases.register_facilitator(runtime, uow, cmd, partial(ensure_may_write, caller))
     return FacilitatorOut.of(row)
 
 
 @router.get("/facilitators/{facilitator_id}", response_model=FacilitatorOut)
-async def get_facilitator(facilitator_id: uuid.UUID, runtime: RuntimeDep) -> FacilitatorOut:
-    return FacilitatorOut.of(await usecases.get_facilitator(runtime, facilitator_id))
+async def get_facilitator(facilitator_id: uuid.UUID, runtime: RuntimeDep, caller: Caller) -> FacilitatorOut:
+    row = await usecases.get_facilitator(runtime, facilitator_id, partial(ensure_may_read, caller))
+    return FacilitatorOut.of(row)
 
 
 @router.post("/trainings/{training_id}/enrollments", status_code=status.HTTP_201_CREATED, response_model=EnrollmentOut)
-async def enroll(training_id: uuid.UUID, body: EnrollmentIn, runtime: RuntimeDep) -> EnrollmentOut:
-    enrollment_id = await usecases.enroll_facilitator(runtime, training_id, body.facilitator_id)
+async def enroll(training_id: uuid.UUID, body: EnrollmentIn, runtime: RuntimeDep, caller: Caller) -> EnrollmentOut:
+    async with runtime.outbox.unit_of_work() as uow:
+        enrollment_id = await usecases.enroll_facilitator(
+            runtime, uow, training_id, body.facilitator_id, partial(ensure_may_write, caller)
+        )
     return EnrollmentOut(enrollment_id=enrollment_id, training_id=training_id, facilitator_id=body.facilitator_id)

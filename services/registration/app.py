@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from services.registration import api
+from services.registration import api, intake
 from shared.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -12,4 +12,5 @@ DEFINITION = ServiceDefinition(
     default_port=8001,
     migrations=Path(__file__).parent / "migrations",
     routers=(api.router,),
+    consumers=(intake.INTAKE,),
 )

@@ -1,15 +1,76 @@
 """Event contracts: frozen, versioned pydantic models. Importing this package registers them all.
 
 A breaking change is a new contract with ``schema_version = 2`` on a ``.v2`` stream; adding an
-optional field is not breaking. The committed JSON Schemas in ``contracts/schemas`` are checked in
-the tests so that a breaking change cannot slip in unnoticed.
+optional field is not breaking.
 """
 
+from shared.contracts.intake import FieldError, IntakeRejected
 from shared.contracts.registration import (
     EnrollmentWithdrawn,
+    FacilitatorDeactivated,
     FacilitatorEnrolled,
+    FacilitatorReassigned,
     FacilitatorRegistered,
+    FacilitatorUpdated,
+    OrgUnitDefined,
+    OrgUnitLevel,
+    ProvinceAssignedToRegion,
     Role,
+    Speciality,
+)
+from shared.contracts.training import (
+    AssessmentKind,
+    AssessmentScored,
+    AttendanceRecorded,
+    AttendanceStatus,
+    CertificateIssued,
+    CompletionRule,
+    Module,
+    OJTAssigned,
+    OJTCompleted,
+    Session,
+    SessionKind,
+    TrainingCancelled,
+    TrainingClass,
+    TrainingClosed,
+    TrainingCompleted,
+    TrainingNotCompleted,
+    TrainingScheduled,
+    TrainingType,
+    TrainingUpdated,
 )
 
-__all__ = ["EnrollmentWithdrawn", "FacilitatorEnrolled", "FacilitatorRegistered", "Role"]
+__all__ = [
+    "AssessmentKind",
+    "AssessmentScored",
+    "AttendanceRecorded",
+    "AttendanceStatus",
+    "CertificateIssued",
+    "CompletionRule",
+    "EnrollmentWithdrawn",
+    "FacilitatorDeactivated",
+    "FacilitatorEnrolled",
+    "FacilitatorReassigned",
+    "FacilitatorRegistered",
+    "FacilitatorUpdated",
+    "FieldError",
+    "IntakeRejected",
+    "Module",
+    "OJTAssigned",
+    "OJTCompleted",
+    "OrgUnitDefined",
+    "OrgUnitLevel",
+    "ProvinceAssignedToRegion",
+    "Role",
+    "Session",
+    "SessionKind",
+    "Speciality",
+    "TrainingCancelled",
+    "TrainingClass",
+    "TrainingClosed",
+    "TrainingCompleted",
+    "TrainingNotCompleted",
+    "TrainingScheduled",
+    "TrainingType",
+    "TrainingUpdated",
+]

@@ -1,4 +1,4 @@
-"""Events published by the registration service."""
+"""Events published by the registration service: reference data, facilitators, enrollments."""
 
 from __future__ import annotations
 
@@ -9,19 +9,61 @@ from enum import StrEnum
 from pydantic import Field
 
 from shared.envelope import EventPayload
-from shared.topics import ENROLLMENT, FACILITATOR
-
-PROVINCE_CODE = r"^\d{2}$"
-KABKOTA_CODE = r"^\d{2}\.\d{2}$"
+from shared.topics import ENROLLMENT, FACILITATOR, ORGUNIT
+from shared.validation import KabkotaCode, PersonName, ProvinceCode, ShortText
 
 
 class Role(StrEnum):
     """Facilitator roles in the KOTAKU field organisation."""
 
     KORKOT = "korkot"
-    ASKOT = "askot"
+    ASKOT = "askot"  # Asisten Korkot
     SENIOR_FASILITATOR = "senior_fasilitator"
     FASILITATOR = "fasilitator"
+
+
+class Speciality(StrEnum):
+    """Speciality of an Asisten Korkot or a Fasilitator (Tridaya strands and support functions)."""
+
+    TEKNIK = "teknik"
+    SOSIAL = "sosial"
+    EKONOMI = "ekonomi"
+    MANAJEMEN_KEUANGAN = "manajemen_keuangan"
+    MONITORING_EVALUASI = "monitoring_evaluasi"
+
+
+class OrgUnitLevel(StrEnum):
+    PROVINCE = "province"
+    KABKOTA = "kabkota"
+    KECAMATAN = "kecamatan"
+    KELURAHAN = "kelurahan"
+
+
+class OrgUnitDefined(EventPayload):
+    """An org unit (province, kota/kabupaten, kecamatan or kelurahan/desa) was added or renamed.
+    Codes are the official Kemendagri/BPS codes with dots (16, 16.71, 16.71.01, 16.71.01.1001)."""
+
+    event_type = "OrgUnitDefined"
+    stream = ORGUNIT
+    key_field = "code"
+
+    code: str = Field(pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
+    level: OrgUnitLevel
+    name: str = Field(min_length=1, max_length=200)
+    parent_code: str | None = None
+    effective_from: date
+
+
+class ProvinceAssignedToRegion(EventPayload):
+    """From ``effective_from`` on, the province belongs to the OC region of the envelope."""
+
+    event_type = "ProvinceAssignedToRegion"
+    stream = ORGUNIT
+    key_field = "province_code"
+
+    province_code: ProvinceCode
+    province_name: str = Field(min_length=1, max_length=200)
+    effective_from: date
 
 
 class FacilitatorRegistered(EventPayload):
@@ -34,9 +76,51 @@ class FacilitatorRegistered(EventPayload):
     facilitator_id: uuid.UUID
     full_name: str = Field(min_length=1, max_length=200)
     role: Role
-    province_code: str = Field(pattern=PROVINCE_CODE, description="BPS/Kemendagri province code, e.g. 16")
-    kabkota_code: str = Field(pattern=KABKOTA_CODE, description="kota/kabupaten code, e.g. 16.71")
+    province_code: str = Field(pattern=r"^\d{2}$", description="BPS/Kemendagri province code, e.g. 16")
+    kabkota_code: str = Field(pattern=r"^\d{2}\.\d{2}$", description="kota/kabupaten code, e.g. 16.71")
     effective_from: date
+    speciality: Speciality | None = None
+
+
+class FacilitatorUpdated(EventPayload):
+    """Personal details other than role and area changed (only the name is published)."""
+
+    event_type = "FacilitatorUpdated"
+    stream = FACILITATOR
+    key_field = "facilitator_id"
+
+    facilitator_id: uuid.UUID
+    full_name: PersonName
+
+
+class FacilitatorReassigned(EventPayload):
+    """The facilitator's role and/or area changed from ``effective_from`` on; history is kept."""
+
+    event_type = "FacilitatorReassigned"
+    stream = FACILITATOR
+    key_field = "facilitator_id"
+
+    facilitator_id: uuid.UUID
+    role: Role
+    speciality: Speciality | None = None
+    province_code: ProvinceCode
+    kabkota_code: KabkotaCode
+    effective_from: date
+    previous_role: Role
+    previous_province_code: ProvinceCode
+    previous_kabkota_code: KabkotaCode
+
+
+class FacilitatorDeactivated(EventPayload):
+    """The facilitator left the program (or the registration was a mistake)."""
+
+    event_type = "FacilitatorDeactivated"
+    stream = FACILITATOR
+    key_field = "facilitator_id"
+
+    facilitator_id: uuid.UUID
+    effective_from: date
+    reason: ShortText = ""
 
 
 class FacilitatorEnrolled(EventPayload):
@@ -50,6 +134,8 @@ class FacilitatorEnrolled(EventPayload):
     training_id: uuid.UUID
     facilitator_id: uuid.UUID
     role: Role
+    province_code: ProvinceCode | None = None
+    kabkota_code: KabkotaCode | None = None
 
 
 class EnrollmentWithdrawn(EventPayload):

@@ -20,6 +20,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
+from shared.auth import CredentialStore
+from shared.auth import Role as AuthRole
 from shared.devstack import ServiceProcess, local_secrets, service_process
 from shared.kafka_admin import delete_topics, ensure_topics
 from shared.topics import all_topics
@@ -49,6 +51,25 @@ class Stack:
     database: str
     log_dir: Path
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.log_dir / "credentials.jsonl"
+
+    def issue_credentials(self) -> None:
+        """admin, national, and region writers for oc02 and oc05."""
+        store = CredentialStore(self.credentials_file)
+        self.tokens = {
+            "admin": store.create(AuthRole.ADMIN, label="test admin"),
+            "national": store.create(AuthRole.NATIONAL, label="test national"),
+            "oc02": store.create(AuthRole.REGION, ["oc02"], label="test oc02"),
+            "oc05": store.create(AuthRole.REGION, ["oc05"], label="test oc05"),
+        }
+
+    def auth(self, who: str = REGION) -> dict[str, str]:
+        """Request headers carrying the credential of ``who`` (admin, national, oc02, oc05)."""
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
 
     @property
     def prefix(self) -> str:
@@ -70,7 +91,12 @@ class Stack:
             regions=REGION,
             topic_prefix=self.prefix,
             log_dir=self.log_dir,
-            extra_env={"KOTAKU_RETRY_BACKOFF_SECONDS": "0.2", "KOTAKU_OUTBOX_POLL_SECONDS": "0.2", **extra_env},
+            extra_env={
+                "KOTAKU_RETRY_BACKOFF_SECONDS": "0.2",
+                "KOTAKU_OUTBOX_POLL_SECONDS": "0.2",
+                "KOTAKU_CREDENTIALS_FILE": str(self.credentials_file),
+                **extra_env,
+            },
         )
         if old is None:
             proc.migrate()
@@ -103,6 +129,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     topics = all_topics([REGION], f"{namespace}.")
     await ensure_topics(BOOTSTRAP, topics, partitions=3)
     s = Stack(namespace, database, tmp_path)
+    s.issue_credentials()
     try:
         yield s
     finally:

@@ -184,7 +184,7 @@ async def test_relay_killed_after_publishing_before_marking_sent_duplicate_is_ab
 ) -> None:
     stack.start("reporting")
     proc = stack.start("registration", KOTAKU_FAULT_POINTS="relay.after_publish")
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=10, headers=stack.auth()) as http:
         r = await http.post(
             f"{stack.url('registration')}/api/v1/facilitators",
             json={
@@ -251,7 +251,7 @@ async def test_postgresql_restart_while_events_flow_loses_nothing(stack: Stack) 
             await asyncio.sleep(0.1)
         raise AssertionError(f"registration {i} never succeeded")
 
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=10, headers=stack.auth()) as http:
         for i in range(wanted):
             if i == 20:
                 restart = asyncio.create_task(

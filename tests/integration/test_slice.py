@@ -32,7 +32,7 @@ async def test_registered_facilitators_are_counted_by_reporting_per_region_and_p
     stack.start("registration")
     stack.start("reporting")
     reg, rep = stack.url("registration"), stack.url("reporting")
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=10, headers=stack.auth()) as http:
         people = [
             facilitator("1671010101900001", "Siti Rahmawati"),
             facilitator("1671010101900002", "Ñoman Dwi Putra"),
@@ -78,7 +78,7 @@ async def test_enrollment_reaches_the_training_roster(stack: Stack) -> None:
     stack.start("training")
     reg, trn = stack.url("registration"), stack.url("training")
     training_id = str(uuid.uuid4())
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=10, headers=stack.auth()) as http:
         fid = (await http.post(f"{reg}/api/v1/facilitators", json=facilitator("1671020202900001"))).json()[
             "facilitator_id"
         ]
@@ -100,14 +100,14 @@ async def test_enrollment_reaches_the_training_roster(stack: Stack) -> None:
 async def test_bad_requests_get_a_machine_readable_4xx_and_write_nothing(stack: Stack) -> None:
     stack.start("registration")
     reg = stack.url("registration")
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=10, headers=stack.auth()) as http:
         cases = [
             ({**facilitator("1671010101900001"), "nik": "12345"}, 422, "invalid_request"),
             ({**facilitator("1671010101900001"), "full_name": "Siti\x00"}, 422, "invalid_request"),
             ({**facilitator("1671010101900001"), "full_name": "x" * 100_000}, 422, "invalid_request"),
             ({**facilitator("1671010101900001"), "role": "boss"}, 422, "invalid_request"),
             ({**facilitator("1671010101900001"), "kabkota_code": "17.71"}, 422, "invalid_request"),
-            ({**facilitator("1671010101900001"), "region": "oc07"}, 422, "region_not_served"),
+            ({**facilitator("1671010101900001"), "region": "oc07"}, 403, "region_forbidden"),
             ({**facilitator("1671010101900001"), "unexpected": 1}, 422, "invalid_request"),
         ]
         for body, status, code in cases:
@@ -150,3 +150,36 @@ async def test_bad_requests_get_a_machine_readable_4xx_and_write_nothing(stack: 
         if s.name.endswith("_total")
     ]
     assert sum(s.value for s in emitted) == 1
+
+
+async def test_credentials_decide_who_may_write_and_read_which_region(stack: Stack) -> None:
+    stack.start("registration")
+    reg = stack.url("registration")
+    body = facilitator("1671050505900001")
+    async with httpx.AsyncClient(timeout=10) as http:
+        r = await http.post(f"{reg}/api/v1/facilitators", json=body)
+        assert (r.status_code, r.json()["error"]["code"]) == (401, "credential_required")
+        r = await http.post(f"{reg}/api/v1/facilitators", json=body, headers={"Authorization": "Bearer kt_nope_nope"})
+        assert (r.status_code, r.json()["error"]["code"]) == (401, "invalid_credential")
+        for who in ("oc05", "national"):
+            r = await http.post(f"{reg}/api/v1/facilitators", json=body, headers=stack.auth(who))
+            assert (r.status_code, r.json()["error"]["code"]) == (403, "region_forbidden"), who
+        r = await http.post(f"{reg}/api/v1/facilitators", json=body, headers={"X-API-Key": stack.tokens["oc02"]})
+        assert r.status_code == 201
+        fid = r.json()["facilitator_id"]
+        r = await http.post(
+            f"{reg}/api/v1/facilitators", json=facilitator("1671050505900002"), headers=stack.auth("admin")
+        )
+        assert r.status_code == 201
+        r = await http.post(
+            f"{reg}/api/v1/facilitators",
+            json={**facilitator("1671050505900003"), "region": "oc05"},
+            headers=stack.auth("admin"),
+        )
+        assert (r.status_code, r.json()["error"]["code"]) == (422, "region_not_served")
+        expected_reads = {"oc02": 200, "national": 200, "admin": 200, "oc05": 403}
+        for who, status in expected_reads.items():
+            r = await http.get(f"{reg}/api/v1/facilitators/{fid}", headers=stack.auth(who))
+            assert r.status_code == status, who
+        r = await http.get(f"{reg}/api/v1/facilitators/{fid}")
+        assert r.status_code == 401

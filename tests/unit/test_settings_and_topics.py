@@ -36,5 +36,5 @@ def test_topics_are_scoped_per_region_and_versioned() -> None:
 def test_every_regional_topic_has_a_dead_letter_topic() -> None:
     topics = all_topics(["oc02", "oc03"])
     regular = [t for t in topics if not t.endswith(".dlq")]
-    assert len(regular) == 8
+    assert len(regular) == 16
     assert {dlq_topic(t) for t in regular} == set(topics) - set(regular)

@@ -1,0 +1,29 @@
+"""What a regional system reads back when its intake message was refused."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.envelope import ContractModel, EventPayload
+from shared.topics import REJECTIONS
+
+
+class FieldError(ContractModel):
+    field: str = Field(max_length=200)
+    message: str = Field(max_length=500)
+
+
+class IntakeRejected(EventPayload):
+    """An intake message was refused. ``message_id`` is the sender's own id, so the sender can
+    reconcile; ``reason`` is a stable machine-readable code, ``detail`` a human sentence."""
+
+    event_type = "IntakeRejected"
+    stream = REJECTIONS
+    key_field = "message_id"
+
+    message_id: str = Field(min_length=1, max_length=100)
+    message_type: str = Field(max_length=100)
+    intake_topic: str = Field(max_length=250)
+    reason: str = Field(min_length=1, max_length=100)
+    detail: str = Field(default="", max_length=1000)
+    errors: list[FieldError] = Field(default_factory=list, max_length=50)

@@ -1,0 +1,239 @@
+"""Events published by the training service: trainings and what happens in them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from enum import StrEnum
+
+from pydantic import Field, model_validator
+
+from shared.contracts.registration import Role
+from shared.envelope import ContractModel, EventPayload
+from shared.topics import PARTICIPATION, TRAINING
+from shared.validation import ShortText
+
+
+class TrainingType(StrEnum):
+    BASIC = "basic"  # pelatihan dasar
+    REFRESHER = "refresher"  # penyegaran
+    TOT = "tot"  # training of trainers
+    THEMATIC = "thematic"
+
+
+class SessionKind(StrEnum):
+    CLASSROOM = "classroom"
+    OJT = "ojt"
+
+
+class AttendanceStatus(StrEnum):
+    PRESENT = "present"
+    LATE = "late"
+    EXCUSED = "excused"
+    ABSENT = "absent"
+
+
+class AssessmentKind(StrEnum):
+    PRE = "pre"
+    POST = "post"
+
+
+class Module(ContractModel):
+    """A training module, e.g. "Dasar Program KOTAKU"."""
+
+    code: str = Field(min_length=1, max_length=40)
+    title: str = Field(min_length=1, max_length=200)
+
+
+class TrainingClass(ContractModel):
+    """A class of about 20-30 participants led by two trainers (pemandu)."""
+
+    class_id: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=100)
+    trainers: list[str] = Field(default_factory=list, max_length=4)
+
+
+class Session(ContractModel):
+    """One session (a day or half day) of a training, in the classroom or on the job."""
+
+    session_id: str = Field(min_length=1, max_length=40)
+    date: date
+    kind: SessionKind
+    module_code: str | None = None
+
+
+class CompletionRule(ContractModel):
+    """What a participant must do to complete the training."""
+
+    min_attendance_ratio: float = Field(default=0.9, ge=0, le=1)
+    require_post_test: bool = True
+    require_ojt: bool = True
+
+
+class TrainingScheduled(EventPayload):
+    """A training was scheduled. Registration validates enrollments against it."""
+
+    event_type = "TrainingScheduled"
+    stream = TRAINING
+    key_field = "training_id"
+
+    training_id: uuid.UUID
+    training_type: TrainingType
+    title: str = Field(min_length=1, max_length=300)
+    organiser: str = Field(min_length=1, max_length=200)
+    venue: str = Field(min_length=1, max_length=300)
+    start_date: date
+    end_date: date
+    capacity: int = Field(ge=1, le=5000)
+    eligible_roles: list[Role] = Field(min_length=1)
+    modules: list[Module] = Field(default_factory=list)
+    classes: list[TrainingClass] = Field(default_factory=list)
+    sessions: list[Session] = Field(default_factory=list)
+    completion_rule: CompletionRule = Field(default_factory=CompletionRule)
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> TrainingScheduled:
+        if self.end_date < self.start_date:
+            raise ValueError("end_date is before start_date")
+        return self
+
+
+class TrainingUpdated(EventPayload):
+    """Schedule details changed; the full new state is carried (same fields as scheduled)."""
+
+    event_type = "TrainingUpdated"
+    stream = TRAINING
+    key_field = "training_id"
+
+    training_id: uuid.UUID
+    title: str = Field(min_length=1, max_length=300)
+    venue: str = Field(min_length=1, max_length=300)
+    start_date: date
+    end_date: date
+    capacity: int = Field(ge=1, le=5000)
+    eligible_roles: list[Role] = Field(min_length=1)
+    sessions: list[Session] = Field(default_factory=list)
+
+
+class TrainingCancelled(EventPayload):
+    event_type = "TrainingCancelled"
+    stream = TRAINING
+    key_field = "training_id"
+
+    training_id: uuid.UUID
+    reason: ShortText = ""
+
+
+class TrainingClosed(EventPayload):
+    """The training is over; every participant's completion has been decided."""
+
+    event_type = "TrainingClosed"
+    stream = TRAINING
+    key_field = "training_id"
+
+    training_id: uuid.UUID
+    completed: int = Field(ge=0)
+    not_completed: int = Field(ge=0)
+
+
+class AttendanceRecorded(EventPayload):
+    """Attendance of one participant at one session. A later ``occurred_at`` wins (corrections)."""
+
+    event_type = "AttendanceRecorded"
+    stream = PARTICIPATION
+    key_field = "training_id"
+
+    training_id: uuid.UUID
+    session_id: str = Field(min_length=1, max_length=40)
+    facilitator_id: uuid.UUID
+    status: AttendanceStatus
+    note: ShortText = ""
+
+
+class AssessmentScored(EventPayload):
+    """A pre-test or post-test score. A later ``occurred_at`` wins (corrections)."""
+
+    event_type = "AssessmentScored"
+    stream = PARTICIPATION
+    key_field = "training_id"
+
+    training_id: uuid.UUID
+    facilitator_id: uuid.UUID
+    kind: AssessmentKind
+    score: float = Field(ge=0)
+    max_score: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _score_within_max(self) -> AssessmentScored:
+        if self.score > self.max_score:
+            raise ValueError("score exceeds max_score")
+        return self
+
+
+class OJTAssigned(EventPayload):
+    """A participant was assigned On-the-Job Training in a kelurahan."""
+
+    event_type = "OJTAssigned"
+    stream = PARTICIPATION
+    key_field = "training_id"
+
+    training_id: uuid.UUID
+    facilitator_id: uuid.UUID
+    kelurahan_code: str = Field(pattern=r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")
+    mentor: str = Field(min_length=1, max_length=200)
+    task: ShortText = ""
+
+
+class OJTCompleted(EventPayload):
+    """A participant completed their OJT, with a short report and a rating (1-5)."""
+
+    event_type = "OJTCompleted"
+    stream = PARTICIPATION
+    key_field = "training_id"
+
+    training_id: uuid.UUID
+    facilitator_id: uuid.UUID
+    kelurahan_code: str = Field(pattern=r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")
+    report: ShortText = ""
+    rating: int = Field(ge=1, le=5)
+
+
+class TrainingCompleted(EventPayload):
+    """A participant met every requirement of the training's completion rule."""
+
+    event_type = "TrainingCompleted"
+    stream = PARTICIPATION
+    key_field = "training_id"
+
+    training_id: uuid.UUID
+    facilitator_id: uuid.UUID
+    attendance_ratio: float = Field(ge=0, le=1)
+    pre_score: float | None = None
+    post_score: float | None = None
+    ojt_kelurahan_code: str | None = None
+
+
+class TrainingNotCompleted(EventPayload):
+    """A participant did not complete; ``unmet`` lists the stable codes of unmet requirements
+    (``attendance_below_minimum``, ``post_test_missing``, ``ojt_not_completed``, ``withdrawn``)."""
+
+    event_type = "TrainingNotCompleted"
+    stream = PARTICIPATION
+    key_field = "training_id"
+
+    training_id: uuid.UUID
+    facilitator_id: uuid.UUID
+    attendance_ratio: float = Field(ge=0, le=1)
+    unmet: list[str] = Field(min_length=1)
+
+
+class CertificateIssued(EventPayload):
+    """A certificate was issued; ``GET /api/v1/certificates/{code}`` on training verifies it."""
+
+    event_type = "CertificateIssued"
+    stream = PARTICIPATION
+    key_field = "training_id"
+
+    training_id: uuid.UUID
+    facilitator_id: uuid.UUID
+    certificate_code: str = Field(min_length=8, max_length=40)
