@@ -145,16 +145,21 @@ class RejectedMessage(Exception):
         self.detail = detail
 
 
-def decode_event(raw: bytes | None, *, topic_region: str | None = None) -> Event[EventPayload]:
-    """Parse and validate a message body. Raises :class:`RejectedMessage` with a stable reason code."""
+def parse_json(raw: bytes | None) -> Any:
+    """The JSON value of a message body, or :class:`RejectedMessage` (empty, too large, not JSON)."""
     if raw is None:
         raise RejectedMessage("empty_body", "the message has no value")
     if len(raw) > MAX_EVENT_BYTES:
         raise RejectedMessage("too_large", f"{len(raw)} bytes exceeds {MAX_EVENT_BYTES}")
     try:
-        data = json.loads(raw)
+        return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RejectedMessage("not_json", str(exc)[:500]) from exc
+
+
+def decode_event(raw: bytes | None, *, topic_region: str | None = None) -> Event[EventPayload]:
+    """Parse and validate a message body. Raises :class:`RejectedMessage` with a stable reason code."""
+    data = parse_json(raw)
     try:
         envelope = Envelope.model_validate(data)
     except ValidationError as exc:

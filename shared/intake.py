@@ -21,7 +21,6 @@ outgoing events (or the rejection) commit in one transaction.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from shared.consumer import Consumer
 from shared.contracts.intake import FieldError, IntakeRejected
 from shared.db import Conn
-from shared.envelope import MAX_EVENT_BYTES, RejectedMessage, new_event
+from shared.envelope import RejectedMessage, new_event, parse_json
 from shared.http import ApiError
 from shared.outbox import UnitOfWork
 from shared.service import Runtime
@@ -99,14 +98,7 @@ def intake_decoder(stream: Stream, topic_prefix: str) -> Callable[[bytes | None,
 
     def decode(raw: bytes | None, topic_region: str) -> IntakeMessage:
         topic = stream.topic(topic_region, topic_prefix)
-        if raw is None:
-            raise RejectedMessage("empty_body", "the message has no value")
-        if len(raw) > MAX_EVENT_BYTES:
-            raise RejectedMessage("too_large", f"{len(raw)} bytes exceeds {MAX_EVENT_BYTES}")
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RejectedMessage("not_json", str(exc)[:500]) from exc
+        data = parse_json(raw)
         if not isinstance(data, dict):
             raise RejectedMessage("not_an_object", "an intake message is a JSON object")
         message_id = data.get("message_id")
