@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 export KOTAKU_REGIONS ?= oc02
 export PYTHON := $(abspath $(PY))
 
-.PHONY: help install infra run demo stop status test test-fast lint typecheck clean
+.PHONY: help install infra run demo stop status test test-fast lint typecheck bench clean
 
 help:
 	@echo "make run        install, start Kafka + PostgreSQL + the three services, load the demo"
@@ -12,6 +12,7 @@ help:
 	@echo "make status     show what is running"
 	@echo "make test       lint, type checks, unit tests and tests on the real broker and database"
 	@echo "make test-fast  lint, type checks and unit tests only (no broker or database)"
+	@echo "make bench      benchmark reporting against a raw Kafka consumer (1,000,000 events)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON_BOOT) -m venv $(VENV)
@@ -23,6 +24,8 @@ PYTHON_BOOT := $(shell command -v python3.11 || command -v python3)
 install: $(VENV)/.installed
 
 infra: install
+	deploy/local/tools.sh install
+	deploy/local/browser.sh install
 	deploy/local/postgres.sh start
 	deploy/local/kafka.sh start
 
@@ -33,7 +36,8 @@ run: infra
 	@echo "KOTAKU Ops is running:"
 	@echo "  registration  http://127.0.0.1:8001/docs"
 	@echo "  training      http://127.0.0.1:8002/docs"
-	@echo "  reporting     http://127.0.0.1:8003/api/v1/reports/facilitator-counts"
+	@echo "  dashboard     http://127.0.0.1:8003/"
+	@echo "  reporting     http://127.0.0.1:8003/docs"
 	@echo "  logs          .local/log/   stop with: make stop"
 
 demo: install
@@ -52,16 +56,19 @@ status:
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	bash -n deploy/local/kafka.sh deploy/local/postgres.sh
+	for f in deploy/local/*.sh; do bash -n "$$f" || exit 1; done
 
 typecheck: install
-	$(VENV)/bin/mypy shared services demo tests
+	$(VENV)/bin/mypy shared services demo tests bench
 
 test-fast: lint typecheck
 	$(PY) -m pytest tests/unit
 
 test: lint typecheck infra
 	$(PY) -m pytest
+
+bench: infra
+	$(PY) -m bench.run
 
 clean: stop
 	rm -rf .local $(VENV)

@@ -1,20 +1,30 @@
-"""Load the demo scenario into a running stack through the services' public HTTP APIs.
+"""Load the South Sumatra 2016 scenario into a running stack, through the public interfaces only.
 
-    python -m demo.load [--registration URL] [--reporting URL] [--training URL]
+    python -m demo.load [--registration URL] [--training URL] [--reporting URL] [--token TOKEN]
 
-Idempotent: facilitators already registered are recognised (409) and reused.
+1. training: schedule the training (TrainingScheduled tells registration about it);
+2. registration: bulk-import the 242 facilitators from a CSV, then enroll each of them;
+3. training: run the eight days (attendance, pre/post tests, OJT over HTTP and the Kafka intake),
+   close the training and issue certificates;
+4. reporting: wait until the national read models show the same numbers, and print them.
+
+Idempotent: a second run finds everything in place and only prints the numbers.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import time
+from typing import Any
 
 import httpx
 
 from demo import south_sumatra as demo
+from demo.registration import load_registration
+from demo.training import run_demo_training, schedule_demo_training
 from shared.devstack import local_credentials
 
 
@@ -23,83 +33,86 @@ def _progress(label: str, done: int, total: int) -> None:
         return
     width = 30
     filled = width * done // total
-    sys.stdout.write(f"\r{label:<24} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-    sys.stdout.flush()
+    sys.stdout.write(f"\r{label:<26} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
     if done == total or not sys.stdout.isatty():
         sys.stdout.write("\n")
+    sys.stdout.flush()
 
 
-def load(registration: str, training: str, reporting: str, token: str) -> None:
-    people = demo.facilitators()
-    ids: list[str] = []
-    created = existing = 0
-    with httpx.Client(timeout=10.0, headers={"Authorization": f"Bearer {token}"}) as http:
-        for n, person in enumerate(people, 1):
-            response = http.post(
-                f"{registration}/api/v1/facilitators",
-                json={
-                    "nik": person.nik,
-                    "full_name": person.full_name,
-                    "role": person.role,
-                    "region": demo.REGION,
-                    "province_code": demo.PROVINCE,
-                    "kabkota_code": person.kabkota_code,
-                    "effective_from": "2016-07-01",
-                },
-            )
-            if response.status_code == 201:
-                created += 1
-                ids.append(response.json()["facilitator_id"])
-            elif response.status_code == 409:
-                existing += 1
-                ids.append(response.json()["error"]["details"]["facilitator_id"])
-            else:
-                raise SystemExit(f"registering {n} failed: {response.status_code} {response.text}")
-            _progress("registering facilitators", n, len(people))
-        enrolled = already = 0
-        for n, facilitator_id in enumerate(ids, 1):
-            response = http.post(
-                f"{registration}/api/v1/trainings/{demo.TRAINING_ID}/enrollments",
-                json={"facilitator_id": facilitator_id},
-            )
-            if response.status_code == 201:
-                enrolled += 1
-            elif response.status_code == 409 and response.json()["error"]["code"] == "already_enrolled":
-                already += 1
-            else:
-                raise SystemExit(f"enrolling {facilitator_id} failed: {response.status_code} {response.text}")
-            _progress("enrolling into training", n, len(ids))
-        print(
-            f"facilitators: {created} registered, {existing} already present; "
-            f"enrollments: {enrolled} new, {already} already present"
-        )
-
-        deadline = time.monotonic() + 60
+async def _enroll(http: httpx.AsyncClient, registration: str, ids: list[str], wait_seconds: float) -> tuple[int, int]:
+    """Enroll everyone; registration learns of the training from an event, so wait for it."""
+    url = f"{registration}/api/v1/trainings/{demo.TRAINING_ID}/enrollments"
+    enrolled = already = 0
+    deadline = time.monotonic() + wait_seconds
+    for n, facilitator_id in enumerate(ids, 1):
         while True:
-            counts = http.get(
-                f"{reporting}/api/v1/reports/facilitator-counts",
-                params={"region": demo.REGION, "province": demo.PROVINCE},
-            ).json()
-            roster = http.get(f"{training}/api/v1/trainings/{demo.TRAINING_ID}/roster").json()
-            if counts["total"] >= len(people) and roster["enrolled"] >= len(people):
-                break
-            if time.monotonic() > deadline:
-                raise SystemExit(
-                    f"events did not arrive within 60 s: reporting {counts['total']}, "
-                    f"training roster {roster['enrolled']}"
-                )
-            time.sleep(0.5)
+            r = await http.post(url, json={"facilitator_id": facilitator_id})
+            code = r.json().get("error", {}).get("code") if r.status_code >= 400 else None
+            if r.status_code == 201:
+                enrolled += 1
+            elif code == "already_enrolled":
+                already += 1
+            elif code == "training_unknown" and time.monotonic() < deadline:
+                await asyncio.sleep(0.3)
+                continue
+            else:
+                raise SystemExit(f"enrolling {facilitator_id} failed: {r.status_code} {r.text}")
+            break
+        _progress("enrolling into training", n, len(ids))
+    return enrolled, already
+
+
+async def _reported(http: httpx.AsyncClient, reporting: str, expected: int, wait_seconds: float) -> dict[str, Any]:
+    url = f"{reporting}/api/v1/reports/trainings/{demo.TRAINING_ID}"
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        r = await http.get(url)
+        if r.status_code == 200:
+            body: dict[str, Any] = r.json()
+            if body.get("completed", 0) + body.get("not_completed", 0) >= expected:
+                return body
+        if time.monotonic() > deadline:
+            raise SystemExit(
+                f"reporting did not show the training within {wait_seconds:.0f} s: {r.status_code} {r.text}"
+            )
+        await asyncio.sleep(0.5)
+
+
+async def load(registration: str, training: str, reporting: str, token: str, kafka_bootstrap: str) -> None:
+    async with httpx.AsyncClient(timeout=60.0, headers={"Authorization": f"Bearer {token}"}) as http:
+        training_id = await schedule_demo_training(training, token)
+        print(f"training {training_id}: scheduled (31 Jul - 7 Aug 2016, Asrama Haji Palembang)")
+        ids = await load_registration(http, registration)
+        print(f"registration: {len(ids)} facilitators imported from CSV (duplicates of earlier runs reused)")
+        enrolled, already = await _enroll(http, registration, ids, wait_seconds=60)
+        print(f"enrollments: {enrolled} new, {already} already present")
+
+        state = (await http.get(f"{training}/api/v1/trainings/{training_id}")).json()
+        if state["status"] == "closed":
+            print("training: already played and closed earlier")
+        else:
+            summary = await run_demo_training(training, token, ids, kafka_bootstrap=kafka_bootstrap)
+            print(
+                f"training: {summary.enrolled} enrolled, {summary.completed} completed, "
+                f"{summary.not_completed} not completed {summary.not_completed_reasons}, "
+                f"OJT in {summary.ojt_kelurahan} kelurahan, {summary.certificates} certificates"
+            )
+        state = (await http.get(f"{training}/api/v1/trainings/{training_id}")).json()
+        report = await _reported(http, reporting, state["enrolled"], wait_seconds=120)
         print(
-            f"reporting: {counts['total']} facilitators in {demo.REGION} province {demo.PROVINCE}; "
-            f"training {demo.TRAINING_ID}: {roster['enrolled']} enrolled"
+            f"reporting: {report.get('enrolled')} enrolled, {report.get('completed')} completed, "
+            f"{report.get('not_completed')} not completed, {report.get('certificates')} certificates"
         )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m demo.load", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m demo.load", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--registration", default="http://127.0.0.1:8001")
     parser.add_argument("--training", default="http://127.0.0.1:8002")
     parser.add_argument("--reporting", default="http://127.0.0.1:8003")
+    parser.add_argument("--kafka", default=os.environ.get("KOTAKU_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     parser.add_argument(
         "--token",
         default=os.environ.get("KOTAKU_OC02_TOKEN"),
@@ -107,7 +120,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     token = args.token or local_credentials()[1]["KOTAKU_OC02_TOKEN"]
-    load(args.registration, args.training, args.reporting, token)
+    asyncio.run(load(args.registration, args.training, args.reporting, token, args.kafka))
 
 
 if __name__ == "__main__":

@@ -107,6 +107,8 @@ class ConsumerContext:
     topic_prefix: str
     retry_attempts: int
     retry_backoff_seconds: float
+    poll_ms: int = 50
+    fetch_max_wait_ms: int = 100
 
 
 class BatchProcessor:
@@ -283,6 +285,9 @@ def _subscribe_region(
         ack_policy=AckPolicy.MANUAL,
         batch=True,
         max_records=max_records,
-        batch_timeout_ms=200,
+        # Short waits keep produce-to-visible latency low: FastStream sleeps batch_timeout_ms after
+        # an empty poll, and the broker holds a fetch up to fetch_max_wait_ms.
+        batch_timeout_ms=ctx.poll_ms,
+        fetch_max_wait_ms=ctx.fetch_max_wait_ms,
         title=f"{consumer.name}.{region}",
     )(on_batch)

@@ -21,9 +21,11 @@ MAX_EVENT_BYTES = 256 * 1024
 
 
 class ContractModel(BaseModel):
-    """Base of every model that is part of a published contract: frozen, no unknown fields."""
+    """Base of every model that is part of a published contract: frozen, and a tolerant reader:
+    fields it does not know are ignored, so a producer may add an optional field without breaking
+    consumers that were deployed before it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
 
 
 class EventPayload(ContractModel):
@@ -50,7 +52,7 @@ CONTRACTS: dict[tuple[str, int], type[EventPayload]] = {}
 class Envelope(BaseModel):
     """Metadata shared by every event, with the contract-specific ``payload``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")  # tolerant reader, as ContractModel
 
     event_id: uuid.UUID = Field(description="Unique id of this fact; the dedupe key of every consumer")
     event_type: str = Field(min_length=1, max_length=100, description="Stable type name, e.g. FacilitatorRegistered")

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import faults
@@ -70,9 +72,28 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
+def kafka_security(settings: Settings) -> BaseSecurity | None:
+    """FastStream security for the configured listener: TLS and/or SASL (SCRAM or PLAIN)."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    tls = protocol.endswith("SSL")
+    context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile) if tls else None
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    sasl = {"SCRAM-SHA-512": SASLScram512, "SCRAM-SHA-256": SASLScram256, "PLAIN": SASLPlaintext}
+    return sasl[settings.kafka_sasl_mechanism](
+        settings.kafka_sasl_username,
+        settings.kafka_sasl_password.get_secret_value(),
+        ssl_context=context,
+        use_ssl=tls,
+    )
+
+
 def build_broker(settings: Settings, metrics: Metrics, client_id: str) -> KafkaBroker:
     return KafkaBroker(
-        settings.kafka_bootstrap,
+        settings.kafka_servers,
+        security=kafka_security(settings),
         acks="all",
         enable_idempotence=True,
         client_id=client_id,
@@ -98,6 +119,8 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             topic_prefix=settings.topic_prefix,
             retry_attempts=settings.retry_attempts,
             retry_backoff_seconds=settings.retry_backoff_seconds,
+            poll_ms=settings.consumer_poll_ms,
+            fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         )
         runtime = Runtime(definition, settings, metrics, pool, broker, Outbox(pool, settings.topic_prefix, metrics))
         for consumer in definition.consumers:

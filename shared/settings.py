@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -22,7 +22,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KOTAKU_", extra="ignore")
 
     database_url: SecretStr = Field(description="asyncpg DSN of the service's own database role")
-    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="comma-separated host:port list")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle for TLS listeners")
     regions: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["oc02"],
         description="OC regions this deployment serves (comma separated in the environment)",
@@ -34,6 +39,10 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(default=None, description="defaults to the service's own port")
     consumer_max_records: int = Field(default=500, ge=1, le=10_000)
+    consumer_poll_ms: int = Field(
+        default=50, ge=1, le=5000, description="how long a consumer waits for records (and pauses when idle)"
+    )
+    consumer_fetch_max_wait_ms: int = Field(default=100, ge=1, le=5000, description="broker-side fetch wait")
     retry_attempts: int = Field(default=6, ge=1, description="attempts before a failing event is dead-lettered")
     retry_backoff_seconds: float = Field(default=0.5, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1)
@@ -67,6 +76,10 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("at least one region is required")
         return value
+
+    @property
+    def kafka_servers(self) -> list[str]:
+        return [server.strip() for server in self.kafka_bootstrap.split(",") if server.strip()]
 
 
 def load_settings(**overrides: object) -> Settings:

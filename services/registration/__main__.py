@@ -1,4 +1,3 @@
-from services.registration.app import DEFINITION
-from shared.service import main
+from services.registration.cli import main
 
-main(DEFINITION)
+main()

@@ -1,78 +1,216 @@
 """HTTP entrypoints of the registration service (``/api/v1``). They only translate requests into
-use-case calls and results into responses."""
+use-case calls and results into responses.
+
+Access: writes of facilitators and enrollments need a credential that may write the region
+(``region`` credentials of that region, or ``admin``); reads need one that may read it
+(``national`` and ``admin`` read everything); reference data is read by any credential and
+changed by ``admin`` only. Without a credential every endpoint answers 401.
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Depends, status
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from pydantic import BaseModel
 
 from services.registration import usecases
-from shared.auth import Caller, ensure_may_read, ensure_may_write
-from shared.contracts import Role
+from services.registration.reasons import WithdrawalReason
+from services.registration.schemas import (
+    DeactivationIn,
+    EnrollmentIn,
+    FacilitatorIn,
+    FacilitatorPatch,
+    OrgUnitIn,
+    OrgUnitPut,
+    ReassignmentIn,
+    RegionAssignmentIn,
+)
+from services.registration.usecases.orgunits import Published
+from shared.auth import Caller, Principal, ensure_admin, ensure_may_read, ensure_may_write
+from shared.contracts import OrgUnitLevel, Role, Speciality
+from shared.http import ApiError
 from shared.service import Runtime, runtime_of
-from shared.validation import KabkotaCode, Nik, PersonName, ProvinceCode, RegionCode
+from shared.validation import KabkotaCode, ProvinceCode, RegionCode
+
+__all__ = ["FacilitatorIn", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["registration"])
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+CODE_PATH = r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$"
+CSV_MEDIA_TYPES = {"text/csv", "application/csv", "text/plain"}
 
 
-class FacilitatorIn(BaseModel):
-    """A facilitator to register. ``nik`` is hashed on arrival and never returned or published."""
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description}
 
-    model_config = ConfigDict(extra="forbid")
 
-    nik: Nik = Field(description="16-digit national ID number (NIK)")
-    full_name: PersonName
-    role: Role
-    region: RegionCode = Field(description="OC region code, e.g. oc02")
-    province_code: ProvinceCode = Field(description="e.g. 16 for Sumatera Selatan")
-    kabkota_code: KabkotaCode = Field(description="e.g. 16.71 for Kota Palembang")
-    effective_from: date | None = Field(default=None, description="start of the assignment; today if omitted")
-
-    @model_validator(mode="after")
-    def _kabkota_in_province(self) -> FacilitatorIn:
-        if not self.kabkota_code.startswith(self.province_code + "."):
-            raise ValueError(f"kabkota_code {self.kabkota_code} is not in province {self.province_code}")
-        return self
+# -- response shapes ----------------------------------------------------------------------------
 
 
 class FacilitatorOut(BaseModel):
+    """A facilitator as returned by the API: never the NIK or the phone number."""
+
     facilitator_id: uuid.UUID
     full_name: str
     role: Role
+    speciality: Speciality | None
     region: str
     province_code: str
     kabkota_code: str
-    status: str
+    status: Literal["active", "inactive"]
     effective_from: date
+    deactivated_on: date | None
 
     @classmethod
     def of(cls, row: asyncpg.Record) -> FacilitatorOut:
         return cls.model_validate(dict(row))
 
 
-class EnrollmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    facilitator_id: uuid.UUID
+class AssignmentOut(BaseModel):
+    role: Role
+    speciality: Speciality | None
+    region: str
+    province_code: str
+    kabkota_code: str
+    effective_from: date
+    recorded_at: datetime
+
+
+class FacilitatorDetail(FacilitatorOut):
+    assignments: list[AssignmentOut]
+
+
+class FacilitatorPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[FacilitatorOut]
+
+
+class ImportProblem(BaseModel):
+    reason: str
+    column: str | None
+    message: str
+
+
+class ImportRowOut(BaseModel):
+    row: int
+    line: int
+    status: Literal["accepted", "duplicate", "rejected"]
+    facilitator_id: uuid.UUID | None = None
+    reason: str | None = None
+    column: str | None = None
+    problems: list[ImportProblem] = []
+
+
+class ImportReportOut(BaseModel):
+    region: str
+    rows: int
+    accepted: int
+    duplicate: int
+    rejected: int
+    results: list[ImportRowOut]
+
+    @classmethod
+    def of(cls, report: usecases.ImportReport) -> ImportReportOut:
+        return cls(
+            region=report.region,
+            rows=len(report.results),
+            accepted=report.count("accepted"),
+            duplicate=report.count("duplicate"),
+            rejected=report.count("rejected"),
+            results=[
+                ImportRowOut(
+                    row=r.row,
+                    line=r.line,
+                    status=r.status,
+                    facilitator_id=r.facilitator_id,
+                    reason=r.problems[0].reason if r.problems else None,
+                    column=r.problems[0].column if r.problems else None,
+                    problems=[ImportProblem(reason=p.reason, column=p.column, message=p.message) for p in r.problems],
+                )
+                for r in report.results
+            ],
+        )
 
 
 class EnrollmentOut(BaseModel):
     enrollment_id: uuid.UUID
     training_id: uuid.UUID
     facilitator_id: uuid.UUID
+    status: Literal["enrolled", "withdrawn"] = "enrolled"
+
+
+class TrainingOut(BaseModel):
+    """A training as registration knows it from the training service's events."""
+
+    training_id: uuid.UUID
+    region: str
+    status: Literal["scheduled", "cancelled", "closed"]
+    training_type: str | None
+    title: str | None
+    start_date: date | None
+    end_date: date | None
+    capacity: int | None
+    eligible_roles: list[Role] | None
+    enrolled: int
+
+
+class OrgUnitOut(BaseModel):
+    code: str
+    level: OrgUnitLevel
+    name: str
+    parent_code: str | None
+    effective_from: date
+    region: str | None  # the OC region of the unit's province on the requested date
+
+
+class RegionAssignmentOut(BaseModel):
+    region: str
+    effective_from: date
+
+
+class OrgUnitDetail(OrgUnitOut):
+    region_history: list[RegionAssignmentOut]
+
+
+class OrgUnitPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[OrgUnitOut]
+
+
+class OrgUnitWritten(OrgUnitOut):
+    published_events: int
+    not_published_for_regions: list[str]
+
+
+class RegionAssignmentWritten(BaseModel):
+    province_code: str
+    region: str
+    effective_from: date
+    changed: bool
+    published_events: int
+    not_published_for_regions: list[str]
+
+
+# -- facilitators -------------------------------------------------------------------------------
 
 
 @router.post(
     "/facilitators",
     status_code=status.HTTP_201_CREATED,
     response_model=FacilitatorOut,
-    responses={409: {"description": "already registered; details.facilitator_id is the existing id"}},
+    responses={
+        409: _error("facilitator_exists: already registered; details.facilitator_id is the existing id"),
+        422: _error("invalid_request, unknown_orgunit, orgunit_not_in_region, speciality_not_allowed, ..."),
+    },
 )
 async def register_facilitator(body: FacilitatorIn, runtime: RuntimeDep, caller: Caller) -> FacilitatorOut:
     cmd = usecases.NewFacilitator(
@@ -83,22 +221,284 @@ async def register_facilitator(body: FacilitatorIn, runtime: RuntimeDep, caller:
         province_code=body.province_code,
         kabkota_code=body.kabkota_code,
         effective_from=body.effective_from or date.today(),
+        speciality=body.speciality,
+        phone=body.phone,
     )
     async with runtime.outbox.unit_of_work() as uow:
         row = await usecases.register_facilitator(runtime, uow, cmd, partial(ensure_may_write, caller))
     return FacilitatorOut.of(row)
 
 
-@router.get("/facilitators/{facilitator_id}", response_model=FacilitatorOut)
-async def get_facilitator(facilitator_id: uuid.UUID, runtime: RuntimeDep, caller: Caller) -> FacilitatorOut:
-    row = await usecases.get_facilitator(runtime, facilitator_id, partial(ensure_may_read, caller))
+def _readable_regions(caller: Principal, region: str | None) -> list[str] | None:
+    if region is not None:
+        return [region]
+    return None if caller.reads_everything else sorted(caller.regions)
+
+
+@router.get("/facilitators", response_model=FacilitatorPage)
+async def list_facilitators(
+    runtime: RuntimeDep,
+    caller: Caller,
+    region: Annotated[RegionCode | None, Query(description="default: every region the credential may read")] = None,
+    province: Annotated[ProvinceCode | None, Query()] = None,
+    kabkota: Annotated[KabkotaCode | None, Query()] = None,
+    role: Annotated[Role | None, Query()] = None,
+    status_: Annotated[Literal["active", "inactive"] | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> FacilitatorPage:
+    where = usecases.FacilitatorFilter(
+        regions=_readable_regions(caller, region),
+        province_code=province,
+        kabkota_code=kabkota,
+        role=role,
+        status=status_,
+    )
+    total, rows = await usecases.list_facilitators(runtime, where, limit, offset, partial(ensure_may_read, caller))
+    return FacilitatorPage(total=total, limit=limit, offset=offset, items=[FacilitatorOut.of(r) for r in rows])
+
+
+@router.post(
+    "/facilitators/import",
+    response_model=ImportReportOut,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "CSV (UTF-8, with or without BOM; ',' or ';'), at most 5000 rows and 1 MiB. Columns: "
+            "nik, full_name, role, province_code, kabkota_code (required), speciality, effective_from, phone.",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+    responses={
+        413: _error("body_too_large"),
+        415: _error("unsupported_media_type"),
+        422: _error("not_text, not_utf8, malformed_csv, unknown_column, missing_column, too_many_rows, ..."),
+    },
+)
+async def import_facilitators(
+    request: Request,
+    runtime: RuntimeDep,
+    caller: Caller,
+    region: Annotated[RegionCode, Query(description="the OC region every row is registered in")],
+    effective_from: Annotated[date | None, Query(description="for rows without effective_from; default today")] = None,
+) -> ImportReportOut:
+    """Register facilitators from a spreadsheet export. Each row is accepted, reported as a
+    duplicate (with the existing id) or rejected with a reason code and column; uploading the
+    same file again changes nothing."""
+    media_type, _, params = request.headers.get("content-type", "").partition(";")
+    charset = params.strip().lower().removeprefix("charset=").strip('"') if "charset" in params.lower() else "utf-8"
+    if media_type.strip().lower() not in CSV_MEDIA_TYPES or charset not in {"utf-8", "utf8"}:
+        raise ApiError(
+            415, "unsupported_media_type", "send the file as the request body with 'Content-Type: text/csv' (UTF-8)"
+        )
+    data = await request.body()
+    report = await usecases.import_facilitators(
+        runtime, data, region, effective_from or date.today(), partial(ensure_may_write, caller)
+    )
+    return ImportReportOut.of(report)
+
+
+@router.get("/facilitators/{facilitator_id}", response_model=FacilitatorDetail)
+async def get_facilitator(facilitator_id: uuid.UUID, runtime: RuntimeDep, caller: Caller) -> FacilitatorDetail:
+    row, history = await usecases.facilitator_history(runtime, facilitator_id, partial(ensure_may_read, caller))
+    return FacilitatorDetail(
+        **FacilitatorOut.of(row).model_dump(),
+        assignments=[AssignmentOut.model_validate(dict(a)) for a in history],
+    )
+
+
+@router.patch("/facilitators/{facilitator_id}", response_model=FacilitatorOut)
+async def update_facilitator(
+    facilitator_id: uuid.UUID, body: FacilitatorPatch, runtime: RuntimeDep, caller: Caller
+) -> FacilitatorOut:
+    changes = usecases.Changes(full_name=body.full_name, phone=body.phone, phone_set="phone" in body.model_fields_set)
+    async with runtime.outbox.unit_of_work() as uow:
+        row = await usecases.update_facilitator(
+            runtime, uow, facilitator_id, changes, partial(ensure_may_write, caller)
+        )
     return FacilitatorOut.of(row)
 
 
-@router.post("/trainings/{training_id}/enrollments", status_code=status.HTTP_201_CREATED, response_model=EnrollmentOut)
+@router.post(
+    "/facilitators/{facilitator_id}/reassignments", status_code=status.HTTP_201_CREATED, response_model=FacilitatorOut
+)
+async def reassign_facilitator(
+    facilitator_id: uuid.UUID, body: ReassignmentIn, runtime: RuntimeDep, caller: Caller
+) -> FacilitatorOut:
+    new = usecases.Assignment(
+        role=body.role,
+        speciality=body.speciality,
+        province_code=body.province_code,
+        kabkota_code=body.kabkota_code,
+        effective_from=body.effective_from,
+    )
+    async with runtime.outbox.unit_of_work() as uow:
+        row = await usecases.reassign_facilitator(runtime, uow, facilitator_id, new, partial(ensure_may_write, caller))
+    return FacilitatorOut.of(row)
+
+
+@router.post("/facilitators/{facilitator_id}/deactivation", response_model=FacilitatorOut)
+async def deactivate_facilitator(
+    facilitator_id: uuid.UUID, body: DeactivationIn, runtime: RuntimeDep, caller: Caller
+) -> FacilitatorOut:
+    async with runtime.outbox.unit_of_work() as uow:
+        row = await usecases.deactivate_facilitator(
+            runtime, uow, facilitator_id, body.reason, body.effective_from, partial(ensure_may_write, caller)
+        )
+    return FacilitatorOut.of(row)
+
+
+# -- enrollments --------------------------------------------------------------------------------
+
+
+@router.get("/trainings/{training_id}", response_model=TrainingOut)
+async def get_training(training_id: uuid.UUID, runtime: RuntimeDep, caller: Caller) -> TrainingOut:
+    row, enrolled = await usecases.get_training(runtime, training_id, partial(ensure_may_read, caller))
+    return TrainingOut(**dict(row), enrolled=enrolled)
+
+
+@router.post(
+    "/trainings/{training_id}/enrollments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EnrollmentOut,
+    responses={
+        404: _error("facilitator_not_found, training_unknown"),
+        409: _error("already_enrolled, training_full, training_cancelled, training_closed, facilitator_inactive"),
+        422: _error("role_not_eligible, training_region_mismatch, invalid_request"),
+    },
+)
 async def enroll(training_id: uuid.UUID, body: EnrollmentIn, runtime: RuntimeDep, caller: Caller) -> EnrollmentOut:
     async with runtime.outbox.unit_of_work() as uow:
         enrollment_id = await usecases.enroll_facilitator(
             runtime, uow, training_id, body.facilitator_id, partial(ensure_may_write, caller)
         )
     return EnrollmentOut(enrollment_id=enrollment_id, training_id=training_id, facilitator_id=body.facilitator_id)
+
+
+@router.delete(
+    "/trainings/{training_id}/enrollments/{facilitator_id}",
+    response_model=EnrollmentOut,
+    responses={
+        404: _error("facilitator_not_found, enrollment_not_found"),
+        409: _error("already_withdrawn, training_closed"),
+    },
+)
+async def withdraw(
+    training_id: uuid.UUID,
+    facilitator_id: uuid.UUID,
+    runtime: RuntimeDep,
+    caller: Caller,
+    reason: Annotated[WithdrawalReason, Query()] = WithdrawalReason.OTHER,
+) -> EnrollmentOut:
+    async with runtime.outbox.unit_of_work() as uow:
+        enrollment_id = await usecases.withdraw_enrollment(
+            runtime, uow, training_id, facilitator_id, reason, partial(ensure_may_write, caller)
+        )
+    return EnrollmentOut(
+        enrollment_id=enrollment_id, training_id=training_id, facilitator_id=facilitator_id, status="withdrawn"
+    )
+
+
+# -- reference data -----------------------------------------------------------------------------
+
+CodePath = Annotated[str, Path(pattern=CODE_PATH, description="e.g. 16, 16.71, 16.71.01, 16.71.01.1001")]
+
+
+@router.get("/orgunits", response_model=OrgUnitPage)
+async def list_orgunits(
+    runtime: RuntimeDep,
+    caller: Caller,
+    level: Annotated[OrgUnitLevel | None, Query()] = None,
+    parent: Annotated[str | None, Query(pattern=CODE_PATH, description="direct children of this unit")] = None,
+    region: Annotated[RegionCode | None, Query(description="units whose province is in this region")] = None,
+    as_of: Annotated[date | None, Query(description="date for the region grouping; default today")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> OrgUnitPage:
+    total, rows = await usecases.list_orgunits(
+        runtime, level=level, parent=parent, region=region, as_of=as_of, limit=limit, offset=offset
+    )
+    return OrgUnitPage(
+        total=total, limit=limit, offset=offset, items=[OrgUnitOut.model_validate(dict(r)) for r in rows]
+    )
+
+
+@router.get("/orgunits/{code}", response_model=OrgUnitDetail)
+async def get_orgunit(
+    code: CodePath, runtime: RuntimeDep, caller: Caller, as_of: Annotated[date | None, Query()] = None
+) -> OrgUnitDetail:
+    row, region, history = await usecases.get_orgunit(runtime, code, as_of)
+    return OrgUnitDetail(
+        **dict(row),
+        region=region,
+        region_history=[RegionAssignmentOut.model_validate(dict(h)) for h in history],
+    )
+
+
+def _written(row: asyncpg.Record, region: str | None, published: Published) -> OrgUnitWritten:
+    return OrgUnitWritten(
+        **dict(row),
+        region=region,
+        published_events=published.events,
+        not_published_for_regions=sorted(published.skipped_regions),
+    )
+
+
+@router.post(
+    "/orgunits",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OrgUnitWritten,
+    responses={409: _error("orgunit_exists"), 422: _error("unknown_orgunit (the parent), invalid_request")},
+)
+async def define_orgunit(body: OrgUnitIn, runtime: RuntimeDep, caller: Caller) -> OrgUnitWritten:
+    unit = usecases.UnitDefinition(code=body.code, name=body.name, effective_from=body.effective_from)
+    async with runtime.outbox.unit_of_work() as uow:
+        row, _, published = await usecases.define_orgunit(
+            runtime, uow, unit, partial(ensure_admin, caller), replace=False
+        )
+    _, region, _ = await usecases.get_orgunit(runtime, body.code, None)
+    return _written(row, region, published)
+
+
+@router.put("/orgunits/{code}", response_model=OrgUnitWritten, responses={201: _error("created")})
+async def put_orgunit(
+    code: CodePath, body: OrgUnitPut, runtime: RuntimeDep, caller: Caller, response: Response
+) -> OrgUnitWritten:
+    unit = usecases.UnitDefinition(code=code, name=body.name, effective_from=body.effective_from)
+    async with runtime.outbox.unit_of_work() as uow:
+        row, created, published = await usecases.define_orgunit(
+            runtime, uow, unit, partial(ensure_admin, caller), replace=True
+        )
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+    _, region, _ = await usecases.get_orgunit(runtime, code, None)
+    return _written(row, region, published)
+
+
+@router.post(
+    "/orgunits/{code}/region-assignments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RegionAssignmentWritten,
+    responses={200: _error("the same assignment existed already"), 409: _error("assignment_conflict")},
+)
+async def assign_province(
+    code: Annotated[str, Path(pattern=r"^\d{2}$", description="a province code")],
+    body: RegionAssignmentIn,
+    runtime: RuntimeDep,
+    caller: Caller,
+    response: Response,
+) -> RegionAssignmentWritten:
+    async with runtime.outbox.unit_of_work() as uow:
+        changed, published = await usecases.assign_province(
+            runtime, uow, code, body.region, body.effective_from, partial(ensure_admin, caller)
+        )
+    if not changed:
+        response.status_code = status.HTTP_200_OK
+    return RegionAssignmentWritten(
+        province_code=code,
+        region=body.region,
+        effective_from=body.effective_from,
+        changed=changed,
+        published_events=published.events,
+        not_published_for_regions=sorted(published.skipped_regions),
+    )

@@ -1,19 +1,34 @@
 """Kafka intake of the registration service (``<region>.registration.intake.v1``): the same use
-cases as the HTTP API, for regional systems that publish instead of calling. See shared.intake."""
+cases as the HTTP API, for regional systems that publish instead of calling. See shared.intake
+and docs/intake.md; the JSON Schemas in docs/intake/ are generated from the models used here
+(``python -m services.registration intake-schemas``)."""
 
 from __future__ import annotations
 
-import uuid
+import json
+from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from services.registration import usecases
-from services.registration.api import FacilitatorIn
+from services.registration.schemas import (
+    DeactivateFacilitator,
+    EnrollFacilitator,
+    ReassignFacilitator,
+    RegisterFacilitator,
+    UpdateFacilitator,
+    WithdrawEnrollment,
+)
+from shared.contracts import IntakeRejected
+from shared.envelope import Envelope
 from shared.http import ApiError
-from shared.intake import IntakeCommand, IntakeMessage, intake_consumer
+from shared.intake import IntakeCommand, IntakeEnvelope, IntakeMessage, intake_consumer
 from shared.outbox import UnitOfWork
 from shared.service import Runtime
 from shared.topics import REGISTRATION_INTAKE
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "docs" / "intake"
 
 
 def _topic_region_only(message: IntakeMessage) -> usecases.Authorize:
@@ -24,7 +39,9 @@ def _topic_region_only(message: IntakeMessage) -> usecases.Authorize:
     return authorize
 
 
-async def register_facilitator(runtime: Runtime, uow: UnitOfWork, body: FacilitatorIn, message: IntakeMessage) -> None:
+async def register_facilitator(
+    runtime: Runtime, uow: UnitOfWork, body: RegisterFacilitator, message: IntakeMessage
+) -> None:
     cmd = usecases.NewFacilitator(
         nik=body.nik,
         full_name=body.full_name,
@@ -33,14 +50,42 @@ async def register_facilitator(runtime: Runtime, uow: UnitOfWork, body: Facilita
         province_code=body.province_code,
         kabkota_code=body.kabkota_code,
         effective_from=body.effective_from or message.occurred_at.date(),
+        speciality=body.speciality,
     )
     await usecases.register_facilitator(runtime, uow, cmd, _topic_region_only(message))
 
 
-class EnrollFacilitator(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    training_id: uuid.UUID
-    facilitator_id: uuid.UUID
+async def update_facilitator(
+    runtime: Runtime, uow: UnitOfWork, body: UpdateFacilitator, message: IntakeMessage
+) -> None:
+    changes = usecases.Changes(full_name=body.full_name)
+    await usecases.update_facilitator(runtime, uow, body.facilitator_id, changes, _topic_region_only(message))
+
+
+async def reassign_facilitator(
+    runtime: Runtime, uow: UnitOfWork, body: ReassignFacilitator, message: IntakeMessage
+) -> None:
+    new = usecases.Assignment(
+        role=body.role,
+        speciality=body.speciality,
+        province_code=body.province_code,
+        kabkota_code=body.kabkota_code,
+        effective_from=body.effective_from,
+    )
+    await usecases.reassign_facilitator(runtime, uow, body.facilitator_id, new, _topic_region_only(message))
+
+
+async def deactivate_facilitator(
+    runtime: Runtime, uow: UnitOfWork, body: DeactivateFacilitator, message: IntakeMessage
+) -> None:
+    await usecases.deactivate_facilitator(
+        runtime,
+        uow,
+        body.facilitator_id,
+        body.reason,
+        body.effective_from or message.occurred_at.date(),
+        _topic_region_only(message),
+    )
 
 
 async def enroll_facilitator(
@@ -49,11 +94,91 @@ async def enroll_facilitator(
     await usecases.enroll_facilitator(runtime, uow, body.training_id, body.facilitator_id, _topic_region_only(message))
 
 
-INTAKE = intake_consumer(
-    "registration.intake",
-    REGISTRATION_INTAKE,
-    {
-        "RegisterFacilitator": IntakeCommand(FacilitatorIn, register_facilitator),
-        "EnrollFacilitator": IntakeCommand(EnrollFacilitator, enroll_facilitator),
-    },
-)
+async def withdraw_enrollment(
+    runtime: Runtime, uow: UnitOfWork, body: WithdrawEnrollment, message: IntakeMessage
+) -> None:
+    await usecases.withdraw_enrollment(
+        runtime, uow, body.training_id, body.facilitator_id, body.reason, _topic_region_only(message)
+    )
+
+
+COMMANDS: dict[str, IntakeCommand] = {
+    "RegisterFacilitator": IntakeCommand(RegisterFacilitator, register_facilitator),
+    "UpdateFacilitator": IntakeCommand(UpdateFacilitator, update_facilitator),
+    "ReassignFacilitator": IntakeCommand(ReassignFacilitator, reassign_facilitator),
+    "DeactivateFacilitator": IntakeCommand(DeactivateFacilitator, deactivate_facilitator),
+    "EnrollFacilitator": IntakeCommand(EnrollFacilitator, enroll_facilitator),
+    "WithdrawEnrollment": IntakeCommand(WithdrawEnrollment, withdraw_enrollment),
+}
+
+INTAKE = intake_consumer("registration.intake", REGISTRATION_INTAKE, COMMANDS)
+
+
+# -- documentation: JSON Schemas of what a regional system sends and reads back --------------------
+
+
+def _schema(model: type[BaseModel], title: str, description: str) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **schema,
+        "title": title,
+        "description": description,
+    }
+
+
+def intake_json_schemas() -> dict[str, dict[str, Any]]:
+    """File name -> JSON Schema, for every message of the registration intake (docs/intake/)."""
+    envelope = _schema(
+        IntakeEnvelope,
+        "envelope",
+        "Every intake message. 'payload' is validated against the schema of 'type' (the other files).",
+    )
+    # The decoder answers only messages whose message_id has 1 to 100 characters (others are
+    # dead-lettered as no_message_id), which the model's annotation alone does not show.
+    envelope["properties"]["message_id"].update(
+        maxLength=100, description="the sender's unique id of this message; the rejection is keyed by it"
+    )
+    schemas = {
+        "envelope.json": envelope,
+        "IntakeRejected.json": _schema(
+            IntakeRejected,
+            "IntakeRejected",
+            "The payload of the rejection event on <region>.rejections.v1, keyed by the sender's message_id.",
+        ),
+        "event-envelope.json": _schema(
+            Envelope,
+            "event-envelope",
+            "The envelope around every event the services publish, IntakeRejected included.",
+        ),
+    }
+    for name, command in COMMANDS.items():
+        doc = (command.payload.__doc__ or name).strip().splitlines()[0]
+        schemas[f"{name}.json"] = _schema(command.payload, name, doc)
+    return schemas
+
+
+def render_schema(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_intake_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, schema in intake_json_schemas().items():
+        path = directory / name
+        path.write_text(render_schema(schema), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def stale_intake_schemas(directory: Path = SCHEMA_DIR) -> list[str]:
+    """Names of committed schema files that differ from the code (or are missing or extra)."""
+    expected = {name: render_schema(schema) for name, schema in intake_json_schemas().items()}
+    present = {p.name for p in directory.glob("*.json")} if directory.exists() else set()
+    stale = sorted(name for name in present - expected.keys())
+    for name, text in expected.items():
+        path = directory / name
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            stale.append(name)
+    return sorted(stale)

@@ -1,4 +1,12 @@
+import sys
+
 from services.reporting.app import DEFINITION
 from shared.service import main
 
-main(DEFINITION)
+if sys.argv[1:2] == ["rebuild"]:
+    # Replays the log into fresh tables and swaps them in (see services/reporting/rebuild.py).
+    from services.reporting.rebuild import main as rebuild
+
+    rebuild(sys.argv[2:])
+else:
+    main(DEFINITION)

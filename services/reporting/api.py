@@ -1,27 +1,137 @@
-"""HTTP entrypoints of the reporting service (``/api/v1``)."""
+"""HTTP entrypoints of the reporting service (``/api/v1``): JSON, or any table as CSV / XLSX.
+
+Aggregates are readable without a credential unless ``KOTAKU_PUBLIC_AGGREGATES=false``; anything
+about a named person (a facilitator's history) needs a national read credential.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+import uuid
+from datetime import UTC, date, datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
+from services.reporting import repository
+from services.reporting.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, to_csv, to_xlsx
+from services.reporting.lag import SOURCE as LAG_SOURCE
+from services.reporting.lag import LagMonitor
+from services.reporting.models import (
+    AreaReport,
+    FacilitatorHistory,
+    Filters,
+    NationalReport,
+    RegionReport,
+    Report,
+    TrainingReport,
+)
+from services.reporting.projections import CONSUMERS
+from shared.auth import OptionalCaller, Principal, ensure_may_read, ensure_national_reader, require_principal
+from shared.contracts import Role, TrainingType
+from shared.http import ApiError
 from shared.service import Runtime, runtime_of
-from shared.validation import ProvinceCode, RegionCode
+from shared.validation import KabkotaCode, ProvinceCode, RegionCode
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 
-COUNTS_BY_AREA = """
-SELECT region, province_code, sum(registered)::bigint AS facilitators
-FROM facilitator_totals
-WHERE ($1::text IS NULL OR region = $1) AND ($2::text IS NULL OR province_code = $2)
-GROUP BY region, province_code
-ORDER BY region, province_code
-"""
-FRESHNESS = "SELECT max(last_event_at) AS last_event_at, max(last_applied_at) AS last_applied_at FROM region_freshness"
+WIB = timezone(timedelta(hours=7))  # "today" for "sessions in the past" is Western Indonesia's day
+
+
+class Format(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+    XLSX = "xlsx"
+
+
+def report_today() -> date:
+    return datetime.now(WIB).date()
+
+
+def aggregates_caller(request: Request, principal: OptionalCaller) -> Principal | None:
+    """Aggregates are public by default; with ``public_aggregates`` off, a credential is needed."""
+    if principal is None and not runtime_of(request).settings.public_aggregates:
+        require_principal(None)
+    return principal
+
+
+AggregatesCaller = Annotated[Principal | None, Depends(aggregates_caller)]
+
+
+def filters(
+    period: Annotated[
+        str | None,
+        Query(pattern=r"^\d{4}(-(0[1-9]|1[0-2]))?$", description="YYYY or YYYY-MM (trainings by start date)"),
+    ] = None,
+    role: Annotated[Role | None, Query(description="participant role at enrollment / facilitator role")] = None,
+    training_type: Annotated[TrainingType | None, Query()] = None,
+) -> Filters:
+    return Filters(
+        period=period, role=role.value if role else None, training_type=training_type.value if training_type else None
+    )
+
+
+FiltersDep = Annotated[Filters, Depends(filters)]
+FormatQuery = Annotated[Format, Query(description="json (default), csv (one table) or xlsx (every table)")]
+TableQuery = Annotated[str | None, Query(description="the table to export as CSV (default: the first)")]
+
+EXPORTS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        },
+        "description": "The report as JSON, or with `format=csv` one table, with `format=xlsx` every table",
+    }
+}
+
+
+def lag_monitor(request: Request) -> LagMonitor:
+    state = request.app.state
+    monitor: LagMonitor | None = getattr(state, "reporting_lag", None)
+    if monitor is None:
+        settings = runtime_of(request).settings
+        monitor = LagMonitor(settings.kafka_bootstrap, CONSUMERS, settings.regions, settings.topic_prefix)
+        state.reporting_lag = monitor
+    return monitor
+
+
+LagDep = Annotated[LagMonitor, Depends(lag_monitor)]
+
+
+def render(report: Report, fmt: Format, table: str | None, name: str) -> Report | Response:
+    """The report itself (JSON), or an export of its tables."""
+    if fmt is Format.JSON:  # already validated: serialise once, skip FastAPI's second validation
+        return Response(report.model_dump_json(), media_type="application/json")
+    tables = report.tables()
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+    if fmt is Format.XLSX:
+        chosen = tables if table is None else {table: _table(tables, table)}
+        meta = [
+            ("report", name),
+            ("filters", ", ".join(f"{k}={v}" for k, v in report.filters.model_dump().items() if v) or "none"),
+            ("data as of", report.data_as_of.isoformat() if report.data_as_of else "no data yet"),
+            ("exported at", datetime.now(UTC).isoformat()),
+        ]
+        return Response(
+            to_xlsx(chosen, meta),
+            media_type=XLSX_MEDIA_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="kotaku-{name}-{stamp}.xlsx"'},
+        )
+    chosen_name = table or next(iter(tables))
+    return Response(
+        to_csv(_table(tables, chosen_name)),
+        media_type=CSV_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="kotaku-{name}-{chosen_name}-{stamp}.csv"'},
+    )
+
+
+def _table(tables: dict[str, Any], name: str) -> Any:
+    if name not in tables:
+        raise ApiError(422, "unknown_table", f"this report has no table {name!r}", {"tables": list(tables)})
+    return tables[name]
 
 
 class AreaCount(BaseModel):
@@ -40,18 +150,148 @@ class FacilitatorCounts(BaseModel):
 @router.get(
     "/reports/facilitator-counts",
     response_model=FacilitatorCounts,
-    summary="Registered facilitators per region and province",
+    summary="Registered facilitators per region and province (active and inactive)",
 )
 async def facilitator_counts(
     runtime: RuntimeDep,
+    _caller: AggregatesCaller,
     region: Annotated[RegionCode | None, Query()] = None,
     province: Annotated[ProvinceCode | None, Query()] = None,
+    role: Annotated[Role | None, Query()] = None,
 ) -> FacilitatorCounts:
-    rows = [AreaCount.model_validate(dict(r)) for r in await runtime.pool.fetch(COUNTS_BY_AREA, region, province)]
-    fresh = await runtime.pool.fetchrow(FRESHNESS)
+    async with repository.snapshot(runtime.pool) as conn:
+        rows = [
+            AreaCount.model_validate(r)
+            for r in await repository.facilitator_counts(conn, region, province, role.value if role else None)
+        ]
+        fresh = await conn.fetchrow(repository.DATA_AS_OF)
     return FacilitatorCounts(
         total=sum(r.facilitators for r in rows),
         rows=rows,
         data_as_of=fresh["last_applied_at"] if fresh else None,
-        last_event_at=fresh["last_event_at"] if fresh else None,
+        last_event_at=fresh["newest"] if fresh else None,
     )
+
+
+@router.get(
+    "/reports/national",
+    response_model=NationalReport,
+    responses=EXPORTS,
+    summary="National overview: facilitators, completion by province, totals by period, completeness, freshness",
+)
+async def national_report(
+    runtime: RuntimeDep,
+    _caller: AggregatesCaller,
+    lag: LagDep,
+    f: FiltersDep,
+    format: FormatQuery = Format.JSON,
+    table: TableQuery = None,
+) -> Report | Response:
+    lag_now = await lag.current()
+    async with repository.snapshot(runtime.pool) as conn:
+        report = await repository.national(conn, f, report_today(), lag_now, LAG_SOURCE)
+    return render(report, format, table, "national")
+
+
+@router.get(
+    "/reports/regions/{region}",
+    response_model=RegionReport,
+    responses=EXPORTS,
+    summary="One OC region: facilitators by province, its trainings, sessions not reported, freshness",
+)
+async def region_report(
+    runtime: RuntimeDep,
+    caller: AggregatesCaller,
+    lag: LagDep,
+    f: FiltersDep,
+    region: Annotated[RegionCode, Path()],
+    format: FormatQuery = Format.JSON,
+    table: TableQuery = None,
+) -> Report | Response:
+    if caller is not None and not runtime.settings.public_aggregates:
+        ensure_may_read(caller, region)
+    lag_now = await lag.current()
+    async with repository.snapshot(runtime.pool) as conn:
+        report = await repository.region(conn, region, f, report_today(), lag_now)
+    return render(report, format, table, f"region-{region}")
+
+
+@router.get(
+    "/reports/provinces/{code}",
+    response_model=AreaReport,
+    responses=EXPORTS,
+    summary="One province: facilitators by kota/kabupaten, its participants' trainings and OJT kelurahan",
+)
+async def province_report(
+    runtime: RuntimeDep,
+    _caller: AggregatesCaller,
+    f: FiltersDep,
+    code: Annotated[ProvinceCode, Path(description="BPS province code, e.g. 16")],
+    format: FormatQuery = Format.JSON,
+    table: TableQuery = None,
+) -> Report | Response:
+    async with repository.snapshot(runtime.pool) as conn:
+        report = await repository.area(conn, "province", code, f)
+    return render(report, format, table, f"province-{code}")
+
+
+@router.get(
+    "/reports/kabkota/{code}",
+    response_model=AreaReport,
+    responses=EXPORTS,
+    summary="One kota/kabupaten: facilitators by role, its participants' trainings and OJT kelurahan",
+)
+async def kabkota_report(
+    runtime: RuntimeDep,
+    _caller: AggregatesCaller,
+    f: FiltersDep,
+    code: Annotated[KabkotaCode, Path(description="kota/kabupaten code, e.g. 16.71")],
+    format: FormatQuery = Format.JSON,
+    table: TableQuery = None,
+) -> Report | Response:
+    async with repository.snapshot(runtime.pool) as conn:
+        report = await repository.area(conn, "kabkota", code, f)
+    return render(report, format, table, f"kabkota-{code}")
+
+
+@router.get(
+    "/reports/trainings/{training_id}",
+    response_model=TrainingReport,
+    responses=EXPORTS,
+    summary="One training: enrolled, withdrawn, attendance per session and day, completion, scores, OJT",
+)
+async def training_report(
+    runtime: RuntimeDep,
+    _caller: AggregatesCaller,
+    training_id: uuid.UUID,
+    format: FormatQuery = Format.JSON,
+    table: TableQuery = None,
+) -> Report | Response:
+    async with repository.snapshot(runtime.pool) as conn:
+        report = await repository.training(conn, training_id, report_today())
+    if report is None:
+        raise ApiError(404, "training_not_found", f"no events of training {training_id} were applied")
+    return render(report, format, table, f"training-{training_id}")
+
+
+@router.get(
+    "/facilitators/{facilitator_id}/history",
+    response_model=FacilitatorHistory,
+    responses=EXPORTS,
+    tags=["facilitators"],
+    summary="A facilitator's trainings and assignments (a named person: national read credential)",
+)
+async def facilitator_history(
+    runtime: RuntimeDep,
+    caller: OptionalCaller,
+    facilitator_id: uuid.UUID,
+    format: FormatQuery = Format.JSON,
+    table: TableQuery = None,
+) -> Report | Response:
+    principal = require_principal(caller)
+    ensure_national_reader(principal)
+    async with repository.snapshot(runtime.pool) as conn:
+        report = await repository.facilitator_history(conn, facilitator_id)
+    if report is None:
+        raise ApiError(404, "facilitator_not_found", f"no events of facilitator {facilitator_id} were applied")
+    return render(report, format, table, f"facilitator-{facilitator_id}")

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from services.reporting import api, projections
+from services.reporting import api, dashboard, projections
 from shared.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -11,6 +11,6 @@ DEFINITION = ServiceDefinition(
     description="Read models of every OC region's events, for the national office.",
     default_port=8003,
     migrations=Path(__file__).parent / "migrations",
-    routers=(api.router,),
-    consumers=(projections.FACILITATORS,),
+    routers=(api.router, dashboard.router),
+    consumers=projections.CONSUMERS,
 )

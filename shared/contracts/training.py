@@ -113,6 +113,11 @@ class TrainingUpdated(EventPayload):
     capacity: int = Field(ge=1, le=5000)
     eligible_roles: list[Role] = Field(min_length=1)
     sessions: list[Session] = Field(default_factory=list)
+    # Added later, optional: absent (None) in events of older producers.
+    organiser: str | None = Field(default=None, min_length=1, max_length=200)
+    modules: list[Module] | None = None
+    classes: list[TrainingClass] | None = None
+    completion_rule: CompletionRule | None = None
 
 
 class TrainingCancelled(EventPayload):
@@ -148,6 +153,9 @@ class AttendanceRecorded(EventPayload):
     facilitator_id: uuid.UUID
     status: AttendanceStatus
     note: ShortText = ""
+    fact_id: str | None = Field(
+        default=None, max_length=100, description="the recorder's own id of this fact (dedupe, tie-break)"
+    )
 
 
 class AssessmentScored(EventPayload):
@@ -162,6 +170,9 @@ class AssessmentScored(EventPayload):
     kind: AssessmentKind
     score: float = Field(ge=0)
     max_score: float = Field(gt=0)
+    fact_id: str | None = Field(
+        default=None, max_length=100, description="the recorder's own id of this fact (dedupe, tie-break)"
+    )
 
     @model_validator(mode="after")
     def _score_within_max(self) -> AssessmentScored:
@@ -182,6 +193,9 @@ class OJTAssigned(EventPayload):
     kelurahan_code: str = Field(pattern=r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")
     mentor: str = Field(min_length=1, max_length=200)
     task: ShortText = ""
+    fact_id: str | None = Field(
+        default=None, max_length=100, description="the recorder's own id of this fact (dedupe, tie-break)"
+    )
 
 
 class OJTCompleted(EventPayload):
@@ -196,6 +210,9 @@ class OJTCompleted(EventPayload):
     kelurahan_code: str = Field(pattern=r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")
     report: ShortText = ""
     rating: int = Field(ge=1, le=5)
+    fact_id: str | None = Field(
+        default=None, max_length=100, description="the recorder's own id of this fact (dedupe, tie-break)"
+    )
 
 
 class TrainingCompleted(EventPayload):

@@ -183,6 +183,11 @@ async def test_relay_killed_after_publishing_before_marking_sent_duplicate_is_ab
     stack: Stack, service_db: dict[str, asyncpg.Connection]
 ) -> None:
     stack.start("reporting")
+    # Let the reference data seeded at migrate time go out first, then arm the crash point.
+    stack.start("registration")
+    outbox = service_db["registration"]
+    await eventually(lambda: outbox.fetchval("SELECT count(*) = 0 FROM outbox WHERE sent_at IS NULL"))
+    stack.services["registration"].stop()
     proc = stack.start("registration", KOTAKU_FAULT_POINTS="relay.after_publish")
     async with httpx.AsyncClient(timeout=10, headers=stack.auth()) as http:
         r = await http.post(
@@ -200,7 +205,6 @@ async def test_relay_killed_after_publishing_before_marking_sent_duplicate_is_ab
     await eventually(lambda: not proc.alive(), within=30)
     assert proc.popen is not None
     assert proc.popen.returncode == -9
-    outbox = service_db["registration"]
     assert await outbox.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 1
 
     stack.start("registration")  # the relay publishes the unmarked row again
@@ -211,9 +215,10 @@ async def test_relay_killed_after_publishing_before_marking_sent_duplicate_is_ab
 
     async def absorbed() -> bool:
         text = await metrics(stack, "reporting")
+        registered = {"event_type": "FacilitatorRegistered"}
         return (
-            metric_value(text, "kotaku_events_consumed_total", outcome="applied") == 1
-            and metric_value(text, "kotaku_events_consumed_total", outcome="duplicate") == 1
+            metric_value(text, "kotaku_events_consumed_total", outcome="applied", **registered) == 1
+            and metric_value(text, "kotaku_events_consumed_total", outcome="duplicate", **registered) == 1
         )
 
     await eventually(absorbed)
@@ -229,7 +234,7 @@ async def test_postgresql_restart_while_events_flow_loses_nothing(stack: Stack) 
     async def register(http: httpx.AsyncClient, i: int) -> None:
         body = {
             "nik": f"16710404{i:08d}",
-            "full_name": f"Peserta {i}",
+            "full_name": "Peserta Pelatihan",
             "role": "fasilitator",
             "region": REGION,
             "province_code": "16",

@@ -1,14 +1,20 @@
-"""Kafka intake of the registration service, driven by a plain Kafka client as a regional system would."""
+"""Kafka intake of the registration service, driven by a plain Kafka client as a regional system
+would: every command type, each message accepted, rejected with a reason, or dead-lettered."""
 
 from __future__ import annotations
 
 import json
+import uuid
+from typing import Any
 
+import asyncpg
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.topics import FACILITATOR, REGISTRATION_INTAKE, REJECTIONS, dlq_topic
+from shared.topics import ENROLLMENT, FACILITATOR, REGISTRATION_INTAKE, REJECTIONS, dlq_topic
 from tests.integration.conftest import REGION, Stack, read_topic
+from tests.integration.test_registration_support import events, schedule_training
 
 pytestmark = pytest.mark.real
 
@@ -23,6 +29,7 @@ def message(message_id: str, nik: str, **changes: object) -> bytes:
             "nik": nik,
             "full_name": "Intan Permana",
             "role": "fasilitator",
+            "speciality": "ekonomi",
             "region": REGION,
             "province_code": "16",
             "kabkota_code": "16.72",
@@ -32,11 +39,27 @@ def message(message_id: str, nik: str, **changes: object) -> bytes:
     return json.dumps(body).encode()
 
 
+def command(message_id: str, kind: str, payload: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {
+            "message_id": message_id,
+            "type": kind,
+            "region": REGION,
+            "sent_at": "2016-08-10T09:00:00+07:00",
+            "payload": payload,
+        }
+    ).encode()
+
+
 async def test_every_intake_message_is_accepted_rejected_with_a_reason_or_dead_lettered(
-    stack: Stack, producer: AIOKafkaProducer
+    stack: Stack, producer: AIOKafkaProducer, service_db: dict[str, asyncpg.Connection]
 ) -> None:
     stack.start("registration")
     intake = stack.topic(REGISTRATION_INTAKE.topic(REGION))
+
+    async def send(value: bytes) -> None:
+        await producer.send_and_wait(intake, value, key=b"oc02-mis")
+
     sent = {
         "ok-1": message("ok-1", "1672010101900001"),
         "ok-1-again": message("ok-1", "1672010101900001"),  # the sender retried: same message_id
@@ -45,13 +68,55 @@ async def test_every_intake_message_is_accepted_rejected_with_a_reason_or_dead_l
         "forged": message("forged", "1672010101900002", region="oc05"),
         "unknown": message("unknown", "1672010101900003", type="DeleteEverything"),
         "spam": message("spam", "1672010101900004", payload={"text": "Hard Rock Hotel & Casino"}),
+        "no-such-kota": message(
+            "no-such-kota",
+            "1675010101900005",
+            payload={**json.loads(message("x", "1675010101900005"))["payload"], "kabkota_code": "16.75"},
+        ),
     }
     for value in sent.values():
-        await producer.send_and_wait(intake, value, key=b"oc02-mis")
-    await producer.send_and_wait(intake, b"\x89PNG not json at all", key=b"oc02-mis")
-    await producer.send_and_wait(intake, json.dumps({"type": "RegisterFacilitator"}).encode(), key=b"oc02-mis")
+        await send(value)
+    await send(b"\x89PNG not json at all")
+    await send(json.dumps({"type": "RegisterFacilitator"}).encode())
 
-    rejections = await read_topic(stack.topic(REJECTIONS.topic(REGION)), expect=5)
+    [registered] = await events(stack.topic(FACILITATOR.topic(REGION)), expect=1)
+    fid = registered["payload"]["facilitator_id"]
+    assert (registered["payload"]["kabkota_code"], registered["payload"]["effective_from"]) == ("16.72", "2016-07-25")
+    assert registered["payload"]["speciality"] == "ekonomi"
+
+    training = uuid.uuid4()
+    async with httpx.AsyncClient(timeout=10) as http:
+        await schedule_training(producer, stack, http, training)
+    ids = {"facilitator_id": fid}
+    enrollment = {"training_id": str(training), **ids}
+    reassignment = {
+        **ids,
+        "role": "fasilitator",
+        "speciality": "teknik",
+        "province_code": "16",
+        "kabkota_code": "16.71",
+        "effective_from": "2016-08-01",
+    }
+    for value in [
+        command("rename", "UpdateFacilitator", {**ids, "full_name": "Intan Permata Sari"}),
+        command("rename-spam", "UpdateFacilitator", {**ids, "full_name": "Hard Rock Hotel & Casino"}),
+        command(
+            "rename-nobody", "UpdateFacilitator", {"facilitator_id": str(uuid.uuid4()), "full_name": "Budi Santoso"}
+        ),
+        command("move", "ReassignFacilitator", reassignment),
+        command("move-again", "ReassignFacilitator", reassignment),
+        command("move-away", "ReassignFacilitator", {**reassignment, "province_code": "13", "kabkota_code": "13.07"}),
+        command("enroll", "EnrollFacilitator", enrollment),
+        command("enroll-unknown", "EnrollFacilitator", {**enrollment, "training_id": str(uuid.uuid4())}),
+        command("withdraw", "WithdrawEnrollment", {**enrollment, "reason": "participant_cancelled"}),
+        command("withdraw-again", "WithdrawEnrollment", enrollment),
+        command("leave", "DeactivateFacilitator", {**ids, "reason": "contract_ended"}),
+        command("leave-again", "DeactivateFacilitator", {**ids, "reason": "contract_ended"}),
+        command("enroll-inactive", "EnrollFacilitator", enrollment),
+    ]:
+        await send(value)
+
+    rejections = await read_topic(stack.topic(REJECTIONS.topic(REGION)), expect=14)
     by_id = {json.loads(r.value)["payload"]["message_id"]: json.loads(r.value)["payload"] for r in rejections}
     assert {k: v["reason"] for k, v in by_id.items()} == {
         "dup-nik": "facilitator_exists",
@@ -59,13 +124,38 @@ async def test_every_intake_message_is_accepted_rejected_with_a_reason_or_dead_l
         "forged": "region_mismatch",
         "unknown": "unknown_type",
         "spam": "invalid_payload",
+        "no-such-kota": "unknown_orgunit",
+        "rename-spam": "invalid_payload",
+        "rename-nobody": "facilitator_not_found",
+        "move-again": "assignment_unchanged",
+        "move-away": "unknown_orgunit",
+        "enroll-unknown": "training_unknown",
+        "withdraw-again": "already_withdrawn",
+        "leave-again": "facilitator_inactive",
+        "enroll-inactive": "facilitator_inactive",
     }
     assert any(e["field"] == "payload.nik" for e in by_id["bad-payload"]["errors"])
     assert by_id["unknown"]["message_type"] == "DeleteEverything"
+    assert fid in by_id["dup-nik"]["detail"]  # the sender learns the existing id
+    assert all(r.key == json.loads(r.value)["payload"]["message_id"].encode() for r in rejections)
 
-    accepted = await read_topic(stack.topic(FACILITATOR.topic(REGION)), expect=1)
-    assert len(accepted) == 1  # ok-1 once, although it was sent twice
-    assert json.loads(accepted[0].value)["payload"]["kabkota_code"] == "16.72"
+    facilitator_events = await events(stack.topic(FACILITATOR.topic(REGION)), expect=4)
+    assert [e["event_type"] for e in facilitator_events] == [
+        "FacilitatorRegistered",  # ok-1 once, although it was sent twice
+        "FacilitatorUpdated",
+        "FacilitatorReassigned",
+        "FacilitatorDeactivated",
+    ]
+    assert facilitator_events[1]["payload"]["full_name"] == "Intan Permata Sari"
+    assert facilitator_events[3]["payload"]["effective_from"] == "2016-08-10"  # sent_at's date
+    enrollment_events = await events(stack.topic(ENROLLMENT.topic(REGION)), expect=2)
+    assert [(e["event_type"], e["payload"].get("reason")) for e in enrollment_events] == [
+        ("FacilitatorEnrolled", None),
+        ("EnrollmentWithdrawn", "participant_cancelled"),
+    ]
+    db = service_db["registration"]
+    assert await db.fetchval("SELECT count(*) FROM facilitators") == 1
+    assert await db.fetchval("SELECT count(*) FROM facilitator_assignments") == 2
 
     dead = await read_topic(dlq_topic(intake), expect=2)
     assert [dict(d.headers)["x-dlq-reason"] for d in dead] == [b"not_json", b"no_message_id"]

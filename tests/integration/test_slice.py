@@ -7,10 +7,12 @@ import uuid
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.topics import FACILITATOR
 from tests.integration.conftest import REGION, Stack, eventually, read_topic
+from tests.integration.test_registration_support import schedule_training
 
 pytestmark = pytest.mark.real
 
@@ -32,6 +34,14 @@ async def test_registered_facilitators_are_counted_by_reporting_per_region_and_p
     stack.start("registration")
     stack.start("reporting")
     reg, rep = stack.url("registration"), stack.url("reporting")
+    async with httpx.AsyncClient(timeout=10, headers=stack.auth("admin")) as admin:
+        # Areas are validated against reference data: put Kab. Agam (13.07) and its province in oc02.
+        r = await admin.put(f"{reg}/api/v1/orgunits/13.07", json={"name": "Kab. Agam", "effective_from": "2016-01-01"})
+        assert r.status_code == 201, r.text
+        r = await admin.post(
+            f"{reg}/api/v1/orgunits/13/region-assignments", json={"region": REGION, "effective_from": "2020-01-01"}
+        )
+        assert r.status_code == 201, r.text
     async with httpx.AsyncClient(timeout=10, headers=stack.auth()) as http:
         people = [
             facilitator("1671010101900001", "Siti Rahmawati"),
@@ -73,12 +83,14 @@ async def test_registered_facilitators_are_counted_by_reporting_per_region_and_p
     assert sorted(json.loads(r.value)["payload"]["facilitator_id"] for r in records) == sorted(ids)
 
 
-async def test_enrollment_reaches_the_training_roster(stack: Stack) -> None:
+async def test_enrollment_reaches_the_training_roster(stack: Stack, producer: AIOKafkaProducer) -> None:
     stack.start("registration")
     stack.start("training")
     reg, trn = stack.url("registration"), stack.url("training")
     training_id = str(uuid.uuid4())
     async with httpx.AsyncClient(timeout=10, headers=stack.auth()) as http:
+        # registration enrolls only into trainings it learned from the training service's events
+        await schedule_training(producer, stack, http, uuid.UUID(training_id))
         fid = (await http.post(f"{reg}/api/v1/facilitators", json=facilitator("1671020202900001"))).json()[
             "facilitator_id"
         ]

@@ -108,3 +108,10 @@ def test_contracts_are_frozen() -> None:
     payload = registered()
     with pytest.raises(Exception, match="frozen"):
         payload.full_name = "changed"  # type: ignore[misc]
+
+
+def test_fields_added_by_a_newer_producer_are_ignored_by_older_consumers() -> None:
+    body = json.loads(_mutated(traceparent="00-abc"))
+    body["payload"]["added_later"] = {"optional": True}
+    decoded = decode_event(json.dumps(body).encode())
+    assert decoded.payload.model_dump().keys() == registered().model_dump().keys()

@@ -1,0 +1,547 @@
+"""Reporting benchmark on the local Kafka broker and PostgreSQL (loopback only, bounded, cleans up).
+
+    python -m bench.run [--events 1000000] [--regions 20] [--rate 1000] [--steady-seconds 30]
+
+In a private namespace (its own database and topic prefix, dropped at the end):
+
+1. fill the topics of ``--regions`` regions with ``--events`` synthetic events (bench/generator.py);
+2. (a) baseline: a raw aiokafka consume loop over the same topics, from the beginning to the end;
+3. (b) ``reporting rebuild`` of those topics into fresh tables (in process), then its swap;
+4. start the reporting service (its consumer groups' offsets set to the end, as after a rebuild)
+   and (c) offer ``--rate`` events/s for ``--steady-seconds`` with occurred_at = the send time,
+   measuring when each event becomes visible in the read model (a watcher polls the dedupe table,
+   written in the same transaction as the read model, every 5 ms); meanwhile (d) request the
+   national report ``--api-rate`` times a second and measure its latency.
+
+Prints a table and writes bench/results/<time>-<events>.json. Targets on a 2-core machine: rebuild
+>= 20,000 events/s and >= 0.5 x baseline; p99 produce-to-visible <= 100 ms at 1,000 events/s;
+report API p99 <= 50 ms. A missed target is reported as MISSED; nothing is retried or tuned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import socket
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from bench.generator import Generator, Synthetic, regions
+from services.reporting.kafka import partitions_of
+from services.reporting.projections import CONSUMERS
+from services.reporting.rebuild import rebuild
+from shared.db import migrate
+from shared.devstack import ROOT, ServiceProcess, database_url, local_secrets, service_process
+from shared.kafka_admin import delete_topics, ensure_topics
+from shared.settings import Settings
+from shared.topics import ENROLLMENT, FACILITATOR, ORGUNIT, PARTICIPATION, TRAINING, dlq_topic, regional_topics
+
+STREAMS = (ORGUNIT, FACILITATOR, ENROLLMENT, TRAINING, PARTICIPATION)
+RESULTS = Path(__file__).parent / "results"
+REPORTING_MIGRATIONS = ROOT / "services" / "reporting" / "migrations"
+
+TARGET_REBUILD_RATE = 20_000
+TARGET_REBUILD_RATIO = 0.5
+TARGET_VISIBLE_P99_MS = 100.0
+TARGET_API_P99_MS = 50.0
+
+
+@dataclass
+class Options:
+    events: int = 1_000_000
+    regions: int = 20
+    rate: int = 1000
+    steady_seconds: float = 30.0
+    warmup_seconds: float = 5.0
+    api_rate: float = 20.0
+    partitions: int = 3
+    seed: int = 2016
+    bootstrap: str = "127.0.0.1:9092"
+    write: bool = True
+
+
+@dataclass
+class Results:
+    options: dict[str, Any]
+    machine: dict[str, Any]
+    fill: dict[str, Any] = field(default_factory=dict)
+    baseline: dict[str, Any] = field(default_factory=dict)
+    rebuild: dict[str, Any] = field(default_factory=dict)
+    steady: dict[str, Any] = field(default_factory=dict)
+    api: dict[str, Any] = field(default_factory=dict)
+    targets: list[dict[str, Any]] = field(default_factory=list)
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def admin_dsn() -> str:
+    s = local_secrets()
+    return f"postgresql://kotaku_test:{s['KOTAKU_PG_PASSWORD_TEST']}@127.0.0.1:{s['KOTAKU_PG_PORT']}/postgres"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def say(text: str) -> None:
+    print(f"[bench {datetime.now(UTC).strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+class Namespace:
+    """A private database and topic prefix, removed on exit."""
+
+    def __init__(self, options: Options) -> None:
+        self.name = f"bench{uuid.uuid4().hex[:8]}"
+        self.database = f"kotaku_{self.name}"
+        self.prefix = f"{self.name}."
+        self.regions = regions(options.regions)
+        self.topics = regional_topics(self.regions, self.prefix, STREAMS)
+        self.options = options
+
+    async def __aenter__(self) -> Namespace:
+        conn = await asyncpg.connect(admin_dsn())
+        try:
+            await conn.execute(f"CREATE DATABASE {self.database}")
+            await conn.execute(f"REVOKE ALL ON DATABASE {self.database} FROM PUBLIC")
+            await conn.execute(f"GRANT CONNECT, CREATE ON DATABASE {self.database} TO kotaku_reporting")
+        finally:
+            await conn.close()
+        await ensure_topics(
+            self.options.bootstrap,
+            self.topics + [dlq_topic(t) for t in self.topics],
+            partitions=self.options.partitions,
+        )
+        await migrate(self.dsn, "reporting", REPORTING_MIGRATIONS)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        conn = await asyncpg.connect(admin_dsn())
+        try:
+            await conn.execute(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
+        finally:
+            await conn.close()
+        with contextlib.suppress(Exception):
+            await delete_topics(self.options.bootstrap, self.topics + [dlq_topic(t) for t in self.topics])
+
+    @property
+    def dsn(self) -> str:
+        return database_url("reporting", self.database, local_secrets())
+
+    def settings(self) -> Settings:
+        return Settings(
+            database_url=self.dsn,
+            kafka_bootstrap=self.options.bootstrap,
+            regions=self.regions,
+            topic_prefix=self.prefix,
+        )
+
+
+async def fill(ns: Namespace, options: Options) -> dict[str, Any]:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=options.bootstrap, acks="all", linger_ms=20, max_batch_size=512 * 1024
+    )
+    await producer.start()
+    started = time.perf_counter()
+    sent = repeats = 0
+    try:
+        pending: list[asyncio.Future[Any]] = []
+        for event in Generator(ns.regions, seed=options.seed).events(options.events):
+            topic = event.stream.topic(event.region, ns.prefix)
+            pending.append(await producer.send(topic, event.body(), key=event.key, headers=event.headers()))
+            sent += 1
+            repeats += event.repeat
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+                if sent % 200_000 == 0:
+                    say(f"filled {sent:,} / {options.events:,}")
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    seconds = time.perf_counter() - started
+    return {"events": sent, "repeated_deliveries": repeats, "seconds": round(seconds, 2)}
+
+
+async def baseline(ns: Namespace, options: Options) -> dict[str, Any]:
+    """A raw consume loop: every record of the topics, no decoding, no database."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=options.bootstrap)
+    await admin.start()
+    try:
+        partitions = await partitions_of(admin, ns.topics)
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=options.bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        fetch_max_bytes=32 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        total = sum(ends.values())
+        started = time.perf_counter()
+        records = 0
+        nbytes = 0
+        while records < total:
+            fetched = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            if not fetched and time.perf_counter() - started > 600:
+                break
+            for part in fetched.values():
+                records += len(part)
+                nbytes += sum(len(r.value or b"") for r in part)
+        seconds = time.perf_counter() - started
+    finally:
+        await consumer.stop()
+    return {
+        "records": records,
+        "seconds": round(seconds, 2),
+        "records_per_second": round(records / seconds),
+        "mb_per_second": round(nbytes / seconds / 1e6, 1),
+    }
+
+
+async def run_rebuild(ns: Namespace) -> dict[str, Any]:
+    report = await rebuild(ns.settings(), progress=False, drop_previous=True)
+    return {
+        "records": report.records,
+        "applied": report.applied,
+        "duplicates": report.duplicates,
+        "rejected": report.rejected,
+        "failed": report.failed,
+        "bulk_seconds": round(report.bulk_seconds, 2),
+        "derive_seconds": round(report.derive_seconds, 2),
+        "records_per_second": round(report.bulk_rate),
+        "swap_seconds": round(report.swap_seconds, 3),
+        "total_seconds": round(report.seconds, 2),
+    }
+
+
+async def commit_groups_at_end(ns: Namespace, options: Options) -> None:
+    """As after a rebuild with the service stopped: the live groups continue from the end."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=options.bootstrap)
+    await admin.start()
+    try:
+        for consumer in CONSUMERS:
+            for region in ns.regions:
+                tps = await partitions_of(admin, [s.topic(region, ns.prefix) for s in consumer.streams])
+                client = AIOKafkaConsumer(
+                    bootstrap_servers=options.bootstrap,
+                    group_id=f"{ns.prefix}{consumer.name}.{region}",
+                    enable_auto_commit=False,
+                )
+                await client.start()
+                try:
+                    client.assign(tps)
+                    ends = await client.end_offsets(tps)
+                    await client.commit({tp: ends[tp] for tp in tps})
+                finally:
+                    await client.stop()
+    finally:
+        await admin.close()
+
+
+def start_service(ns: Namespace, log_dir: Path) -> ServiceProcess:
+    proc = service_process(
+        "reporting",
+        port=free_port(),
+        database=ns.database,
+        regions=",".join(ns.regions),
+        topic_prefix=ns.prefix,
+        log_dir=log_dir,
+        extra_env={"KOTAKU_LOG_LEVEL": "WARNING", "KOTAKU_CREDENTIALS_FILE": str(log_dir / "credentials.jsonl")},
+    )
+    proc.start()
+    proc.wait_ready(timeout=120)
+    return proc
+
+
+WATCH = """
+SELECT p.event_id FROM processed_events p
+JOIN unnest($1::text[], $2::uuid[]) AS k(consumer, event_id) ON p.consumer = k.consumer AND p.event_id = k.event_id
+"""
+
+
+async def steady(ns: Namespace, options: Options, service: ServiceProcess) -> tuple[dict[str, Any], dict[str, Any]]:
+    producer = AIOKafkaProducer(bootstrap_servers=options.bootstrap, acks="all", linger_ms=0)
+    await producer.start()
+    watcher = await asyncpg.connect(ns.dsn, server_settings={"search_path": "reporting"})
+    events: Iterator[Synthetic] = Generator(ns.regions, seed=options.seed + 1).events(10**9)
+    pending: dict[str, tuple[str, float]] = {}  # event id -> (consumer, occurred_at as epoch seconds)
+    seen: set[str] = set()
+    latencies: list[float] = []
+    api_latencies: list[float] = []
+    api_errors = 0
+    stop = asyncio.Event()
+
+    async def produce(seconds: float, *, measure: bool) -> int:
+        count = 0
+        started = time.perf_counter()
+        while (elapsed := time.perf_counter() - started) < seconds:
+            due = int(elapsed * options.rate) - count
+            for _ in range(max(0, due)):
+                event = next(events)
+                now = datetime.now(UTC)
+                await producer.send(
+                    event.stream.topic(event.region, ns.prefix),
+                    event.body(now),
+                    key=event.key,
+                    headers=event.headers(),
+                )
+                count += 1
+                if measure and event.event_id not in seen and event.event_id not in pending:
+                    pending[event.event_id] = (event.consumer, now.timestamp())
+            await asyncio.sleep(0.005)
+        await producer.flush()
+        return count
+
+    async def watch() -> None:
+        while not stop.is_set() or pending:
+            if pending:
+                ids = list(pending)
+                rows = await watcher.fetch(WATCH, [pending[i][0] for i in ids], ids)
+                now = time.time()
+                for r in rows:
+                    key = str(r["event_id"])
+                    _, at = pending.pop(key)
+                    seen.add(key)
+                    latencies.append((now - at) * 1000)
+            if stop.is_set() and pending and time.perf_counter() > deadline:
+                break
+            await asyncio.sleep(0.005)
+
+    async def request_reports() -> None:
+        nonlocal api_errors
+        async with httpx.AsyncClient(base_url=service.url, timeout=10) as http:
+            await http.get("/api/v1/reports/national")  # warm up (connections, lag cache)
+            interval = 1 / options.api_rate
+            while not stop.is_set():
+                started = time.perf_counter()
+                response = await http.get("/api/v1/reports/national")
+                took = time.perf_counter() - started
+                if response.status_code == 200:
+                    api_latencies.append(took * 1000)
+                else:
+                    api_errors += 1
+                await asyncio.sleep(max(0.0, interval - took))
+
+    deadline = float("inf")
+    # warm-up, not measured: consumer groups join (the broker delays a new group's first
+    # rebalance by 3 s), connections and statement caches fill
+    await produce(options.warmup_seconds, measure=False)
+    watcher_task = asyncio.create_task(watch())
+    api_task = asyncio.create_task(request_reports())
+    started = time.perf_counter()
+    try:
+        sent = await produce(options.steady_seconds, measure=True)
+        offered = time.perf_counter() - started
+        stop.set()
+        deadline = time.perf_counter() + 30
+        await api_task
+        await watcher_task
+    finally:
+        stop.set()
+        for task in (watcher_task, api_task):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await producer.stop()
+        await watcher.close()
+    async with httpx.AsyncClient(base_url=service.url, timeout=10) as http:
+        metrics = (await http.get("/metrics")).text
+    batches = _metric(metrics, "kotaku_consumer_batch_duration_seconds_count")
+    batch_seconds = _metric(metrics, "kotaku_consumer_batch_duration_seconds_sum")
+    applied = _metric(metrics, "kotaku_events_consumed_total", 'outcome="applied"')
+    steady_result = {
+        "offered_rate": options.rate,
+        "seconds": round(offered, 2),
+        "sent": sent,
+        "achieved_rate": round(sent / offered),
+        "visible": len(latencies),
+        "never_visible": len(pending),
+        "p50_ms": _round(percentile(latencies, 50)),
+        "p99_ms": _round(percentile(latencies, 99)),
+        "max_ms": _round(max(latencies, default=None)),
+        "latency": "occurred_at (set at send) to first seen by a 5 ms poll of the committed read-model transaction",
+        "consumer_batches": int(batches),
+        "events_per_batch": round(applied / batches, 1) if batches else None,
+        "mean_batch_ms": round(batch_seconds / batches * 1000, 1) if batches else None,
+    }
+    api_result = {
+        "endpoint": "GET /api/v1/reports/national",
+        "requests": len(api_latencies),
+        "errors": api_errors,
+        "p50_ms": _round(percentile(api_latencies, 50)),
+        "p99_ms": _round(percentile(api_latencies, 99)),
+        "mean_ms": _round(statistics.fmean(api_latencies) if api_latencies else None),
+    }
+    return steady_result, api_result
+
+
+def _metric(text: str, name: str, label: str = "") -> float:
+    """Sum of a Prometheus sample over its label sets (optionally only those containing ``label``)."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and (line[len(name)] in "{ ") and label in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def judge(results: Results) -> None:
+    rebuild_rate = results.rebuild.get("records_per_second") or 0
+    raw = results.baseline.get("records_per_second") or 0
+    ratio = rebuild_rate / raw if raw else 0.0
+    results.rebuild["ratio_to_baseline"] = round(ratio, 3)
+    checks = [
+        (
+            "rebuild throughput",
+            f"{rebuild_rate:,} ev/s",
+            f">= {TARGET_REBUILD_RATE:,} ev/s",
+            rebuild_rate >= TARGET_REBUILD_RATE,
+        ),
+        ("rebuild / raw baseline", f"{ratio:.2f}", f">= {TARGET_REBUILD_RATIO}", ratio >= TARGET_REBUILD_RATIO),
+        (
+            "p99 produce-to-visible",
+            f"{results.steady.get('p99_ms')} ms",
+            f"<= {TARGET_VISIBLE_P99_MS:.0f} ms at {results.options['rate']:,} ev/s",
+            (results.steady.get("p99_ms") or 1e9) <= TARGET_VISIBLE_P99_MS and results.steady.get("never_visible") == 0,
+        ),
+        (
+            "report API p99",
+            f"{results.api.get('p99_ms')} ms",
+            f"<= {TARGET_API_P99_MS:.0f} ms",
+            (results.api.get("p99_ms") or 1e9) <= TARGET_API_P99_MS and results.api.get("errors") == 0,
+        ),
+    ]
+    results.targets = [{"measure": m, "value": v, "target": t, "met": ok} for m, v, t, ok in checks]
+
+
+def table(results: Results) -> str:
+    fill, base, reb, st, api = results.fill, results.baseline, results.rebuild, results.steady, results.api
+    rows = [
+        ("(a) raw aiokafka consume loop, records/s", f"{base.get('records_per_second', 0):,}"),
+        ("(b) rebuild (replay + derive), events/s", f"{reb.get('records_per_second', 0):,}"),
+        ("    ratio to (a)", str(reb.get("ratio_to_baseline"))),
+        (
+            "    bulk s (of which derive s) / swap s",
+            f"{reb.get('bulk_seconds')} ({reb.get('derive_seconds')}) / {reb.get('swap_seconds')}",
+        ),
+        ("(c) steady: offered / achieved events/s", f"{st.get('offered_rate')} / {st.get('achieved_rate')}"),
+        ("    produce-to-visible p50 / p99 / max ms", f"{st.get('p50_ms')} / {st.get('p99_ms')} / {st.get('max_ms')}"),
+        ("    events never visible", str(st.get("never_visible"))),
+        ("    consumer batches: events/batch, mean ms", f"{st.get('events_per_batch')}, {st.get('mean_batch_ms')}"),
+        ("(d) national report API p50 / p99 ms", f"{api.get('p50_ms')} / {api.get('p99_ms')}"),
+        ("    requests (errors)", f"{api.get('requests')} ({api.get('errors')})"),
+    ]
+    lines = [
+        f"events: {fill.get('events', 0):,} in {results.options['regions']} regions "
+        f"({fill.get('repeated_deliveries', 0):,} delivered twice); filled in {fill.get('seconds')} s",
+        "",
+        f"{'measure':<44} {'value':>26}",
+        f"{'-' * 44} {'-' * 26}",
+        *(f"{name:<44} {value:>26}" for name, value in rows),
+        "",
+        f"{'target':<26} {'value':>16}  {'wanted':<34} result",
+    ]
+    for t in results.targets:
+        lines.append(f"{t['measure']:<26} {t['value']:>16}  {t['target']:<34} {'met' if t['met'] else 'MISSED'}")
+    return "\n".join(lines)
+
+
+async def run(options: Options) -> Results:
+    results = Results(
+        options=asdict(options),
+        machine={
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "started_at": datetime.now(UTC).isoformat(),
+        },
+    )
+    async with Namespace(options) as ns:
+        say(f"namespace {ns.name}: filling {len(ns.topics)} topics with {options.events:,} events")
+        results.fill = await fill(ns, options)
+        say(f"filled in {results.fill['seconds']} s; raw consume baseline")
+        results.baseline = await baseline(ns, options)
+        say(f"baseline {results.baseline['records_per_second']:,} rec/s; rebuild")
+        results.rebuild = await run_rebuild(ns)
+        say(f"rebuild {results.rebuild['records_per_second']:,} ev/s; starting the service")
+        await commit_groups_at_end(ns, options)
+        with tempfile.TemporaryDirectory(prefix="kotaku-bench-") as tmp:
+            service = start_service(ns, Path(tmp))
+            try:
+                say(f"steady ingestion at {options.rate:,} ev/s for {options.steady_seconds:.0f} s + report API load")
+                results.steady, results.api = await steady(ns, options, service)
+            finally:
+                service.stop()
+    judge(results)
+    return results
+
+
+def main(argv: list[str] | None = None) -> Results:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__.split("\n\n")[0] if __doc__ else ""
+    )
+    parser.add_argument("--events", type=int, default=Options.events)
+    parser.add_argument("--regions", type=int, default=Options.regions)
+    parser.add_argument("--rate", type=int, default=Options.rate, help="steady offered rate, events/s")
+    parser.add_argument("--steady-seconds", type=float, default=Options.steady_seconds)
+    parser.add_argument("--warmup-seconds", type=float, default=Options.warmup_seconds, help="offered, not measured")
+    parser.add_argument("--api-rate", type=float, default=Options.api_rate, help="report requests per second")
+    parser.add_argument("--partitions", type=int, default=Options.partitions)
+    parser.add_argument("--no-write", action="store_true", help="do not write bench/results/*.json")
+    args = parser.parse_args(argv)
+    options = Options(
+        events=args.events,
+        regions=args.regions,
+        rate=args.rate,
+        steady_seconds=args.steady_seconds,
+        warmup_seconds=args.warmup_seconds,
+        api_rate=args.api_rate,
+        partitions=args.partitions,
+        bootstrap=os.environ.get("KOTAKU_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+        write=not args.no_write,
+    )
+    results = asyncio.run(run(options))
+    print(table(results))
+    if options.write:
+        RESULTS.mkdir(exist_ok=True)
+        path = RESULTS / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{options.events}.json"
+        path.write_text(json.dumps(asdict(results), indent=2) + "\n")
+        print(f"results: {path.relative_to(ROOT)}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

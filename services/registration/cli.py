@@ -1,0 +1,199 @@
+"""Command line of the registration service: ``python -m services.registration <command>``.
+
+serve                      run the service (default; see shared.service)
+migrate [--no-seed]        apply migrations, then load the committed org-unit reference data
+                           (adds what is missing; publishes it through the outbox)
+seed-orgunits [--file F] [--update] [--republish]
+                           load reference data; --update applies names and regions that differ
+                           from the database; --republish publishes everything again
+import-csv FILE --region oc02 [--url URL] [--token-env VAR]
+                           bulk-register facilitators from a CSV file through the HTTP API,
+                           with a progress bar; prints the per-row report as JSON
+intake-schemas [--check]   write (or check) the JSON Schemas of the intake in docs/intake/
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+
+from services.registration import intake
+from services.registration.app import DEFINITION
+from services.registration.csvfile import CsvFileError, parse_csv, write_csv
+from services.registration.usecases import load_reference_data, seed_orgunits
+from services.registration.usecases.orgunits import DATA_FILE, SeedReport
+from shared import service
+from shared.db import create_pool
+from shared.logs import configure_logging
+from shared.metrics import Metrics
+from shared.outbox import Outbox
+from shared.settings import load_settings
+
+COMMANDS = ("migrate", "seed-orgunits", "import-csv", "intake-schemas")
+
+
+async def seed(file: Path, *, update: bool, republish: bool) -> SeedReport:
+    settings = load_settings()
+    metrics = Metrics(DEFINITION.name)
+    pool = await create_pool(settings.database_url.get_secret_value(), DEFINITION.name, min_size=1, max_size=2)
+    try:
+        # The broker is never started: the outbox relay of the running service publishes the events.
+        broker = service.build_broker(settings, metrics, f"kotaku-{DEFINITION.name}-cli")
+        runtime = service.Runtime(
+            DEFINITION, settings, metrics, pool, broker, Outbox(pool, settings.topic_prefix, metrics)
+        )
+        data = load_reference_data(file)
+        async with runtime.outbox.unit_of_work() as uow:
+            return await seed_orgunits(runtime, uow, data, update=update, republish=republish)
+    finally:
+        await pool.close()
+
+
+def progress(done: int, total: int, out: TextIO = sys.stderr) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    out.write(f"\rimporting [{'#' * filled}{'.' * (width - filled)}] {done}/{total} rows")
+    if done >= total:
+        out.write("\n")
+    out.flush()
+
+
+def import_csv(
+    data: bytes,
+    *,
+    url: str,
+    token: str,
+    region: str,
+    chunk_rows: int = 250,
+    effective_from: str | None = None,
+    client: httpx.Client | None = None,
+    out: TextIO = sys.stderr,
+) -> dict[str, Any]:
+    """Send the file in parts of ``chunk_rows`` rows (each part is a complete CSV with the header)
+    to ``POST /api/v1/facilitators/import`` and merge the reports; row and line numbers refer to
+    the original file. Raises CsvFileError for a file the server would refuse as a whole."""
+    parsed = parse_csv(data)
+    total = len(parsed.rows)
+    merged: dict[str, Any] = {"region": region, "rows": 0, "accepted": 0, "duplicate": 0, "rejected": 0, "results": []}
+    params = {"region": region, **({"effective_from": effective_from} if effective_from else {})}
+    own = client is None
+    http = client or httpx.Client(timeout=120.0)
+    try:
+        progress(0, total, out)
+        for start in range(0, total, chunk_rows):
+            part = parsed.rows[start : start + chunk_rows]
+            rows = [list(r.fields) for r in part]
+            body = write_csv(parsed.columns, rows, parsed.delimiter).encode()
+            response = http.post(
+                f"{url.rstrip('/')}/api/v1/facilitators/import",
+                params=params,
+                content=body,
+                headers={"Content-Type": "text/csv; charset=utf-8", "Authorization": f"Bearer {token}"},
+            )
+            if response.status_code != 200:
+                raise RuntimeError(
+                    f"the server refused part {start // chunk_rows + 1}: {response.status_code} {response.text}"
+                )
+            report = response.json()
+            for result in report["results"]:
+                original = part[result["row"] - 1]
+                merged["results"].append({**result, "row": original.row, "line": original.line})
+            for key in ("rows", "accepted", "duplicate", "rejected"):
+                merged[key] += report[key]
+            progress(min(start + chunk_rows, total), total, out)
+    finally:
+        if own:
+            http.close()
+    return merged
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+    if not args or args[0] not in COMMANDS:
+        service.main(DEFINITION, args)
+        return
+    parser = argparse.ArgumentParser(
+        prog="python -m services.registration",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    migrate = sub.add_parser("migrate", help="apply migrations, then load the committed reference data")
+    migrate.add_argument("--no-seed", action="store_true", help="do not load the reference data")
+    seed_cmd = sub.add_parser("seed-orgunits", help="load org-unit reference data")
+    seed_cmd.add_argument("--file", type=Path, default=DATA_FILE)
+    seed_cmd.add_argument("--update", action="store_true", help="apply names and regions that differ")
+    seed_cmd.add_argument("--republish", action="store_true", help="publish every unit and assignment again")
+    imp = sub.add_parser("import-csv", help="bulk-register facilitators from a CSV file through the HTTP API")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--region", required=True)
+    imp.add_argument("--url", default="http://127.0.0.1:8001")
+    imp.add_argument(
+        "--token-env", default="KOTAKU_TOKEN", help="environment variable holding the credential (default KOTAKU_TOKEN)"
+    )
+    imp.add_argument("--effective-from", help="for rows without effective_from (YYYY-MM-DD); default today")
+    imp.add_argument("--chunk", type=int, default=250, help="rows per request (default 250)")
+    imp.add_argument("--report", type=Path, help="write the JSON report here instead of stdout")
+    schemas = sub.add_parser("intake-schemas", help="write the intake JSON Schemas into docs/intake/")
+    schemas.add_argument("--check", action="store_true", help="only check that the committed files are current")
+    schemas.add_argument("--dir", type=Path, default=intake.SCHEMA_DIR)
+    ns = parser.parse_args(args)
+
+    if ns.command == "intake-schemas":
+        if ns.check:
+            stale = intake.stale_intake_schemas(ns.dir)
+            if stale:
+                sys.exit(f"out of date: {', '.join(stale)}; run python -m services.registration intake-schemas")
+            print("intake schemas are current")
+        else:
+            for path in intake.write_intake_schemas(ns.dir):
+                print(path)
+        return
+    if ns.command == "import-csv":
+        token = os.environ.get(ns.token_env)
+        if not token:
+            sys.exit(f"set ${ns.token_env} to a credential that may write {ns.region}")
+        try:
+            report = import_csv(
+                ns.file.read_bytes(),
+                url=ns.url,
+                token=token,
+                region=ns.region,
+                chunk_rows=max(1, min(ns.chunk, 5000)),
+                effective_from=ns.effective_from,
+            )
+        except CsvFileError as exc:
+            sys.exit(f"{ns.file}: {exc.code}: {exc.message}")
+        except (RuntimeError, httpx.HTTPError) as exc:
+            sys.exit(str(exc))
+        text = json.dumps(report, indent=2, ensure_ascii=False)
+        if ns.report:
+            ns.report.write_text(text + "\n", encoding="utf-8")
+        else:
+            print(text)
+        print(
+            f"{report['rows']} rows: {report['accepted']} accepted, {report['duplicate']} duplicate, "
+            f"{report['rejected']} rejected",
+            file=sys.stderr,
+        )
+        sys.exit(1 if report["rejected"] else 0)
+    settings = load_settings()
+    configure_logging(DEFINITION.name, settings.log_level)
+    if ns.command == "migrate":
+        service.main(DEFINITION, ["migrate"])
+        if ns.no_seed:
+            return
+        seeded = asyncio.run(seed(DATA_FILE, update=False, republish=False))
+    else:
+        seeded = asyncio.run(seed(ns.file, update=ns.update, republish=ns.republish))
+    print(f"{DEFINITION.name}: reference data: {seeded.summary()}")

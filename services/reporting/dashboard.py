@@ -1,0 +1,205 @@
+"""The national dashboard: server-rendered HTML (Jinja2) with inline SVG charts.
+
+National overview -> region -> province -> kota/kabupaten -> training. Every table has CSV and
+XLSX export buttons (links to the JSON API's exports with the same filters). Nothing is loaded
+from elsewhere: no script, no web font, no CDN. Only aggregates are shown (no person's name).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from services.reporting import charts, repository
+from services.reporting.api import WIB, AggregatesCaller, FiltersDep, LagDep, report_today
+from services.reporting.lag import SOURCE as LAG_SOURCE
+from services.reporting.models import AreaReport, Filters, Report
+from shared.contracts import Role, TrainingType
+from shared.http import ApiError
+from shared.service import Runtime, runtime_of
+from shared.validation import KabkotaCode, ProvinceCode, RegionCode
+
+router = APIRouter(include_in_schema=False)
+RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _when(value: datetime | None) -> str:
+    return "no data yet" if value is None else value.astimezone(WIB).strftime("%d %b %Y %H:%M:%S WIB")
+
+
+TEMPLATES.filters["number"] = _number
+TEMPLATES.filters["percent"] = _percent
+TEMPLATES.filters["when"] = _when
+
+
+def _query(filters: Filters, **extra: str) -> str:
+    pairs = {k: v for k, v in {**filters.model_dump(), **extra}.items() if v}
+    return ("?" + urlencode(pairs)) if pairs else ""
+
+
+def _page(name: str, request: Request, filters: Filters, report: Report, api_path: str, **context: Any) -> HTMLResponse:
+    template = TEMPLATES.get_template(name)
+    html = template.render(
+        report=report,
+        filters=filters,
+        q=_query(filters),
+        export=lambda table, fmt: f"{api_path}{_query(filters, format=fmt, table=table)}",
+        export_all=f"{api_path}{_query(filters, format='xlsx')}",
+        roles=[r.value for r in Role],
+        training_types=[t.value for t in TrainingType],
+        path=request.url.path,
+        charts=charts,
+        **context,
+    )
+    return HTMLResponse(html)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def national_page(
+    request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, lag: LagDep, f: FiltersDep
+) -> HTMLResponse:
+    lag_now = await lag.current()
+    async with repository.snapshot(runtime.pool) as conn:
+        report = await repository.national(conn, f, report_today(), lag_now, LAG_SOURCE)
+    completion = charts.hbar(
+        [
+            (p.name, p.completion_rate, f"({p.completed:,}/{p.completed + p.not_completed:,})")
+            for p in report.completion_by_province
+        ],
+        title="Completion by province (completed / decided)",
+    )
+    return _page(
+        "national.html",
+        request,
+        f,
+        report,
+        "/api/v1/reports/national",
+        title="National overview",
+        completion_chart=completion,
+    )
+
+
+@router.get("/regions/{region}", response_class=HTMLResponse)
+async def region_page(
+    request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, lag: LagDep, f: FiltersDep, region: RegionCode
+) -> HTMLResponse:
+    lag_now = await lag.current()
+    async with repository.snapshot(runtime.pool) as conn:
+        report = await repository.region(conn, region, f, report_today(), lag_now)
+    return _page(
+        "region.html",
+        request,
+        f,
+        report,
+        f"/api/v1/reports/regions/{region}",
+        title=f"Region {region.upper()}",
+        completion_chart=charts.hbar(
+            [
+                (p.name, p.completion_rate, f"({p.completed:,}/{p.completed + p.not_completed:,})")
+                for p in report.completion_by_province
+            ],
+            title="Completion by province",
+        ),
+        gain_chart=charts.pre_post(
+            [(t.title or str(t.training_id), t.pre_mean, t.post_mean) for t in report.trainings[:20]],
+            title="Pre/post test mean (% of max) per training",
+        ),
+    )
+
+
+@router.get("/provinces/{code}", response_class=HTMLResponse)
+async def province_page(
+    request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, f: FiltersDep, code: ProvinceCode
+) -> HTMLResponse:
+    async with repository.snapshot(runtime.pool) as conn:
+        report = await repository.area(conn, "province", code, f)
+    return _area_page(request, f, report, f"/api/v1/reports/provinces/{code}", f"Province {report.name}")
+
+
+@router.get("/kabkota/{code}", response_class=HTMLResponse)
+async def kabkota_page(
+    request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, f: FiltersDep, code: KabkotaCode
+) -> HTMLResponse:
+    async with repository.snapshot(runtime.pool) as conn:
+        report = await repository.area(conn, "kabkota", code, f)
+    return _area_page(request, f, report, f"/api/v1/reports/kabkota/{code}", f"Kota/Kabupaten {report.name}")
+
+
+@router.get("/trainings/{training_id}", response_class=HTMLResponse)
+async def training_page(
+    request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, training_id: uuid.UUID
+) -> HTMLResponse:
+    async with repository.snapshot(runtime.pool) as conn:
+        report = await repository.training(conn, training_id, report_today())
+    if report is None:
+        raise ApiError(404, "training_not_found", f"no events of training {training_id} were applied")
+    return _page(
+        "training.html",
+        request,
+        Filters(),
+        report,
+        f"/api/v1/reports/trainings/{training_id}",
+        title=report.training.title or str(training_id),
+        attendance_chart=charts.line(
+            [
+                (d.session_date.strftime("%d %b") if d.session_date else "?", d.attendance_rate)
+                for d in report.attendance_by_day
+            ],
+            title="Attendance over the days of the training",
+        ),
+        gain_chart=charts.pre_post(
+            [("all participants", report.training.pre_mean, report.training.post_mean)],
+            title="Pre/post test mean (% of max)",
+        ),
+    )
+
+
+def _area_page(request: Request, f: Filters, report: AreaReport, api_path: str, title: str) -> HTMLResponse:
+    by = "kota/kabupaten" if report.level == "province" else "role"
+    return _page(
+        "area.html",
+        request,
+        f,
+        report,
+        api_path,
+        title=title,
+        completion_chart=charts.hbar(
+            [
+                (c.name, c.completion_rate, f"({c.completed:,}/{c.completed + c.not_completed:,})")
+                for c in report.completion_by_area
+            ],
+            title=f"Completion by {by}",
+        ),
+        gain_chart=charts.pre_post(
+            [(t.title or str(t.training_id), t.pre_mean, t.post_mean) for t in report.trainings[:20]],
+            title="Pre/post test mean (% of max) per training",
+        ),
+    )

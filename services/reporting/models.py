@@ -1,0 +1,329 @@
+"""Response models of the reporting API (and what the dashboard renders).
+
+Each report is a summary plus named tables (lists of flat rows). Every table can be exported as
+CSV or XLSX: :meth:`Report.tables` lists them, with their columns taken from the row model.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field
+
+
+class Filters(BaseModel):
+    period: str | None = Field(None, description="YYYY or YYYY-MM: trainings that started in it")
+    role: str | None = Field(None, description="participant role (at enrollment) or facilitator role")
+    training_type: str | None = None
+
+
+class Freshness(BaseModel):
+    region: str
+    newest_event_at: datetime | None = Field(description="newest occurred_at among the events applied")
+    last_applied_at: datetime | None = Field(description="when the read model last applied an event of the region")
+    events_applied: int
+    lag: int | None = Field(
+        None, description="records not yet consumed: end offsets minus committed offsets of the reporting groups"
+    )
+
+
+class RegionFacilitators(BaseModel):
+    region: str
+    active: int
+    inactive: int
+    total: int
+
+
+class AreaFacilitators(BaseModel):
+    code: str
+    name: str
+    role: str
+    active: int
+    inactive: int
+
+
+class AreaCompletion(BaseModel):
+    code: str
+    name: str
+    enrolled: int
+    withdrawn: int
+    completed: int
+    not_completed: int
+    certified: int
+    ojt_completed: int
+    completion_rate: float | None = Field(description="completed / (completed + not completed)")
+
+
+class PeriodTotal(BaseModel):
+    period: str
+    training_type: str
+    trainings: int
+    enrolled: int
+    withdrawn: int
+    completed: int
+    not_completed: int
+    certified: int
+
+
+class RegionCompleteness(BaseModel):
+    region: str
+    sessions_due: int = Field(description="sessions of non-cancelled trainings dated before today")
+    sessions_unreported: int = Field(description="of those, sessions with no attendance recorded")
+    trainings_unreported: int
+
+
+class TrainingRow(BaseModel):
+    training_id: uuid.UUID
+    region: str | None
+    title: str | None
+    training_type: str | None
+    start_date: date | None
+    end_date: date | None
+    status: str
+    enrolled: int
+    withdrawn: int
+    completed: int
+    not_completed: int
+    certified: int
+    attendance_rate: float | None
+    pre_mean: float | None
+    post_mean: float | None
+    gain_mean: float | None
+
+
+class UnreportedSession(BaseModel):
+    region: str | None
+    training_id: uuid.UUID
+    title: str | None
+    session_id: str
+    session_date: date
+    kind: str
+
+
+class KelurahanOJT(BaseModel):
+    kelurahan_code: str
+    kelurahan_name: str
+    ojt_assigned: int
+    ojt_completed: int
+    completed_training: int = Field(description="participants who completed the training, by their OJT kelurahan")
+
+
+class SessionAttendance(BaseModel):
+    session_id: str
+    session_date: date | None
+    kind: str | None
+    module_code: str | None
+    recorded: int
+    present: int
+    late: int
+    excused: int
+    absent: int
+    attendance_rate: float | None = Field(description="(present + late) / recorded")
+
+
+class DayAttendance(BaseModel):
+    session_date: date | None
+    sessions: int
+    recorded: int
+    attended: int
+    attendance_rate: float | None
+
+
+class ReasonCount(BaseModel):
+    reason: str
+    participants: int
+
+
+class AreaBreakdown(BaseModel):
+    province_code: str
+    province_name: str
+    kabkota_code: str
+    kabkota_name: str
+    role: str
+    enrolled: int
+    withdrawn: int
+    completed: int
+    not_completed: int
+    certified: int
+    ojt_completed: int
+
+
+class Report(BaseModel):
+    """Base of every report: filters, freshness and named tables."""
+
+    TABLES: ClassVar[tuple[str, ...]] = ()
+    filters: Filters
+    data_as_of: datetime | None = Field(description="when the read model last applied an event")
+
+    def tables(self) -> dict[str, tuple[list[str], list[dict[str, Any]]]]:
+        """Every table as (columns, rows), in declaration order."""
+        out: dict[str, tuple[list[str], list[dict[str, Any]]]] = {}
+        for name in self.TABLES:
+            rows: list[BaseModel] = getattr(self, name)
+            annotation = type(self).model_fields[name].annotation
+            row_type = getattr(annotation, "__args__", (None,))[0]
+            columns = list(row_type.model_fields) if row_type is not None else []
+            out[name] = (columns, [r.model_dump(mode="json") for r in rows])
+        return out
+
+
+class NationalSummary(BaseModel):
+    facilitators_active: int
+    facilitators_total: int
+    trainings: int
+    enrolled: int
+    completed: int
+    not_completed: int
+    certified: int
+    completion_rate: float | None
+    sessions_unreported: int
+
+
+class NationalReport(Report):
+    TABLES = (
+        "facilitators_by_region",
+        "completion_by_province",
+        "totals_by_month",
+        "totals_by_year",
+        "completeness_by_region",
+        "freshness",
+    )
+    summary: NationalSummary
+    lag_source: str = Field(description="how `lag` is measured")
+    facilitators_by_region: list[RegionFacilitators]
+    completion_by_province: list[AreaCompletion]
+    totals_by_month: list[PeriodTotal]
+    totals_by_year: list[PeriodTotal]
+    completeness_by_region: list[RegionCompleteness]
+    freshness: list[Freshness]
+
+
+class RegionReport(Report):
+    TABLES = ("facilitators_by_province", "completion_by_province", "trainings", "unreported_sessions", "freshness")
+    region: str
+    facilitators_active: int
+    facilitators_total: int
+    facilitators_by_province: list[AreaFacilitators]
+    completion_by_province: list[AreaCompletion]
+    trainings: list[TrainingRow]
+    unreported_sessions: list[UnreportedSession]
+    freshness: list[Freshness]
+
+
+class AreaReport(Report):
+    """A province or a kota/kabupaten: its facilitators, and its participants in trainings."""
+
+    TABLES = ("facilitators_by_area", "completion_by_area", "trainings", "ojt_kelurahan")
+    level: str
+    code: str
+    name: str
+    regions: list[str]
+    facilitators_active: int
+    facilitators_total: int
+    enrolled: int
+    completed: int
+    not_completed: int
+    certified: int
+    facilitators_by_area: list[AreaFacilitators] = Field(
+        description="per kota/kabupaten (province report) or per role (kota/kabupaten report)"
+    )
+    completion_by_area: list[AreaCompletion]
+    trainings: list[TrainingRow] = Field(description="trainings with participants from this area (their counts)")
+    ojt_kelurahan: list[KelurahanOJT]
+
+
+class TrainingInfo(BaseModel):
+    training_id: uuid.UUID
+    region: str | None
+    title: str | None
+    training_type: str | None
+    organiser: str | None
+    venue: str | None
+    start_date: date | None
+    end_date: date | None
+    capacity: int | None
+    status: str
+    participants: int
+    enrolled: int
+    withdrawn: int
+    completed: int
+    not_completed: int
+    certified: int
+    attendance_rate: float | None
+    pre_n: int
+    pre_mean: float | None
+    post_n: int
+    post_mean: float | None
+    gain_n: int
+    gain_mean: float | None
+    ojt_assigned: int
+    ojt_completed: int
+
+
+class TrainingReport(Report):
+    TABLES = (
+        "attendance_by_session",
+        "attendance_by_day",
+        "not_completed_reasons",
+        "ojt_kelurahan",
+        "by_area",
+        "unreported_sessions",
+    )
+    training: TrainingInfo
+    attendance_by_session: list[SessionAttendance]
+    attendance_by_day: list[DayAttendance]
+    not_completed_reasons: list[ReasonCount]
+    ojt_kelurahan: list[KelurahanOJT]
+    by_area: list[AreaBreakdown]
+    unreported_sessions: list[UnreportedSession]
+
+
+class FacilitatorInfo(BaseModel):
+    facilitator_id: uuid.UUID
+    full_name: str | None
+    registered: bool
+    region: str | None
+    role: str | None
+    speciality: str | None
+    province_code: str | None
+    kabkota_code: str | None
+    status: str
+    deactivated_from: date | None
+
+
+class AssignmentRow(BaseModel):
+    effective_from: date
+    kind: str
+    region: str
+    role: str
+    speciality: str | None
+    province_code: str
+    kabkota_code: str
+
+
+class HistoryRow(BaseModel):
+    training_id: uuid.UUID
+    title: str | None
+    training_type: str | None
+    start_date: date | None
+    end_date: date | None
+    role: str | None
+    enrollment_status: str
+    sessions_recorded: int
+    sessions_attended: int
+    pre_pct: float | None
+    post_pct: float | None
+    ojt_kelurahan: str | None
+    ojt_completed: bool
+    outcome: str | None
+    unmet: str
+    certificate_code: str | None
+
+
+class FacilitatorHistory(Report):
+    TABLES = ("trainings", "assignments")
+    facilitator: FacilitatorInfo
+    trainings: list[HistoryRow]
+    assignments: list[AssignmentRow]

@@ -1,0 +1,128 @@
+"""Helpers shared by the projections: last-writer-wins upserts, batch rounds, locks, freshness.
+
+Every read model is a pure function of the set of events applied (not of their order): each part
+of a row carries its own version and an upsert only overwrites a part with a newer version. A
+batch may hold several events for the same row; they are split into rounds (one statement per
+round, usually one round) so that no statement touches a row twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from shared.db import Conn
+from shared.envelope import Event
+
+T = TypeVar("T")
+
+# Lock classes for pg_advisory_xact_lock(int, int): a key space of their own.
+LOCK_FACILITATOR = 7301
+LOCK_TRAINING = 7302
+
+LOCK_KEYS = """
+SELECT count(pg_advisory_xact_lock($1::int, hashtext(k)))
+FROM (SELECT DISTINCT unnest($2::text[]) AS k ORDER BY 1) AS keys
+"""
+
+TOUCH_FRESHNESS = """
+INSERT INTO region_freshness AS f (consumer, region, newest_event_at, last_applied_at, events_applied)
+SELECT $1, region, newest, now(), n
+FROM unnest($2::text[], $3::timestamptz[], $4::bigint[]) AS t(region, newest, n)
+ON CONFLICT (consumer, region) DO UPDATE
+SET newest_event_at = greatest(f.newest_event_at, excluded.newest_event_at),
+    last_applied_at = excluded.last_applied_at,
+    events_applied = f.events_applied + excluded.events_applied
+"""
+
+
+class ByType:
+    """A batch's events grouped by their payload's exact class (contracts are final classes);
+    cheaper than isinstance checks against pydantic models, which go through ABCMeta."""
+
+    def __init__(self, events: Iterable[Event[Any]]) -> None:
+        self.groups: dict[type, list[Event[Any]]] = {}
+        for e in events:
+            self.groups.setdefault(type(e.payload), []).append(e)
+
+    def of(self, *kinds: type) -> list[Event[Any]]:
+        if len(kinds) == 1:
+            return self.groups.get(kinds[0], [])
+        return [e for kind in kinds for e in self.groups.get(kind, ())]
+
+
+def rounds(items: Iterable[T], key: Callable[[T], Hashable]) -> list[list[T]]:
+    """Split ``items`` so that no round holds two items with the same key (order kept)."""
+    items = list(items)
+    keys = [key(item) for item in items]
+    if len(set(keys)) == len(keys):  # the usual case: one round
+        return [items] if items else []
+    seen: dict[Hashable, int] = {}
+    out: list[list[T]] = []
+    for item in items:
+        k = key(item)
+        n = seen.get(k, 0)
+        seen[k] = n + 1
+        if n == len(out):
+            out.append([])
+        out[n].append(item)
+    return out
+
+
+def lww_upsert(
+    table: str,
+    key: Sequence[str],
+    columns: Sequence[tuple[str, str]],
+    version: Sequence[str],
+    *,
+    insert_extra: Sequence[tuple[str, str]] = (),
+    returning: str = "",
+) -> str:
+    """An ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE`` that overwrites the
+    ``columns`` group only when the incoming ``version`` (a tuple of columns, compared as a row)
+    is newer than the stored one (``RETURNING`` then yields only the rows written). ``columns``
+    are (name, sql type) and are the parameters $1..$n in order; ``insert_extra`` are
+    (column, constant sql) set only when the row is new."""
+    names = [c for c, _ in columns]
+    params = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(columns, 1))
+    cols = ", ".join(names + [c for c, _ in insert_extra])
+    select = ", ".join(names + [v for _, v in insert_extra])
+    newer = (
+        f"(t.{version[0]} IS NULL OR ({', '.join('excluded.' + v for v in version)}) "
+        f"> ({', '.join('t.' + v for v in version)}))"
+    )
+    updates = ", ".join(f"{c} = excluded.{c}" for c in names if c not in key)
+    sql = (
+        f"INSERT INTO {table} AS t ({cols})\n"
+        f"SELECT {select} FROM unnest({params}) AS u({', '.join(names)})\n"
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}\n"
+        f"WHERE {newer}"
+    )
+    return sql + (f"\nRETURNING {returning}" if returning else "")
+
+
+def columns_of(events: Sequence[Event[Any]], *getters: Callable[[Event[Any]], Any]) -> list[list[Any]]:
+    """Column arrays for an unnest statement: one list per getter."""
+    return [[g(e) for e in events] for g in getters]
+
+
+async def lock_keys(conn: Conn, lock_class: int, keys: Iterable[object]) -> None:
+    """Serialise writers of the same aggregates (transaction-scoped, taken in sorted order)."""
+    ordered = sorted({str(k) for k in keys})
+    if ordered:
+        await conn.fetchval(LOCK_KEYS, lock_class, ordered)
+
+
+async def touch_freshness(conn: Conn, consumer: str, events: Sequence[Event[Any]]) -> None:
+    newest: dict[str, datetime] = {}
+    counts: dict[str, int] = {}
+    for e in events:
+        region, at = e.envelope.region, e.envelope.occurred_at
+        newest[region] = max(newest.get(region, at), at)
+        counts[region] = counts.get(region, 0) + 1
+    regions = sorted(newest)
+    if regions:
+        await conn.execute(
+            TOUCH_FRESHNESS, consumer, regions, [newest[r] for r in regions], [counts[r] for r in regions]
+        )

@@ -1,0 +1,334 @@
+"""Facilitators and org units (consumer ``reporting.facilitators``).
+
+Counts per region / province / kota-kabupaten / role / status stay right under reassignment and
+reordering: the facilitator's row holds its current state (each part last-writer-wins), and
+``facilitator_totals`` moves by the difference between each touched facilitator's bucket before
+and after the batch. Only registered facilitators are counted: an event that arrives before the
+registration (possible across topics) fills in its part of the row, and the facilitator enters
+the totals when the registration arrives.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from services.reporting.decoding import decode
+from services.reporting.projections.common import (
+    LOCK_FACILITATOR,
+    ByType,
+    columns_of,
+    lock_keys,
+    lww_upsert,
+    rounds,
+    touch_freshness,
+)
+from shared.consumer import Consumer
+from shared.contracts import (
+    FacilitatorDeactivated,
+    FacilitatorReassigned,
+    FacilitatorRegistered,
+    FacilitatorUpdated,
+    OrgUnitDefined,
+    ProvinceAssignedToRegion,
+)
+from shared.db import Conn
+from shared.envelope import Event
+from shared.topics import FACILITATOR, ORGUNIT
+
+NAME = "reporting.facilitators"
+
+_NAME_NEWER = "(t.name_at IS NULL OR (excluded.name_at, excluded.name_event) > (t.name_at, t.name_event))"
+_ASSIGNMENT_NEWER = (
+    "(t.assigned_from IS NULL OR (excluded.assigned_from, excluded.assigned_at, excluded.assigned_event)"
+    " > (t.assigned_from, t.assigned_at, t.assigned_event))"
+)
+_NAME_COLUMNS = ("full_name", "name_at", "name_event")
+_ASSIGNMENT_COLUMNS = (
+    "region",
+    "role",
+    "speciality",
+    "province_code",
+    "kabkota_code",
+    "assigned_from",
+    "assigned_at",
+    "assigned_event",
+)
+
+UPSERT_REGISTERED = """
+INSERT INTO facilitators AS t (facilitator_id, registered, registered_at, full_name, name_at, name_event,
+    region, role, speciality, province_code, kabkota_code, assigned_from, assigned_at, assigned_event)
+SELECT id, true, at, name, at, ev, region, role, spec, prov, kab, eff, at, ev
+FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::text[], $9::text[], $10::date[]) AS u(id, at, ev, name, region, role, spec, prov, kab, eff)
+ON CONFLICT (facilitator_id) DO UPDATE SET
+    registered = true,
+    registered_at = least(t.registered_at, excluded.registered_at),
+""" + ",\n".join(
+    [f"    {c} = CASE WHEN {_NAME_NEWER} THEN excluded.{c} ELSE t.{c} END" for c in _NAME_COLUMNS]
+    + [f"    {c} = CASE WHEN {_ASSIGNMENT_NEWER} THEN excluded.{c} ELSE t.{c} END" for c in _ASSIGNMENT_COLUMNS]
+)
+UPSERT_REASSIGNED = lww_upsert(
+    "facilitators",
+    ["facilitator_id"],
+    [
+        ("facilitator_id", "uuid"),
+        ("region", "text"),
+        ("role", "text"),
+        ("speciality", "text"),
+        ("province_code", "text"),
+        ("kabkota_code", "text"),
+        ("assigned_from", "date"),
+        ("assigned_at", "timestamptz"),
+        ("assigned_event", "uuid"),
+    ],
+    ["assigned_from", "assigned_at", "assigned_event"],
+)
+UPSERT_UPDATED = lww_upsert(
+    "facilitators",
+    ["facilitator_id"],
+    [("facilitator_id", "uuid"), ("full_name", "text"), ("name_at", "timestamptz"), ("name_event", "uuid")],
+    ["name_at", "name_event"],
+)
+UPSERT_DEACTIVATED = lww_upsert(
+    "facilitators",
+    ["facilitator_id"],
+    [
+        ("facilitator_id", "uuid"),
+        ("deactivated_from", "date"),
+        ("deactivation_reason", "text"),
+        ("deactivated_at", "timestamptz"),
+        ("deactivated_event", "uuid"),
+    ],
+    ["deactivated_at", "deactivated_event"],
+)
+INSERT_ASSIGNMENTS = """
+INSERT INTO facilitator_assignments (event_id, facilitator_id, kind, effective_from, occurred_at, region, role,
+    speciality, province_code, kabkota_code)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::date[], $5::timestamptz[], $6::text[], $7::text[],
+    $8::text[], $9::text[], $10::text[])
+ON CONFLICT (event_id) DO NOTHING
+"""
+UPSERT_ORG_UNITS = lww_upsert(
+    "org_units",
+    ["code"],
+    [
+        ("code", "text"),
+        ("level", "text"),
+        ("name", "text"),
+        ("parent_code", "text"),
+        ("effective_from", "date"),
+        ("version_at", "timestamptz"),
+        ("version_event", "uuid"),
+    ],
+    ["effective_from", "version_at", "version_event"],
+)
+UPSERT_PROVINCE_REGIONS = lww_upsert(
+    "province_regions",
+    ["province_code"],
+    [
+        ("province_code", "text"),
+        ("region", "text"),
+        ("province_name", "text"),
+        ("effective_from", "date"),
+        ("version_at", "timestamptz"),
+        ("version_event", "uuid"),
+    ],
+    ["effective_from", "version_at", "version_event"],
+)
+
+BUCKETS = """
+SELECT facilitator_id, region, province_code, kabkota_code, role, status
+FROM facilitators WHERE registered AND facilitator_id = ANY($1::uuid[])
+"""
+ADD_TOTALS = """
+INSERT INTO facilitator_totals AS t (region, province_code, kabkota_code, role, status, registered)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+ON CONFLICT (region, province_code, kabkota_code, role, status)
+DO UPDATE SET registered = t.registered + excluded.registered
+"""
+DROP_EMPTY_TOTALS = """
+DELETE FROM facilitator_totals t
+USING unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+    AS k(region, province_code, kabkota_code, role, status)
+WHERE t.region = k.region AND t.province_code = k.province_code AND t.kabkota_code = k.kabkota_code
+  AND t.role = k.role AND t.status = k.status AND t.registered = 0
+"""
+CLEAR_TOTALS = "DELETE FROM facilitator_totals"
+RECOMPUTE_TOTALS = """
+INSERT INTO facilitator_totals (region, province_code, kabkota_code, role, status, registered)
+SELECT region, province_code, kabkota_code, role, status, count(*)
+FROM facilitators WHERE registered
+GROUP BY region, province_code, kabkota_code, role, status
+"""
+
+Bucket = tuple[str, str, str, str, str]
+
+HANDLES = frozenset(
+    {
+        FacilitatorRegistered.event_type,
+        FacilitatorReassigned.event_type,
+        FacilitatorDeactivated.event_type,
+        FacilitatorUpdated.event_type,
+        OrgUnitDefined.event_type,
+        ProvinceAssignedToRegion.event_type,
+    }
+)
+
+
+async def _buckets(conn: Conn, ids: list[Any]) -> dict[Any, Bucket]:
+    rows = await conn.fetch(BUCKETS, ids)
+    return {
+        r["facilitator_id"]: (r["region"], r["province_code"], r["kabkota_code"], r["role"], r["status"]) for r in rows
+    }
+
+
+async def _move_totals(conn: Conn, before: dict[Any, Bucket], after: dict[Any, Bucket]) -> None:
+    delta: Counter[Bucket] = Counter()
+    for bucket in before.values():
+        delta[bucket] -= 1
+    for bucket in after.values():
+        delta[bucket] += 1
+    keys = sorted(k for k, v in delta.items() if v)
+    if not keys:
+        return
+    cols = [[k[i] for k in keys] for i in range(5)]
+    await conn.execute(ADD_TOTALS, *cols, [delta[k] for k in keys])
+    if any(delta[k] < 0 for k in keys):
+        await conn.execute(DROP_EMPTY_TOTALS, *cols)
+
+
+async def apply(conn: Conn, events: Sequence[Event[Any]], *, derive: bool = True, lock: bool = True) -> None:
+    """Apply new events. ``derive=False`` (bulk rebuild) writes the base tables only: the totals
+    and the freshness are computed once at the end (:func:`derive_all`, the rebuild)."""
+    g = ByType(events)
+    people = g.of(FacilitatorRegistered, FacilitatorReassigned, FacilitatorUpdated, FacilitatorDeactivated)
+    ids = sorted({e.payload.facilitator_id for e in people})
+    before: dict[Any, Bucket] = {}
+    if derive and ids:
+        if lock:
+            await lock_keys(conn, LOCK_FACILITATOR, ids)
+        before = await _buckets(conn, ids)
+
+    def fid(e: Event[Any]) -> Any:
+        return e.payload.facilitator_id
+
+    for batch in rounds(g.of(FacilitatorRegistered), fid):
+        await conn.execute(
+            UPSERT_REGISTERED,
+            *columns_of(
+                batch,
+                fid,
+                lambda e: e.envelope.occurred_at,
+                lambda e: e.envelope.event_id,
+                lambda e: e.payload.full_name,
+                lambda e: e.envelope.region,
+                lambda e: e.payload.role.value,
+                lambda e: e.payload.speciality.value if e.payload.speciality else None,
+                lambda e: e.payload.province_code,
+                lambda e: e.payload.kabkota_code,
+                lambda e: e.payload.effective_from,
+            ),
+        )
+    for batch in rounds(g.of(FacilitatorReassigned), fid):
+        await conn.execute(
+            UPSERT_REASSIGNED,
+            *columns_of(
+                batch,
+                fid,
+                lambda e: e.envelope.region,
+                lambda e: e.payload.role.value,
+                lambda e: e.payload.speciality.value if e.payload.speciality else None,
+                lambda e: e.payload.province_code,
+                lambda e: e.payload.kabkota_code,
+                lambda e: e.payload.effective_from,
+                lambda e: e.envelope.occurred_at,
+                lambda e: e.envelope.event_id,
+            ),
+        )
+    for batch in rounds(g.of(FacilitatorUpdated), fid):
+        await conn.execute(
+            UPSERT_UPDATED,
+            *columns_of(
+                batch,
+                fid,
+                lambda e: e.payload.full_name,
+                lambda e: e.envelope.occurred_at,
+                lambda e: e.envelope.event_id,
+            ),
+        )
+    for batch in rounds(g.of(FacilitatorDeactivated), fid):
+        await conn.execute(
+            UPSERT_DEACTIVATED,
+            *columns_of(
+                batch,
+                fid,
+                lambda e: e.payload.effective_from,
+                lambda e: e.payload.reason,
+                lambda e: e.envelope.occurred_at,
+                lambda e: e.envelope.event_id,
+            ),
+        )
+    assignments = g.of(FacilitatorRegistered, FacilitatorReassigned)
+    if assignments:
+        await conn.execute(
+            INSERT_ASSIGNMENTS,
+            *columns_of(
+                assignments,
+                lambda e: e.envelope.event_id,
+                fid,
+                lambda e: "registered" if type(e.payload) is FacilitatorRegistered else "reassigned",
+                lambda e: e.payload.effective_from,
+                lambda e: e.envelope.occurred_at,
+                lambda e: e.envelope.region,
+                lambda e: e.payload.role.value,
+                lambda e: e.payload.speciality.value if e.payload.speciality else None,
+                lambda e: e.payload.province_code,
+                lambda e: e.payload.kabkota_code,
+            ),
+        )
+    for batch in rounds(g.of(OrgUnitDefined), lambda e: e.payload.code):
+        await conn.execute(
+            UPSERT_ORG_UNITS,
+            *columns_of(
+                batch,
+                lambda e: e.payload.code,
+                lambda e: e.payload.level.value,
+                lambda e: e.payload.name,
+                lambda e: e.payload.parent_code,
+                lambda e: e.payload.effective_from,
+                lambda e: e.envelope.occurred_at,
+                lambda e: e.envelope.event_id,
+            ),
+        )
+    for batch in rounds(g.of(ProvinceAssignedToRegion), lambda e: e.payload.province_code):
+        await conn.execute(
+            UPSERT_PROVINCE_REGIONS,
+            *columns_of(
+                batch,
+                lambda e: e.payload.province_code,
+                lambda e: e.envelope.region,
+                lambda e: e.payload.province_name,
+                lambda e: e.payload.effective_from,
+                lambda e: e.envelope.occurred_at,
+                lambda e: e.envelope.event_id,
+            ),
+        )
+    if derive and ids:
+        await _move_totals(conn, before, await _buckets(conn, ids))
+    if derive:
+        await touch_freshness(conn, NAME, events)
+
+
+async def derive_all(conn: Conn) -> None:
+    """Recompute the totals from the facilitators' current state (end of a bulk rebuild)."""
+    await conn.execute(CLEAR_TOTALS)
+    await conn.execute(RECOMPUTE_TOTALS)
+
+
+async def _apply_live(conn: Conn, events: Sequence[Event[Any]]) -> None:
+    await apply(conn, events)
+
+
+CONSUMER = Consumer(name=NAME, streams=(FACILITATOR, ORGUNIT), handles=HANDLES, apply=_apply_live, decode=decode)

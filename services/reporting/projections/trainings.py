@@ -1,0 +1,457 @@
+"""Trainings, enrollments and participation (consumer ``reporting.trainings``).
+
+Base tables (``trainings``, ``training_sessions``, ``participants``, ``attendance``) are written
+last-writer-wins per part. Derived tables (``session_stats``, ``training_stats``,
+``training_area_stats``) are recomputed, set-based, for the sessions and trainings a batch
+touched, under a per-training advisory lock so that two writers of one training (replicas reading
+different topics of it) cannot interleave their recomputations.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from services.reporting.decoding import decode
+from services.reporting.projections.common import (
+    LOCK_TRAINING,
+    ByType,
+    columns_of,
+    lock_keys,
+    lww_upsert,
+    rounds,
+    touch_freshness,
+)
+from shared.consumer import Consumer
+from shared.contracts import (
+    AssessmentKind,
+    AssessmentScored,
+    AttendanceRecorded,
+    CertificateIssued,
+    EnrollmentWithdrawn,
+    FacilitatorEnrolled,
+    OJTAssigned,
+    OJTCompleted,
+    TrainingCancelled,
+    TrainingClosed,
+    TrainingCompleted,
+    TrainingNotCompleted,
+    TrainingScheduled,
+    TrainingUpdated,
+)
+from shared.db import Conn
+from shared.envelope import Event
+from shared.topics import ENROLLMENT, PARTICIPATION, TRAINING
+
+NAME = "reporting.trainings"
+
+UPSERT_SCHEDULED = lww_upsert(
+    "trainings",
+    ["training_id"],
+    [
+        ("training_id", "uuid"),
+        ("training_type", "text"),
+        ("organiser", "text"),
+        ("scheduled_at", "timestamptz"),
+        ("scheduled_event", "uuid"),
+    ],
+    ["scheduled_at", "scheduled_event"],
+)
+UPSERT_DETAILS = lww_upsert(
+    "trainings",
+    ["training_id"],
+    [
+        ("training_id", "uuid"),
+        ("region", "text"),
+        ("title", "text"),
+        ("venue", "text"),
+        ("start_date", "date"),
+        ("end_date", "date"),
+        ("capacity", "integer"),
+        ("eligible_roles", "jsonb"),
+        ("details_at", "timestamptz"),
+        ("details_event", "uuid"),
+    ],
+    ["details_at", "details_event"],
+    returning="training_id",
+)
+DELETE_SESSIONS = "DELETE FROM training_sessions WHERE training_id = ANY($1::uuid[])"
+INSERT_SESSIONS = """
+INSERT INTO training_sessions (training_id, session_id, session_date, kind, module_code)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::date[], $4::text[], $5::text[])
+"""
+UPSERT_CANCELLED = lww_upsert(
+    "trainings",
+    ["training_id"],
+    [("training_id", "uuid"), ("cancel_reason", "text"), ("cancelled_at", "timestamptz"), ("cancel_event", "uuid")],
+    ["cancelled_at", "cancel_event"],
+)
+UPSERT_CLOSED = lww_upsert(
+    "trainings",
+    ["training_id"],
+    [
+        ("training_id", "uuid"),
+        ("closed_completed", "integer"),
+        ("closed_not_completed", "integer"),
+        ("closed_at", "timestamptz"),
+        ("close_event", "uuid"),
+    ],
+    ["closed_at", "close_event"],
+)
+
+# Participants: one row per (training, facilitator) with a part per kind of event. Each part has
+# its own version (occurred_at, event_id). A batch's events are merged per row in Python (newest
+# version per part) and written with ONE upsert that overwrites a part only with a newer version.
+PARTS: dict[str, tuple[tuple[tuple[str, str], ...], str, str]] = {
+    # part: ((column, sql type), ...), version time column, version event column
+    "enrolled": (
+        (
+            ("region", "text"),
+            ("enrollment_id", "uuid"),
+            ("role", "text"),
+            ("province_code", "text"),
+            ("kabkota_code", "text"),
+        ),
+        "enrolled_at",
+        "enrolled_event",
+    ),
+    "withdrawn": ((("withdraw_reason", "text"),), "withdrawn_at", "withdrawn_event"),
+    "pre": ((("pre_score", "numeric"), ("pre_max", "numeric"), ("pre_pct", "numeric")), "pre_at", "pre_event"),
+    "post": ((("post_score", "numeric"), ("post_max", "numeric"), ("post_pct", "numeric")), "post_at", "post_event"),
+    "ojt": ((("ojt_kelurahan", "text"), ("ojt_mentor", "text")), "ojt_assigned_at", "ojt_assigned_event"),
+    "ojt_done": ((("ojt_done_kelurahan", "text"), ("ojt_rating", "integer")), "ojt_done_at", "ojt_done_event"),
+    "outcome": (
+        (("outcome", "text"), ("attendance_ratio", "numeric"), ("unmet", "jsonb"), ("outcome_kelurahan", "text")),
+        "outcome_at",
+        "outcome_event",
+    ),
+    "certificate": ((("certificate_code", "text"),), "certificate_at", "certificate_event"),
+}
+_PART_COLUMNS: list[tuple[str, str]] = [("training_id", "uuid"), ("facilitator_id", "uuid")]
+for _part_columns, _part_at, _part_event in PARTS.values():
+    _PART_COLUMNS += [*_part_columns, (_part_at, "timestamptz"), (_part_event, "uuid")]
+_PART_INDEX = {name: i for i, (name, _) in enumerate(_PART_COLUMNS)}
+
+
+def _participants_upsert() -> str:
+    names = [c for c, _ in _PART_COLUMNS]
+    params = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(_PART_COLUMNS, 1))
+    sets = []
+    for cols, at, event in PARTS.values():
+        newer = (
+            f"excluded.{at} IS NOT NULL AND (t.{at} IS NULL OR (excluded.{at}, excluded.{event}) > (t.{at}, t.{event}))"
+        )
+        for c in [*(c for c, _ in cols), at, event]:
+            sets.append(f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE t.{c} END")
+    return (  # built from the constants above only
+        f"INSERT INTO participants AS t ({', '.join(names)})\n"  # noqa: S608
+        f"SELECT * FROM unnest({params})\n"
+        f"ON CONFLICT (training_id, facilitator_id) DO UPDATE SET\n    " + ",\n    ".join(sets)
+    )
+
+
+UPSERT_PARTICIPANTS = _participants_upsert()
+UPSERT_ATTENDANCE = lww_upsert(
+    "attendance",
+    ["training_id", "session_id", "facilitator_id"],
+    [
+        ("training_id", "uuid"),
+        ("session_id", "text"),
+        ("facilitator_id", "uuid"),
+        ("status", "text"),
+        ("occurred_at", "timestamptz"),
+        ("event_id", "uuid"),
+    ],
+    ["occurred_at", "event_id"],
+)
+
+# -- derived tables -------------------------------------------------------------------------------
+_SESSION_COUNTS = """
+SELECT training_id, session_id, count(*)::int,
+    count(*) FILTER (WHERE status = 'present')::int, count(*) FILTER (WHERE status = 'late')::int,
+    count(*) FILTER (WHERE status = 'excused')::int, count(*) FILTER (WHERE status = 'absent')::int
+FROM attendance {where}
+GROUP BY training_id, session_id
+"""
+_SESSION_INSERT = "INSERT INTO session_stats (training_id, session_id, recorded, present, late, excused, absent)"
+UPSERT_SESSION_STATS = (
+    _SESSION_INSERT
+    + _SESSION_COUNTS.format(
+        where="JOIN unnest($1::uuid[], $2::text[]) AS k(training_id, session_id) USING (training_id, session_id)"
+    )
+    + """ON CONFLICT (training_id, session_id) DO UPDATE SET recorded = excluded.recorded, present = excluded.present,
+    late = excluded.late, excused = excluded.excused, absent = excluded.absent"""
+)
+RECOMPUTE_SESSION_STATS = _SESSION_INSERT + _SESSION_COUNTS.format(where="")
+
+_TRAINING_STATS_COLUMNS = (
+    "participants",
+    "enrolled",
+    "withdrawn",
+    "completed",
+    "not_completed",
+    "certified",
+    "pre_n",
+    "pre_mean",
+    "post_n",
+    "post_mean",
+    "gain_n",
+    "gain_mean",
+    "ojt_assigned",
+    "ojt_completed",
+    "attendance_recorded",
+    "attendance_attended",
+)
+# Templates below are filled only with constants of this module (never with input).
+_TRAINING_STATS = """
+WITH p AS (
+    SELECT training_id,
+        count(*)::int AS participants,
+        count(*) FILTER (WHERE enrollment_status = 'enrolled')::int AS enrolled,
+        count(*) FILTER (WHERE enrollment_status = 'withdrawn')::int AS withdrawn,
+        count(*) FILTER (WHERE outcome = 'completed')::int AS completed,
+        count(*) FILTER (WHERE outcome = 'not_completed')::int AS not_completed,
+        count(certificate_code)::int AS certified,
+        count(pre_pct)::int AS pre_n, round(avg(pre_pct), 2) AS pre_mean,
+        count(post_pct)::int AS post_n, round(avg(post_pct), 2) AS post_mean,
+        count(post_pct - pre_pct)::int AS gain_n, round(avg(post_pct - pre_pct), 2) AS gain_mean,
+        count(ojt_assigned_at)::int AS ojt_assigned, count(ojt_done_at)::int AS ojt_completed
+    FROM participants {where} GROUP BY training_id
+), s AS (
+    SELECT training_id, sum(recorded)::int AS recorded, sum(present + late)::int AS attended
+    FROM session_stats {where} GROUP BY training_id
+)
+INSERT INTO training_stats (training_id, {columns})
+SELECT coalesce(p.training_id, s.training_id),
+    coalesce(p.participants, 0), coalesce(p.enrolled, 0), coalesce(p.withdrawn, 0), coalesce(p.completed, 0),
+    coalesce(p.not_completed, 0), coalesce(p.certified, 0), coalesce(p.pre_n, 0), p.pre_mean,
+    coalesce(p.post_n, 0), p.post_mean, coalesce(p.gain_n, 0), p.gain_mean,
+    coalesce(p.ojt_assigned, 0), coalesce(p.ojt_completed, 0), coalesce(s.recorded, 0), coalesce(s.attended, 0)
+FROM p FULL JOIN s ON s.training_id = p.training_id
+""".replace("{columns}", ", ".join(_TRAINING_STATS_COLUMNS))
+UPSERT_TRAINING_STATS = (
+    _TRAINING_STATS.format(where="WHERE training_id = ANY($1::uuid[])")
+    + "ON CONFLICT (training_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _TRAINING_STATS_COLUMNS)
+)
+RECOMPUTE_TRAINING_STATS = _TRAINING_STATS.format(where="")
+
+_AREA_STATS = """
+INSERT INTO training_area_stats (training_id, province_code, kabkota_code, role, enrolled, withdrawn, completed,
+    not_completed, certified, ojt_completed)
+SELECT training_id, coalesce(province_code, ''), coalesce(kabkota_code, ''), coalesce(role, ''),
+    count(*) FILTER (WHERE enrollment_status = 'enrolled')::int,
+    count(*) FILTER (WHERE enrollment_status = 'withdrawn')::int,
+    count(*) FILTER (WHERE outcome = 'completed')::int,
+    count(*) FILTER (WHERE outcome = 'not_completed')::int,
+    count(certificate_code)::int,
+    count(ojt_done_at)::int
+FROM participants {where}
+GROUP BY 1, 2, 3, 4
+"""
+DELETE_AREA_STATS = "DELETE FROM training_area_stats WHERE training_id = ANY($1::uuid[])"
+INSERT_AREA_STATS = _AREA_STATS.format(where="WHERE training_id = ANY($1::uuid[])")
+RECOMPUTE_AREA_STATS = _AREA_STATS.format(where="")
+CLEAR_DERIVED = ("DELETE FROM session_stats", "DELETE FROM training_stats", "DELETE FROM training_area_stats")
+
+PARTICIPATION_TYPES = (
+    FacilitatorEnrolled,
+    EnrollmentWithdrawn,
+    AssessmentScored,
+    OJTAssigned,
+    OJTCompleted,
+    TrainingCompleted,
+    TrainingNotCompleted,
+    CertificateIssued,
+    AttendanceRecorded,
+)
+HANDLES = frozenset(
+    t.event_type
+    for t in (
+        TrainingScheduled,
+        TrainingUpdated,
+        TrainingCancelled,
+        TrainingClosed,
+        *PARTICIPATION_TYPES,
+    )
+)
+
+
+def _pct(score: float, max_score: float) -> Decimal:
+    return (Decimal(str(score)) / Decimal(str(max_score)) * 100).quantize(Decimal("0.0001"))
+
+
+def _tid(e: Event[Any]) -> Any:
+    return e.payload.training_id
+
+
+def _at(e: Event[Any]) -> Any:
+    return e.envelope.occurred_at
+
+
+def _ev(e: Event[Any]) -> Any:
+    return e.envelope.event_id
+
+
+async def _apply_trainings(conn: Conn, g: ByType) -> None:
+    for batch in rounds(g.of(TrainingScheduled), _tid):
+        await conn.execute(
+            UPSERT_SCHEDULED,
+            *columns_of(batch, _tid, lambda e: e.payload.training_type.value, lambda e: e.payload.organiser, _at, _ev),
+        )
+    for batch in rounds(g.of(TrainingScheduled, TrainingUpdated), _tid):
+        written = {
+            r["training_id"]
+            for r in await conn.fetch(
+                UPSERT_DETAILS,
+                *columns_of(
+                    batch,
+                    _tid,
+                    lambda e: e.envelope.region,
+                    lambda e: e.payload.title,
+                    lambda e: e.payload.venue,
+                    lambda e: e.payload.start_date,
+                    lambda e: e.payload.end_date,
+                    lambda e: e.payload.capacity,
+                    lambda e: json.dumps([r.value for r in e.payload.eligible_roles]),
+                    _at,
+                    _ev,
+                ),
+            )
+        }
+        if written:
+            winners = [e for e in batch if e.payload.training_id in written]
+            sessions = [(e.payload.training_id, s) for e in winners for s in e.payload.sessions]
+            await conn.execute(DELETE_SESSIONS, sorted(written))
+            if sessions:
+                await conn.execute(
+                    INSERT_SESSIONS,
+                    [t for t, _ in sessions],
+                    [s.session_id for _, s in sessions],
+                    [s.date for _, s in sessions],
+                    [s.kind.value for _, s in sessions],
+                    [s.module_code for _, s in sessions],
+                )
+    for batch in rounds(g.of(TrainingCancelled), _tid):
+        await conn.execute(UPSERT_CANCELLED, *columns_of(batch, _tid, lambda e: e.payload.reason, _at, _ev))
+    for batch in rounds(g.of(TrainingClosed), _tid):
+        await conn.execute(
+            UPSERT_CLOSED,
+            *columns_of(batch, _tid, lambda e: e.payload.completed, lambda e: e.payload.not_completed, _at, _ev),
+        )
+
+
+def _enrolled(e: Event[Any]) -> tuple[str, tuple[Any, ...]]:
+    p = e.payload
+    return "enrolled", (e.envelope.region, p.enrollment_id, p.role.value, p.province_code, p.kabkota_code)
+
+
+def _scored(e: Event[Any]) -> tuple[str, tuple[Any, ...]]:
+    p = e.payload
+    values = (Decimal(str(p.score)), Decimal(str(p.max_score)), _pct(p.score, p.max_score))
+    return ("pre" if p.kind is AssessmentKind.PRE else "post"), values
+
+
+def _not_completed(e: Event[Any]) -> tuple[str, tuple[Any, ...]]:
+    p = e.payload
+    return "outcome", ("not_completed", Decimal(str(p.attendance_ratio)), json.dumps(list(p.unmet)), None)
+
+
+def _completed(e: Event[Any]) -> tuple[str, tuple[Any, ...]]:
+    p = e.payload
+    return "outcome", ("completed", Decimal(str(p.attendance_ratio)), "[]", p.ojt_kelurahan_code)
+
+
+# Which part of the participant's row an event writes, and the values of that part.
+PART_OF: dict[type, Callable[[Event[Any]], tuple[str, tuple[Any, ...]]]] = {
+    FacilitatorEnrolled: _enrolled,
+    EnrollmentWithdrawn: lambda e: ("withdrawn", (e.payload.reason,)),
+    AssessmentScored: _scored,
+    OJTAssigned: lambda e: ("ojt", (e.payload.kelurahan_code, e.payload.mentor)),
+    OJTCompleted: lambda e: ("ojt_done", (e.payload.kelurahan_code, e.payload.rating)),
+    TrainingCompleted: _completed,
+    TrainingNotCompleted: _not_completed,
+    CertificateIssued: lambda e: ("certificate", (e.payload.certificate_code,)),
+}
+
+
+def merge_participants(events: Sequence[Event[Any]]) -> list[list[Any]]:
+    """One row per (training, facilitator), each part holding its newest event of the batch."""
+    rows: dict[tuple[Any, Any], list[Any]] = {}
+    width = len(_PART_COLUMNS)
+    for e in events:
+        part_of = PART_OF.get(type(e.payload))
+        if part_of is None:
+            continue
+        part, values = part_of(e)
+        cols, at, event = PARTS[part]
+        key = (e.payload.training_id, e.payload.facilitator_id)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = [key[0], key[1], *([None] * (width - 2))]
+        i_at, i_event = _PART_INDEX[at], _PART_INDEX[event]
+        version = (e.envelope.occurred_at, e.envelope.event_id)
+        if row[i_at] is None or version > (row[i_at], row[i_event]):
+            first = _PART_INDEX[cols[0][0]]
+            row[first : first + len(values)] = values
+            row[i_at], row[i_event] = version
+    return list(rows.values())
+
+
+async def _apply_participation(conn: Conn, g: ByType) -> None:
+    rows = merge_participants(g.of(*PART_OF))
+    if rows:
+        await conn.execute(UPSERT_PARTICIPANTS, *(list(col) for col in zip(*rows, strict=True)))
+    for batch in rounds(g.of(AttendanceRecorded), lambda e: (_tid(e), e.payload.session_id, e.payload.facilitator_id)):
+        await conn.execute(
+            UPSERT_ATTENDANCE,
+            *columns_of(
+                batch,
+                _tid,
+                lambda e: e.payload.session_id,
+                lambda e: e.payload.facilitator_id,
+                lambda e: e.payload.status.value,
+                _at,
+                _ev,
+            ),
+        )
+
+
+async def apply(conn: Conn, events: Sequence[Event[Any]], *, derive: bool = True, lock: bool = True) -> None:
+    """Apply new events. ``derive=False`` (bulk rebuild) writes the base tables only: the derived
+    tables and the freshness are computed once at the end (:func:`derive_all`, the rebuild)."""
+    g = ByType(events)
+    touched = sorted({e.payload.training_id for e in g.of(*PARTICIPATION_TYPES)})
+    if derive and lock and touched:
+        await lock_keys(conn, LOCK_TRAINING, touched)
+    await _apply_trainings(conn, g)
+    await _apply_participation(conn, g)
+    if derive and touched:
+        sessions = sorted({(_tid(e), e.payload.session_id) for e in g.of(AttendanceRecorded)})
+        if sessions:
+            await conn.execute(UPSERT_SESSION_STATS, [t for t, _ in sessions], [s for _, s in sessions])
+        await conn.execute(UPSERT_TRAINING_STATS, touched)
+        await conn.execute(DELETE_AREA_STATS, touched)
+        await conn.execute(INSERT_AREA_STATS, touched)
+    if derive:
+        await touch_freshness(conn, NAME, events)
+
+
+async def derive_all(conn: Conn) -> None:
+    """Recompute every derived table from the base tables (end of a bulk rebuild)."""
+    for sql in CLEAR_DERIVED:
+        await conn.execute(sql)
+    await conn.execute(RECOMPUTE_SESSION_STATS)
+    await conn.execute(RECOMPUTE_TRAINING_STATS)
+    await conn.execute(RECOMPUTE_AREA_STATS)
+
+
+async def _apply_live(conn: Conn, events: Sequence[Event[Any]]) -> None:
+    await apply(conn, events)
+
+
+CONSUMER = Consumer(
+    name=NAME, streams=(TRAINING, ENROLLMENT, PARTICIPATION), handles=HANDLES, apply=_apply_live, decode=decode
+)

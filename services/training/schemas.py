@@ -1,0 +1,249 @@
+"""Request shapes of the training service, shared by the HTTP API and the Kafka intake."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from shared.contracts import (
+    AssessmentKind,
+    AttendanceStatus,
+    CompletionRule,
+    Module,
+    Role,
+    Session,
+    TrainingClass,
+    TrainingType,
+)
+from shared.validation import RegionCode, ShortText
+
+FactId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$",
+        description="the recorder's own unique id of this fact; a fact sent again with it is a duplicate",
+    ),
+]
+ClassId = Annotated[str, Field(min_length=1, max_length=40)]
+KelurahanCode = Annotated[str, Field(pattern=r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$", description="e.g. 16.71.01.1005")]
+Title = Annotated[str, Field(min_length=1, max_length=300)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+MAX_FACTS = 5000
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ScheduleDetails(_Strict):
+    """What can change about a training after it was scheduled."""
+
+    title: Title
+    organiser: Name
+    venue: Annotated[str, Field(min_length=1, max_length=300)]
+    start_date: date
+    end_date: date
+    capacity: int = Field(ge=1, le=5000)
+    eligible_roles: list[Role] = Field(min_length=1)
+    modules: list[Module] = Field(default_factory=list, max_length=50)
+    classes: list[TrainingClass] = Field(
+        default_factory=list, max_length=200, description="classes of about 20-30 with two trainers each"
+    )
+    sessions: list[Session] = Field(
+        default_factory=list, max_length=500, description="sessions (days or half days), in the classroom or OJT"
+    )
+    completion_rule: CompletionRule = Field(default_factory=CompletionRule)
+
+
+class ScheduleTraining(ScheduleDetails):
+    """A training to schedule. ``training_id`` may be chosen by the caller (idempotent retries)."""
+
+    training_id: uuid.UUID | None = None
+    region: RegionCode = Field(description="the OC region that organises it, e.g. oc02")
+    training_type: TrainingType
+
+
+class CancelTraining(_Strict):
+    reason: ShortText = ""
+
+
+class ClassAssignment(_Strict):
+    facilitator_id: uuid.UUID
+    class_id: ClassId
+
+
+class ClassAssignments(_Strict):
+    assignments: list[ClassAssignment] = Field(min_length=1, max_length=MAX_FACTS)
+
+
+class AttendanceRecord(_Strict):
+    facilitator_id: uuid.UUID
+    status: AttendanceStatus
+    note: ShortText = ""
+    fact_id: FactId | None = None
+
+
+class AttendanceSheet(_Strict):
+    """Attendance at one session: one participant, a few, or a whole class sheet.
+
+    With ``class_id`` and ``default_status``, every participant of the class not listed in
+    ``records`` gets ``default_status`` (the usual sheet: everyone present but the exceptions).
+    ``sheet_id`` makes a resent sheet a duplicate instead of a second record."""
+
+    session_id: Annotated[str, Field(min_length=1, max_length=40)]
+    occurred_at: AwareDatetime | None = Field(default=None, description="when it was taken; now if omitted")
+    class_id: ClassId | None = None
+    default_status: AttendanceStatus | None = None
+    sheet_id: Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9._:\-]+$")] | None = None
+    records: list[AttendanceRecord] = Field(default_factory=list, max_length=1000)
+
+    @model_validator(mode="after")
+    def _something_to_record(self) -> AttendanceSheet:
+        if self.default_status is not None and self.class_id is None:
+            raise ValueError("default_status needs class_id")
+        if not self.records and self.default_status is None:
+            raise ValueError("give records, or class_id with default_status")
+        return self
+
+
+class Score(_Strict):
+    facilitator_id: uuid.UUID
+    score: float = Field(ge=0)
+    fact_id: FactId | None = None
+
+
+class Assessments(_Strict):
+    """Pre-test or post-test scores of one or many participants, out of ``max_score``."""
+
+    kind: AssessmentKind
+    max_score: float = Field(gt=0, le=10_000)
+    occurred_at: AwareDatetime | None = None
+    scores: list[Score] = Field(min_length=1, max_length=MAX_FACTS)
+
+    @model_validator(mode="after")
+    def _within_max(self) -> Assessments:
+        over = [str(s.facilitator_id) for s in self.scores if s.score > self.max_score]
+        if over:
+            raise ValueError(f"score exceeds max_score for {', '.join(over[:5])}")
+        return self
+
+
+class OJTAssignments(_Strict):
+    """Assign participants (listed, or a whole class) to OJT in a kelurahan."""
+
+    kelurahan_code: KelurahanCode
+    mentor: Name
+    task: ShortText = ""
+    facilitator_ids: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_FACTS)
+    class_id: ClassId | None = None
+    occurred_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _who(self) -> OJTAssignments:
+        if bool(self.facilitator_ids) == (self.class_id is not None):
+            raise ValueError("give either facilitator_ids or class_id")
+        return self
+
+
+class OJTCompletionIn(_Strict):
+    facilitator_id: uuid.UUID
+    kelurahan_code: KelurahanCode
+    report: ShortText = ""
+    rating: int = Field(ge=1, le=5)
+    occurred_at: AwareDatetime | None = None
+    fact_id: FactId | None = None
+
+
+# -- offline sync: self-contained facts, each with its own id and time --------------------------
+
+
+class _FactIn(_Strict):
+    fact_id: FactId
+    occurred_at: AwareDatetime
+    facilitator_id: uuid.UUID
+
+
+class AttendanceFact(_FactIn):
+    kind: Literal["attendance"]
+    session_id: Annotated[str, Field(min_length=1, max_length=40)]
+    status: AttendanceStatus
+    note: ShortText = ""
+
+
+class AssessmentFact(_FactIn):
+    kind: Literal["assessment"]
+    assessment: AssessmentKind
+    score: float = Field(ge=0)
+    max_score: float = Field(gt=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _within_max(self) -> AssessmentFact:
+        if self.score > self.max_score:
+            raise ValueError("score exceeds max_score")
+        return self
+
+
+class OJTAssignmentFact(_FactIn):
+    kind: Literal["ojt_assignment"]
+    kelurahan_code: KelurahanCode
+    mentor: Name
+    task: ShortText = ""
+
+
+class OJTCompletionFact(_FactIn):
+    kind: Literal["ojt_completion"]
+    kelurahan_code: KelurahanCode
+    report: ShortText = ""
+    rating: int = Field(ge=1, le=5)
+
+
+FactIn = Annotated[AttendanceFact | AssessmentFact | OJTAssignmentFact | OJTCompletionFact, Field(discriminator="kind")]
+
+
+class SyncBatch(_Strict):
+    """Facts recorded offline, in any order, possibly sent before (duplicates are recognised by
+    ``fact_id``)."""
+
+    device_id: Annotated[str, Field(max_length=100)] | None = None
+    facts: list[FactIn] = Field(min_length=1, max_length=MAX_FACTS)
+
+
+# -- intake variants: the same commands, naming the training in the payload ----------------------
+
+
+class _OfTraining(BaseModel):
+    training_id: uuid.UUID
+
+
+class RecordAttendanceIntake(AttendanceSheet, _OfTraining):
+    pass
+
+
+class ScoreAssessmentsIntake(Assessments, _OfTraining):
+    pass
+
+
+class AssignOJTIntake(OJTAssignments, _OfTraining):
+    pass
+
+
+class CompleteOJTIntake(OJTCompletionIn, _OfTraining):
+    pass
+
+
+class SyncFactsIntake(SyncBatch, _OfTraining):
+    pass
+
+
+class CloseTrainingIntake(_Strict, _OfTraining):
+    pass
+
+
+class ScheduleTrainingIntake(ScheduleTraining):
+    training_id: uuid.UUID  # required over intake: the sender must know what it scheduled

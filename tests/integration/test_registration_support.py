@@ -1,0 +1,141 @@
+"""Helpers shared by the registration tests (this module holds no tests)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from datetime import date
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from shared.contracts import Role, TrainingCancelled, TrainingClosed, TrainingScheduled, TrainingType, TrainingUpdated
+from shared.envelope import EventPayload, new_event
+from shared.topics import TRAINING
+from tests.integration.conftest import REGION, Stack, eventually, read_topic
+
+API = "/api/v1"
+
+
+def person(
+    nik: str,
+    name: str = "Rina Anggraini",
+    *,
+    role: str = "fasilitator",
+    kabkota: str = "16.71",
+    region: str = REGION,
+    **extra: object,
+) -> dict[str, object]:
+    """A registration body."""
+    return {
+        "nik": nik,
+        "full_name": name,
+        "role": role,
+        "region": region,
+        "province_code": kabkota[:2],
+        "kabkota_code": kabkota,
+        **extra,
+    }
+
+
+def registration_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m services.registration <args>`` with the test stack's settings."""
+    proc = stack.services["registration"]
+    return subprocess.run(
+        [sys.executable, "-m", "services.registration", *args],
+        env=proc.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def publish_training_event(
+    producer: AIOKafkaProducer, stack: Stack, payload: EventPayload, *, region: str = REGION
+) -> None:
+    """Play the training service: publish one of its events on the region's training topic."""
+    event = new_event(payload, region=region, source="kotaku.training")
+    await producer.send_and_wait(
+        stack.topic(TRAINING.topic(region)),
+        event.to_bytes(),
+        key=event.key.encode(),
+        headers=[(k, v.encode()) for k, v in event.headers().items()],
+    )
+
+
+def scheduled(
+    training_id: uuid.UUID, *, capacity: int = 30, eligible: tuple[Role, ...] = (Role.FASILITATOR, Role.ASKOT)
+) -> TrainingScheduled:
+    return TrainingScheduled(
+        training_id=training_id,
+        training_type=TrainingType.BASIC,
+        title="Pelatihan Dasar Fasilitator KOTAKU",
+        organiser="OC 02 Sumatera Selatan",
+        venue="Asrama Haji Palembang",
+        start_date=date(2016, 7, 31),
+        end_date=date(2016, 8, 7),
+        capacity=capacity,
+        eligible_roles=list(eligible),
+    )
+
+
+def updated(training_id: uuid.UUID, *, capacity: int, eligible: tuple[Role, ...]) -> TrainingUpdated:
+    return TrainingUpdated(
+        training_id=training_id,
+        title="Pelatihan Dasar Fasilitator KOTAKU",
+        venue="Asrama Haji Palembang",
+        start_date=date(2016, 7, 31),
+        end_date=date(2016, 8, 7),
+        capacity=capacity,
+        eligible_roles=list(eligible),
+    )
+
+
+def cancelled(training_id: uuid.UUID) -> TrainingCancelled:
+    return TrainingCancelled(training_id=training_id, reason="venue unavailable")
+
+
+def closed(training_id: uuid.UUID) -> TrainingClosed:
+    return TrainingClosed(training_id=training_id, completed=0, not_completed=0)
+
+
+async def schedule_training(
+    producer: AIOKafkaProducer,
+    stack: Stack,
+    http: httpx.AsyncClient,
+    training_id: uuid.UUID,
+    *,
+    capacity: int = 30,
+    eligible: tuple[Role, ...] = (Role.FASILITATOR, Role.ASKOT),
+    region: str = REGION,
+) -> dict[str, Any]:
+    """Publish TrainingScheduled and wait until registration knows the training."""
+    await publish_training_event(
+        producer, stack, scheduled(training_id, capacity=capacity, eligible=eligible), region=region
+    )
+
+    async def known() -> dict[str, Any] | None:
+        r = await http.get(f"{stack.url('registration')}{API}/trainings/{training_id}", headers=stack.auth("admin"))
+        return r.json() if r.status_code == 200 else None
+
+    result: dict[str, Any] = await eventually(known)
+    return result
+
+
+async def events(topic: str, *, expect: int, within: float = 20.0) -> list[dict[str, Any]]:
+    """Decoded envelopes on ``topic`` (each with its Kafka key under ``_key``)."""
+    records = await read_topic(topic, expect=expect, within=within)
+    out = []
+    for record in records:
+        envelope = json.loads(record.value)
+        envelope["_key"] = record.key.decode() if record.key else None
+        out.append(envelope)
+    return out
+
+
+def of_type(envelopes: list[dict[str, Any]], event_type: str) -> list[dict[str, Any]]:
+    return [e for e in envelopes if e["event_type"] == event_type]

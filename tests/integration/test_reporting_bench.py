@@ -1,0 +1,34 @@
+"""A tiny run of the whole benchmark (bench/run.py) so that its code cannot rot; the figures of a
+run this small mean nothing and are not checked against the targets."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.run import Options, run, table
+
+pytestmark = pytest.mark.real
+
+
+async def test_the_benchmark_runs_end_to_end_on_a_small_log() -> None:
+    results = await run(
+        Options(events=2000, regions=2, rate=200, steady_seconds=2.0, warmup_seconds=1.0, api_rate=5.0, write=False)
+    )
+    assert results.fill["events"] == 2000
+    assert results.baseline["records"] == 2000
+    assert results.rebuild["records"] == 2000
+    assert results.rebuild["applied"] + results.rebuild["duplicates"] == 2000
+    assert results.rebuild["failed"] == results.rebuild["rejected"] == 0
+    assert results.steady["sent"] >= 300
+    assert results.steady["never_visible"] == 0
+    assert results.steady["visible"] > 0
+    assert results.steady["p99_ms"] is not None
+    assert results.api["requests"] > 0
+    assert results.api["errors"] == 0
+    assert [t["measure"] for t in results.targets] == [
+        "rebuild throughput",
+        "rebuild / raw baseline",
+        "p99 produce-to-visible",
+        "report API p99",
+    ]
+    assert "(b) rebuild" in table(results)

@@ -1,0 +1,221 @@
+"""deploy/k8s rendered with kustomize (kubectl's) and validated offline: core kinds with
+kubernetes-validate, Strimzi resources against JSON Schemas generated from Strimzi's own CRDs,
+KEDA resources against hand-written schemas of the fields we use; plus consistency with the code
+(topic names, consumer groups, regions)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from shared.topics import all_topics
+from tests.ops.conftest import REPO, run, tool
+
+K8S = REPO / "deploy" / "k8s"
+SCHEMAS = K8S / "schemas"
+REGIONS = sorted(p.name for p in (K8S / "overlays").iterdir() if p.is_dir())
+CR_SCHEMAS = {
+    "Kafka": "kafka-kafka-strimzi-io-v1.json",
+    "KafkaNodePool": "kafkanodepool-kafka-strimzi-io-v1.json",
+    "KafkaTopic": "kafkatopic-kafka-strimzi-io-v1.json",
+    "KafkaUser": "kafkauser-kafka-strimzi-io-v1.json",
+    "ScaledObject": "scaledobject-keda-sh-v1alpha1.json",
+    "TriggerAuthentication": "triggerauthentication-keda-sh-v1alpha1.json",
+}
+CORE_API_VERSIONS = {"v1", "apps/v1"}
+
+Docs = list[dict[str, Any]]
+
+
+def render(path: Path) -> Docs:
+    done = run(tool("kubectl"), "kustomize", path)
+    assert done.returncode == 0, done.stderr
+    return [d for d in yaml.safe_load_all(done.stdout) if d]
+
+
+@pytest.fixture(scope="module")
+def docs() -> Docs:
+    return render(K8S)
+
+
+def by_kind(docs: Docs) -> dict[str, dict[str, dict[str, Any]]]:
+    found: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for d in docs:
+        found[d["kind"]][d["metadata"]["name"]] = d
+    return found
+
+
+def validate_core(docs: Docs, tmp_path: Path) -> tuple[int, str]:
+    path = tmp_path / "core.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    done = run(tool("kubernetes-validate"), "--strict", "--kubernetes-version", "1.37.0", path)
+    return done.returncode, done.stdout + done.stderr
+
+
+def validate_custom(docs: Docs, tmp_path: Path) -> tuple[int, str]:
+    out, worst = "", 0
+    for kind, schema in CR_SCHEMAS.items():
+        files = []
+        for i, d in enumerate(x for x in docs if x["kind"] == kind):
+            files.append(tmp_path / f"{kind}-{i}.json")
+            files[-1].write_text(json.dumps(d))
+        if files:
+            done = run(tool("check-jsonschema"), "--schemafile", SCHEMAS / schema, *files)
+            out += done.stdout + done.stderr
+            worst = max(worst, done.returncode)
+    return worst, out
+
+
+def test_generated_region_files_are_up_to_date() -> None:
+    done = run(tool("python"), K8S / "regions.py", "check")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_kind_is_validated_and_nothing_is_left_unrendered(docs: Docs) -> None:
+    kinds = {d["kind"] for d in docs}
+    core = {d["kind"] for d in docs if d["apiVersion"] in CORE_API_VERSIONS}
+    assert kinds == core | set(CR_SCHEMAS), f"no validator for {kinds - core - set(CR_SCHEMAS)}"
+    text = yaml.safe_dump_all(docs)
+    for placeholder in ("KAFKA_USER", "=REGION", ": REGION"):
+        assert placeholder not in text
+    assert {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"} == {"kotaku"}
+
+
+def test_core_resources_pass_kubernetes_validate(docs: Docs, tmp_path: Path) -> None:
+    core = [d for d in docs if d["apiVersion"] in CORE_API_VERSIONS]
+    code, out = validate_core(core, tmp_path)
+    assert code == 0, out
+    assert out.count(" passed for resource ") == len(core), out
+
+
+def test_custom_resources_pass_their_schemas(docs: Docs, tmp_path: Path) -> None:
+    code, out = validate_custom(docs, tmp_path)
+    assert code == 0, out
+    assert out.count("ok -- validation done") == len({d["kind"] for d in docs if d["kind"] in CR_SCHEMAS})
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "value", "core"),
+    [
+        ("KafkaTopic", ("spec", "replicas"), "three", False),
+        ("KafkaUser", ("spec", "authorization", "acls", 0, "resource", "patternType"), "prefixed", False),
+        ("Kafka", ("spec", "kafka", "listenerz"), [], False),
+        ("KafkaNodePool", ("spec", "roles"), ["leader"], False),
+        ("ScaledObject", ("spec", "maxReplicas"), 3, False),
+        ("ScaledObject", ("spec", "triggers", 0, "metadata", "lagThreshold"), "0", False),
+        ("TriggerAuthentication", ("spec", "secretTargetRef", 0, "secret"), "x", False),
+        ("Deployment", ("spec", "template", "spec", "containers", 0, "readinessProbe", "periodSecond"), 5, True),
+        ("Service", ("spec", "ports", 0, "port"), "http", True),
+    ],
+)
+def test_the_validators_reject_a_broken_resource(
+    docs: Docs, tmp_path: Path, kind: str, path: tuple[Any, ...], value: Any, core: bool
+) -> None:
+    doc = json.loads(json.dumps(next(d for d in docs if d["kind"] == kind)))
+    node = doc
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    code, out = validate_core([doc], tmp_path) if core else validate_custom([doc], tmp_path)
+    assert code != 0, f"{kind} with {path} = {value!r} was accepted:\n{out}"
+
+
+def test_kafka_cluster_has_three_brokers_three_controllers_rf3_min_isr2(docs: Docs) -> None:
+    k = by_kind(docs)
+    pools = k["KafkaNodePool"].values()
+    assert sum(p["spec"]["replicas"] for p in pools if "broker" in p["spec"]["roles"]) == 3
+    assert sum(p["spec"]["replicas"] for p in pools if "controller" in p["spec"]["roles"]) == 3
+    (cluster,) = k["Kafka"].values()
+    config = cluster["spec"]["kafka"]["config"]
+    assert config["default.replication.factor"] == 3
+    assert config["min.insync.replicas"] == 2
+    assert config["offsets.topic.replication.factor"] == 3
+    assert config["auto.create.topics.enable"] is False
+    listeners = cluster["spec"]["kafka"]["listeners"]
+    assert [(li["tls"], li["authentication"]["type"]) for li in listeners] == [(True, "scram-sha-512")]
+    assert cluster["spec"]["kafka"]["authorization"]["type"] == "simple"
+    for pool in pools:
+        assert pool["metadata"]["labels"]["strimzi.io/cluster"] == cluster["metadata"]["name"]
+
+
+def test_topics_are_the_code_s_topics_with_rf3(docs: Docs) -> None:
+    assert REGIONS[:1] == ["oc02"]
+    assert len(REGIONS) >= 2
+    topics = by_kind(docs)["KafkaTopic"]
+    assert set(topics) == set(all_topics(REGIONS))
+    for name, topic in topics.items():
+        assert topic["spec"]["replicas"] == 3, name
+        assert topic["spec"]["config"]["min.insync.replicas"] == 2, name
+        assert topic["spec"]["partitions"] >= 3, name
+    assert any(name.endswith(".dlq") for name in topics)
+
+
+def test_each_region_user_reaches_only_its_own_topics_and_groups(docs: Docs) -> None:
+    users = by_kind(docs)["KafkaUser"]
+    for region in REGIONS:
+        user = users[f"kotaku-{region}"]
+        assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+        acls = user["spec"]["authorization"]["acls"]
+        topic_acls = [a["resource"] for a in acls if a["resource"]["type"] == "topic"]
+        assert topic_acls == [{"type": "topic", "name": f"{region}.", "patternType": "prefix"}]
+        groups = {a["resource"]["name"] for a in acls if a["resource"]["type"] == "group"}
+        assert {"training.roster." + region} <= groups
+        assert all(g.endswith(f".{region}") for g in groups), groups
+    reporting = users["kotaku-reporting"]["spec"]["authorization"]["acls"]
+    assert {a["resource"]["name"] for a in reporting if a["resource"]["type"] == "topic"} == {f"{r}." for r in REGIONS}
+    assert {f"reporting.facilitators.{r}" for r in REGIONS} <= {a["resource"]["name"] for a in reporting}
+
+
+def env_of(deployment: dict[str, Any], config_maps: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env: dict[str, Any] = {}
+    for source in container.get("envFrom", []):
+        env.update(config_maps[source["configMapRef"]["name"]]["data"])
+    for item in container["env"]:
+        env[item["name"]] = item.get("value", item.get("valueFrom"))
+    return env
+
+
+def test_regional_deployments_scale_on_their_own_region_s_lag(docs: Docs) -> None:
+    k = by_kind(docs)
+    for region in REGIONS:
+        for service, port in (("registration", "8001"), ("training", "8002")):
+            deployment = k["Deployment"][f"{region}-{service}"]
+            env = env_of(deployment, k["ConfigMap"])
+            assert env["KOTAKU_REGIONS"] == region
+            assert env["KOTAKU_HTTP_PORT"] == port
+            assert env["KOTAKU_HTTP_HOST"] == "0.0.0.0"  # noqa: S104
+            assert env["KOTAKU_KAFKA_SASL_USERNAME"] == f"kotaku-{region}"
+            assert env["KOTAKU_KAFKA_SASL_PASSWORD"]["secretKeyRef"]["name"] == f"kotaku-{region}"
+            (init,) = deployment["spec"]["template"]["spec"]["initContainers"]
+            assert init["command"] == ["python", "-m", f"services.{service}", "migrate"]
+            assert deployment["spec"]["selector"]["matchLabels"]["kotaku.go.id/region"] == region
+            scaled = k["ScaledObject"][f"{region}-{service}"]
+            assert scaled["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+            assert scaled["spec"]["maxReplicaCount"] <= min(t["spec"]["partitions"] for t in k["KafkaTopic"].values())
+            for trigger in scaled["spec"]["triggers"]:
+                meta = trigger["metadata"]
+                assert trigger["type"] == "kafka"
+                assert meta["consumerGroup"].startswith(f"{service}.")
+                assert meta["consumerGroup"].endswith(f".{region}")
+                assert meta["topic"] in k["KafkaTopic"]
+                assert meta["topic"].startswith(f"{region}.")
+                assert trigger["authenticationRef"]["name"] in k["TriggerAuthentication"]
+        assert k["ScaledObject"][f"{region}-training"]["spec"]["triggers"][0]["metadata"]["consumerGroup"] == (
+            f"training.roster.{region}"
+        )
+    reporting = k["Deployment"]["reporting"]
+    assert env_of(reporting, k["ConfigMap"])["KOTAKU_REGIONS"] == ",".join(REGIONS)
+    assert "reporting" not in {s["spec"]["scaleTargetRef"]["name"] for s in k["ScaledObject"].values()}
+
+
+def test_each_overlay_renders_on_its_own() -> None:
+    for region in REGIONS:
+        names = {(d["kind"], d["metadata"]["name"]) for d in render(K8S / "overlays" / region)}
+        assert ("Deployment", f"{region}-training") in names
+        assert ("KafkaTopic", f"{region}.registration.facilitator.v1.dlq") in names
