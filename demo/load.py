@@ -68,9 +68,9 @@ async def _reported(http: httpx.AsyncClient, reporting: str, expected: int, wait
     while True:
         r = await http.get(url)
         if r.status_code == 200:
-            body: dict[str, Any] = r.json()
-            if body.get("completed", 0) + body.get("not_completed", 0) >= expected:
-                return body
+            training: dict[str, Any] = r.json()["training"]
+            if training["completed"] + training["not_completed"] >= expected:
+                return training
         if time.monotonic() > deadline:
             raise SystemExit(
                 f"reporting did not show the training within {wait_seconds:.0f} s: {r.status_code} {r.text}"
@@ -84,13 +84,12 @@ async def load(registration: str, training: str, reporting: str, token: str, kaf
         print(f"training {training_id}: scheduled (31 Jul - 7 Aug 2016, Asrama Haji Palembang)")
         ids = await load_registration(http, registration)
         print(f"registration: {len(ids)} facilitators imported from CSV (duplicates of earlier runs reused)")
-        enrolled, already = await _enroll(http, registration, ids, wait_seconds=60)
-        print(f"enrollments: {enrolled} new, {already} already present")
-
         state = (await http.get(f"{training}/api/v1/trainings/{training_id}")).json()
         if state["status"] == "closed":
-            print("training: already played and closed earlier")
+            print("training: already played and closed by an earlier run")
         else:
+            enrolled, already = await _enroll(http, registration, ids, wait_seconds=60)
+            print(f"enrollments: {enrolled} new, {already} already present")
             summary = await run_demo_training(training, token, ids, kafka_bootstrap=kafka_bootstrap)
             print(
                 f"training: {summary.enrolled} enrolled, {summary.completed} completed, "
@@ -100,8 +99,9 @@ async def load(registration: str, training: str, reporting: str, token: str, kaf
         state = (await http.get(f"{training}/api/v1/trainings/{training_id}")).json()
         report = await _reported(http, reporting, state["enrolled"], wait_seconds=120)
         print(
-            f"reporting: {report.get('enrolled')} enrolled, {report.get('completed')} completed, "
-            f"{report.get('not_completed')} not completed, {report.get('certificates')} certificates"
+            f"reporting: {report['enrolled']} enrolled, {report['completed']} completed, "
+            f"{report['not_completed']} not completed, {report['certified']} certified, "
+            f"OJT completed by {report['ojt_completed']}; dashboard: {reporting}/"
         )
 
 
