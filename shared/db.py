@@ -28,6 +28,9 @@ CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.InterfaceError,
     asyncpg.AdminShutdownError,
     asyncpg.TooManyConnectionsError,
+    # A pooled connection whose server went away mid-operation can surface as a protocol-state
+    # error ("cannot switch to state ...; another operation is in progress") on its next use.
+    asyncpg.InternalClientError,
 )
 
 

@@ -80,6 +80,12 @@ class IntakeMessage:
     def correlation_id(self) -> uuid.UUID:
         return self.dedupe_id
 
+    def authorize(self, region: str) -> None:
+        """An intake message may act only on the region of the topic it arrived on (Kafka ACLs
+        decide who may write that topic): the intake counterpart of an HTTP credential check."""
+        if region != self.topic_region:
+            raise ApiError(403, "region_forbidden", f"the {self.topic_region} intake cannot write {region} data")
+
     @property
     def occurred_at(self) -> datetime:
         return self.envelope.sent_at if self.envelope and self.envelope.sent_at else self.received_at

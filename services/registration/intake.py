@@ -22,21 +22,12 @@ from services.registration.schemas import (
 )
 from shared.contracts import IntakeRejected
 from shared.envelope import Envelope
-from shared.http import ApiError
 from shared.intake import IntakeCommand, IntakeEnvelope, IntakeMessage, intake_consumer
 from shared.outbox import UnitOfWork
 from shared.service import Runtime
 from shared.topics import REGISTRATION_INTAKE
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "docs" / "intake"
-
-
-def _topic_region_only(message: IntakeMessage) -> usecases.Authorize:
-    def authorize(region: str) -> None:
-        if region != message.topic_region:
-            raise ApiError(403, "region_forbidden", f"the {message.topic_region} intake cannot write {region} data")
-
-    return authorize
 
 
 async def register_facilitator(
@@ -52,14 +43,14 @@ async def register_facilitator(
         effective_from=body.effective_from or message.occurred_at.date(),
         speciality=body.speciality,
     )
-    await usecases.register_facilitator(runtime, uow, cmd, _topic_region_only(message))
+    await usecases.register_facilitator(runtime, uow, cmd, message.authorize)
 
 
 async def update_facilitator(
     runtime: Runtime, uow: UnitOfWork, body: UpdateFacilitator, message: IntakeMessage
 ) -> None:
     changes = usecases.Changes(full_name=body.full_name)
-    await usecases.update_facilitator(runtime, uow, body.facilitator_id, changes, _topic_region_only(message))
+    await usecases.update_facilitator(runtime, uow, body.facilitator_id, changes, message.authorize)
 
 
 async def reassign_facilitator(
@@ -72,7 +63,7 @@ async def reassign_facilitator(
         kabkota_code=body.kabkota_code,
         effective_from=body.effective_from,
     )
-    await usecases.reassign_facilitator(runtime, uow, body.facilitator_id, new, _topic_region_only(message))
+    await usecases.reassign_facilitator(runtime, uow, body.facilitator_id, new, message.authorize)
 
 
 async def deactivate_facilitator(
@@ -84,21 +75,21 @@ async def deactivate_facilitator(
         body.facilitator_id,
         body.reason,
         body.effective_from or message.occurred_at.date(),
-        _topic_region_only(message),
+        message.authorize,
     )
 
 
 async def enroll_facilitator(
     runtime: Runtime, uow: UnitOfWork, body: EnrollFacilitator, message: IntakeMessage
 ) -> None:
-    await usecases.enroll_facilitator(runtime, uow, body.training_id, body.facilitator_id, _topic_region_only(message))
+    await usecases.enroll_facilitator(runtime, uow, body.training_id, body.facilitator_id, message.authorize)
 
 
 async def withdraw_enrollment(
     runtime: Runtime, uow: UnitOfWork, body: WithdrawEnrollment, message: IntakeMessage
 ) -> None:
     await usecases.withdraw_enrollment(
-        runtime, uow, body.training_id, body.facilitator_id, body.reason, _topic_region_only(message)
+        runtime, uow, body.training_id, body.facilitator_id, body.reason, message.authorize
     )
 
 

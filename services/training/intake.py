@@ -29,19 +29,10 @@ from services.training.schemas import (
 )
 from shared.contracts.intake import FieldError, IntakeRejected
 from shared.envelope import new_event
-from shared.http import ApiError
 from shared.intake import IntakeCommand, IntakeMessage, intake_consumer
 from shared.outbox import UnitOfWork
 from shared.service import Runtime
 from shared.topics import TRAINING_INTAKE
-
-
-def _topic_region_only(message: IntakeMessage) -> usecases.Authorize:
-    def authorize(region: str) -> None:
-        if region != message.topic_region:
-            raise ApiError(403, "region_forbidden", f"the {message.topic_region} intake cannot write {region} data")
-
-    return authorize
 
 
 def _ids(message: IntakeMessage) -> usecases.FactIds:
@@ -51,7 +42,7 @@ def _ids(message: IntakeMessage) -> usecases.FactIds:
 async def schedule_training(
     runtime: Runtime, uow: UnitOfWork, body: ScheduleTrainingIntake, message: IntakeMessage
 ) -> None:
-    await usecases.schedule_training(runtime, uow, body, _topic_region_only(message))
+    await usecases.schedule_training(runtime, uow, body, message.authorize)
 
 
 async def record_attendance(
@@ -62,7 +53,7 @@ async def record_attendance(
         uow,
         body.training_id,
         body,
-        _topic_region_only(message),
+        message.authorize,
         channel="intake",
         occurred_at=message.occurred_at,
         ids=_ids(message),
@@ -77,7 +68,7 @@ async def score_assessments(
         uow,
         body.training_id,
         body,
-        _topic_region_only(message),
+        message.authorize,
         channel="intake",
         occurred_at=message.occurred_at,
         ids=_ids(message),
@@ -90,7 +81,7 @@ async def assign_ojt(runtime: Runtime, uow: UnitOfWork, body: AssignOJTIntake, m
         uow,
         body.training_id,
         body,
-        _topic_region_only(message),
+        message.authorize,
         channel="intake",
         occurred_at=message.occurred_at,
         ids=_ids(message),
@@ -103,7 +94,7 @@ async def complete_ojt(runtime: Runtime, uow: UnitOfWork, body: CompleteOJTIntak
         uow,
         body.training_id,
         body,
-        _topic_region_only(message),
+        message.authorize,
         channel="intake",
         occurred_at=message.occurred_at,
         ids=_ids(message),
@@ -111,9 +102,7 @@ async def complete_ojt(runtime: Runtime, uow: UnitOfWork, body: CompleteOJTIntak
 
 
 async def sync_facts(runtime: Runtime, uow: UnitOfWork, body: SyncFactsIntake, message: IntakeMessage) -> None:
-    outcome = await usecases.sync_facts(
-        runtime, uow, body.training_id, body.facts, _topic_region_only(message), channel="intake"
-    )
+    outcome = await usecases.sync_facts(runtime, uow, body.training_id, body.facts, message.authorize, channel="intake")
     refused = [r for r in outcome.results if r.outcome == "refused"]
     if not refused:
         return
@@ -138,7 +127,7 @@ async def sync_facts(runtime: Runtime, uow: UnitOfWork, body: SyncFactsIntake, m
 
 
 async def close_training(runtime: Runtime, uow: UnitOfWork, body: CloseTrainingIntake, message: IntakeMessage) -> None:
-    await usecases.close_training(runtime, uow, body.training_id, _topic_region_only(message))
+    await usecases.close_training(runtime, uow, body.training_id, message.authorize)
 
 
 INTAKE = intake_consumer(
