@@ -285,8 +285,9 @@ def _subscribe_region(
         ack_policy=AckPolicy.MANUAL,
         batch=True,
         max_records=max_records,
-        # Short waits keep produce-to-visible latency low: FastStream sleeps batch_timeout_ms after
-        # an empty poll, and the broker holds a fetch up to fetch_max_wait_ms.
+        # FastStream sleeps batch_timeout_ms after an empty poll; the broker holds a fetch up to
+        # fetch_max_wait_ms. Shorter waits measured worse in make bench when one process runs many
+        # consumers on 2 cores (docs/reporting.md), so the defaults stay FastStream's.
         batch_timeout_ms=ctx.poll_ms,
         fetch_max_wait_ms=ctx.fetch_max_wait_ms,
         title=f"{consumer.name}.{region}",

@@ -40,9 +40,9 @@ class Settings(BaseSettings):
     http_port: int | None = Field(default=None, description="defaults to the service's own port")
     consumer_max_records: int = Field(default=500, ge=1, le=10_000)
     consumer_poll_ms: int = Field(
-        default=50, ge=1, le=5000, description="how long a consumer waits for records (and pauses when idle)"
+        default=200, ge=1, le=5000, description="how long a consumer waits for records (and pauses when idle)"
     )
-    consumer_fetch_max_wait_ms: int = Field(default=100, ge=1, le=5000, description="broker-side fetch wait")
+    consumer_fetch_max_wait_ms: int = Field(default=500, ge=1, le=5000, description="broker-side fetch wait")
     retry_attempts: int = Field(default=6, ge=1, description="attempts before a failing event is dead-lettered")
     retry_backoff_seconds: float = Field(default=0.5, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1)
