@@ -309,8 +309,10 @@ async def close_training(training_id: uuid.UUID, runtime: RuntimeDep, caller: Ca
 
 
 @router.get("/trainings/{training_id}/roster", response_model=Roster)
-async def get_roster(training_id: uuid.UUID, runtime: RuntimeDep) -> Roster:
+async def get_roster(training_id: uuid.UUID, runtime: RuntimeDep, caller: Caller) -> Roster:
     rows = await runtime.pool.fetch(ROSTER_OF_TRAINING, training_id)
+    for region in {r["region"] for r in rows}:
+        ensure_may_read(caller, region)
     entries = [RosterEntry.model_validate(dict(r)) for r in rows]
     return Roster(training_id=training_id, enrolled=sum(e.status == "enrolled" for e in entries), entries=entries)
 

@@ -106,6 +106,10 @@ async def test_enrollment_reaches_the_training_roster(stack: Stack, producer: AI
 
         body = await eventually(roster)
         assert body["entries"][0]["facilitator_id"] == fid
+        roster_url = f"{trn}/api/v1/trainings/{training_id}/roster"
+        assert (await http.get(roster_url, headers={"Authorization": ""})).status_code == 401
+        assert (await http.get(roster_url, headers=stack.auth("oc05"))).status_code == 403
+        assert (await http.get(roster_url, headers=stack.auth("national"))).status_code == 200
         assert body["entries"][0]["role"] == "fasilitator"
 
 
