@@ -4,9 +4,10 @@ use-case calls and results into responses."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel
@@ -23,7 +24,7 @@ from services.training.schemas import (
     ScheduleTraining,
     SyncBatch,
 )
-from shared.auth import Caller, ensure_may_read, ensure_may_write
+from shared.auth import Caller, Principal, ensure_may_read, ensure_may_write
 from shared.contracts import CompletionRule, Module, Role, Session, TrainingClass, TrainingType
 from shared.service import Runtime, runtime_of
 
@@ -329,6 +330,28 @@ async def assign_classes(
 # -- participation -----------------------------------------------------------------------------
 
 
+async def _record_facts(
+    record: Callable[..., Awaitable[usecases.FactsOutcome]],
+    runtime: Runtime,
+    training_id: uuid.UUID,
+    body: Any,
+    caller: Principal,
+) -> FactsOut:
+    """Run a fact-recording use case for an HTTP caller: facts recorded now, ids generated."""
+    async with runtime.outbox.unit_of_work() as uow:
+        outcome = await record(
+            runtime,
+            uow,
+            training_id,
+            body,
+            partial(ensure_may_write, caller),
+            channel="http",
+            occurred_at=datetime.now(UTC),
+            ids=usecases.FactIds(),
+        )
+    return FactsOut.of(outcome)
+
+
 @router.post(
     "/trainings/{training_id}/attendance",
     response_model=FactsOut,
@@ -340,36 +363,14 @@ async def assign_classes(
 async def record_attendance(
     training_id: uuid.UUID, body: AttendanceSheet, runtime: RuntimeDep, caller: Caller
 ) -> FactsOut:
-    async with runtime.outbox.unit_of_work() as uow:
-        outcome = await usecases.record_attendance(
-            runtime,
-            uow,
-            training_id,
-            body,
-            partial(ensure_may_write, caller),
-            channel="http",
-            occurred_at=datetime.now(UTC),
-            ids=usecases.FactIds(),
-        )
-    return FactsOut.of(outcome)
+    return await _record_facts(usecases.record_attendance, runtime, training_id, body, caller)
 
 
 @router.post("/trainings/{training_id}/assessments", response_model=FactsOut, summary="Pre-test or post-test scores")
 async def record_assessments(
     training_id: uuid.UUID, body: Assessments, runtime: RuntimeDep, caller: Caller
 ) -> FactsOut:
-    async with runtime.outbox.unit_of_work() as uow:
-        outcome = await usecases.record_assessments(
-            runtime,
-            uow,
-            training_id,
-            body,
-            partial(ensure_may_write, caller),
-            channel="http",
-            occurred_at=datetime.now(UTC),
-            ids=usecases.FactIds(),
-        )
-    return FactsOut.of(outcome)
+    return await _record_facts(usecases.record_assessments, runtime, training_id, body, caller)
 
 
 @router.post(
@@ -379,34 +380,12 @@ async def record_assessments(
     responses={422: {"description": "unknown_kelurahan, not_enrolled, unknown_class"}},
 )
 async def assign_ojt(training_id: uuid.UUID, body: OJTAssignments, runtime: RuntimeDep, caller: Caller) -> FactsOut:
-    async with runtime.outbox.unit_of_work() as uow:
-        outcome = await usecases.assign_ojt(
-            runtime,
-            uow,
-            training_id,
-            body,
-            partial(ensure_may_write, caller),
-            channel="http",
-            occurred_at=datetime.now(UTC),
-            ids=usecases.FactIds(),
-        )
-    return FactsOut.of(outcome)
+    return await _record_facts(usecases.assign_ojt, runtime, training_id, body, caller)
 
 
 @router.post("/trainings/{training_id}/ojt-completions", response_model=FactsOut)
 async def complete_ojt(training_id: uuid.UUID, body: OJTCompletionIn, runtime: RuntimeDep, caller: Caller) -> FactsOut:
-    async with runtime.outbox.unit_of_work() as uow:
-        outcome = await usecases.complete_ojt(
-            runtime,
-            uow,
-            training_id,
-            body,
-            partial(ensure_may_write, caller),
-            channel="http",
-            occurred_at=datetime.now(UTC),
-            ids=usecases.FactIds(),
-        )
-    return FactsOut.of(outcome)
+    return await _record_facts(usecases.complete_ojt, runtime, training_id, body, caller)
 
 
 @router.post(

@@ -16,6 +16,8 @@ refused, an ``IntakeRejected`` with reason ``facts_refused`` lists them (``error
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from services.training import usecases
 from services.training.schemas import (
@@ -29,7 +31,7 @@ from services.training.schemas import (
 )
 from shared.contracts.intake import FieldError, IntakeRejected
 from shared.envelope import new_event
-from shared.intake import IntakeCommand, IntakeMessage, intake_consumer
+from shared.intake import Handler, IntakeCommand, IntakeMessage, intake_consumer
 from shared.outbox import UnitOfWork
 from shared.service import Runtime
 from shared.topics import TRAINING_INTAKE
@@ -45,60 +47,23 @@ async def schedule_training(
     await usecases.schedule_training(runtime, uow, body, message.authorize)
 
 
-async def record_attendance(
-    runtime: Runtime, uow: UnitOfWork, body: RecordAttendanceIntake, message: IntakeMessage
-) -> None:
-    await usecases.record_attendance(
-        runtime,
-        uow,
-        body.training_id,
-        body,
-        message.authorize,
-        channel="intake",
-        occurred_at=message.occurred_at,
-        ids=_ids(message),
-    )
+def _facts(record: Callable[..., Awaitable[usecases.FactsOutcome]]) -> Handler:
+    """An intake handler for a fact-recording use case: the message's region check, its
+    ``sent_at`` as the facts' time, and fact ids derived from the message (a resend is a duplicate)."""
 
+    async def handle(runtime: Runtime, uow: UnitOfWork, body: Any, message: IntakeMessage) -> None:
+        await record(
+            runtime,
+            uow,
+            body.training_id,
+            body,
+            message.authorize,
+            channel="intake",
+            occurred_at=message.occurred_at,
+            ids=_ids(message),
+        )
 
-async def score_assessments(
-    runtime: Runtime, uow: UnitOfWork, body: ScoreAssessmentsIntake, message: IntakeMessage
-) -> None:
-    await usecases.record_assessments(
-        runtime,
-        uow,
-        body.training_id,
-        body,
-        message.authorize,
-        channel="intake",
-        occurred_at=message.occurred_at,
-        ids=_ids(message),
-    )
-
-
-async def assign_ojt(runtime: Runtime, uow: UnitOfWork, body: AssignOJTIntake, message: IntakeMessage) -> None:
-    await usecases.assign_ojt(
-        runtime,
-        uow,
-        body.training_id,
-        body,
-        message.authorize,
-        channel="intake",
-        occurred_at=message.occurred_at,
-        ids=_ids(message),
-    )
-
-
-async def complete_ojt(runtime: Runtime, uow: UnitOfWork, body: CompleteOJTIntake, message: IntakeMessage) -> None:
-    await usecases.complete_ojt(
-        runtime,
-        uow,
-        body.training_id,
-        body,
-        message.authorize,
-        channel="intake",
-        occurred_at=message.occurred_at,
-        ids=_ids(message),
-    )
+    return handle
 
 
 async def sync_facts(runtime: Runtime, uow: UnitOfWork, body: SyncFactsIntake, message: IntakeMessage) -> None:
@@ -135,10 +100,10 @@ INTAKE = intake_consumer(
     TRAINING_INTAKE,
     {
         "ScheduleTraining": IntakeCommand(ScheduleTrainingIntake, schedule_training),
-        "RecordAttendance": IntakeCommand(RecordAttendanceIntake, record_attendance),
-        "ScoreAssessments": IntakeCommand(ScoreAssessmentsIntake, score_assessments),
-        "AssignOJT": IntakeCommand(AssignOJTIntake, assign_ojt),
-        "CompleteOJT": IntakeCommand(CompleteOJTIntake, complete_ojt),
+        "RecordAttendance": IntakeCommand(RecordAttendanceIntake, _facts(usecases.record_attendance)),
+        "ScoreAssessments": IntakeCommand(ScoreAssessmentsIntake, _facts(usecases.record_assessments)),
+        "AssignOJT": IntakeCommand(AssignOJTIntake, _facts(usecases.assign_ojt)),
+        "CompleteOJT": IntakeCommand(CompleteOJTIntake, _facts(usecases.complete_ojt)),
         "SyncFacts": IntakeCommand(SyncFactsIntake, sync_facts),
         "CloseTraining": IntakeCommand(CloseTrainingIntake, close_training),
     },
