@@ -1,7 +1,8 @@
 """The local stack: runs the three services as background processes against the Kafka broker and
 PostgreSQL started by ``deploy/local``. Used by ``make run`` / ``make stop`` and by the tests.
 
-    python -m shared.devstack up       migrate, create topics, start the services, wait until ready
+    python -m shared.devstack up       create topics (retention per topic class), migrate, start the
+                                       services, wait until ready
     python -m shared.devstack down     stop the services (SIGTERM, then SIGKILL after a timeout)
     python -m shared.devstack status   show what runs where
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.auth import CredentialStore, Role
-from shared.kafka_admin import ensure_topics
+from shared.kafka_admin import describe, reconcile_topics
 from shared.topics import all_topics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -217,8 +218,8 @@ def _running_pid(name: str) -> int | None:
 
 def up(regions: str) -> None:
     bootstrap = os.environ.get("KOTAKU_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-    created = asyncio.run(ensure_topics(bootstrap, all_topics(regions.split(","))))
-    print(f"topics: {len(created)} created for regions {regions}")
+    changes = asyncio.run(reconcile_topics(bootstrap, all_topics(regions.split(","))))
+    print(f"regions {regions}, {describe(changes)}")
     procs = []
     for name, port in SERVICES.items():
         port = int(os.environ.get(f"KOTAKU_{name.upper()}_PORT", port))

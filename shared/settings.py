@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.topics import DEFAULT_INTAKE_RETENTION_DAYS, DEFAULT_REJECTIONS_RETENTION_DAYS, RetentionPolicy
+
 REGION_PATTERN = r"^oc\d{2}$"
 _REGION_RE = re.compile(REGION_PATTERN)
 
@@ -80,6 +82,34 @@ class Settings(BaseSettings):
     @property
     def kafka_servers(self) -> list[str]:
         return [server.strip() for server in self.kafka_bootstrap.split(",") if server.strip()]
+
+
+class RetentionSettings(BaseSettings):
+    """How long the short-lived topic classes keep messages, read by whatever creates topics
+    (``shared.kafka_admin``). Canonical streams are kept forever: that is not a setting."""
+
+    model_config = SettingsConfigDict(env_prefix="KOTAKU_", extra="ignore")
+
+    intake_retention_days: int = Field(
+        default=DEFAULT_INTAKE_RETENTION_DAYS,
+        ge=1,
+        le=90,
+        description="intake topics and their dead-letter topics (they carry raw NIKs)",
+    )
+    rejections_retention_days: int = Field(
+        default=DEFAULT_REJECTIONS_RETENTION_DAYS,
+        ge=1,
+        le=365,
+        description="the rejections topic and its dead-letter topic",
+    )
+
+    def policy(self) -> RetentionPolicy:
+        return RetentionPolicy.of_days(self.intake_retention_days, self.rejections_retention_days)
+
+
+def load_retention_policy(**overrides: object) -> RetentionPolicy:
+    """The topic retention policy from the environment; keyword overrides win."""
+    return RetentionSettings(**overrides).policy()  # type: ignore[arg-type]
 
 
 def load_settings(**overrides: object) -> Settings:

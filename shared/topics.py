@@ -1,19 +1,46 @@
-"""Topic names. Regional streams are prefixed with the OC region code, so that each region is
-consumed by its own consumer groups and scales on its own: ``oc02.registration.facilitator.v1``.
-A breaking contract change gets a new ``.v2`` topic; an added optional field does not."""
+"""Topic names and how long each class of topic keeps its messages.
+
+Regional streams are prefixed with the OC region code, so that each region is consumed by its own
+consumer groups and scales on its own: ``oc02.registration.facilitator.v1``. A breaking contract
+change gets a new ``.v2`` topic; an added optional field does not.
+
+Every stream belongs to one :class:`TopicClass`, and its dead-letter twin belongs to the same class.
+The class decides the topic's ``retention.ms`` (:class:`RetentionPolicy`), wherever topics are made:
+``shared.kafka_admin`` (local stack, tests, Compose) and the KafkaTopics of ``deploy/k8s``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 DLQ_SUFFIX = ".dlq"
+
+DAY_MS = 24 * 60 * 60 * 1000
+FOREVER = -1  # retention.ms that keeps every message
+DEFAULT_INTAKE_RETENTION_DAYS = 7
+DEFAULT_REJECTIONS_RETENTION_DAYS = 30
+
+
+class TopicClass(StrEnum):
+    """What a topic carries, which decides how long it keeps it."""
+
+    # Events owned by a service and published through its outbox: the record every read model is
+    # rebuilt from. Kept forever, dead letters included (they must survive until replayed).
+    CANONICAL = "canonical"
+    # Commands from regional systems. They carry raw NIKs, so they are kept only a few days: long
+    # enough to be consumed (or replayed from the dead-letter topic after a fix), not longer.
+    INTAKE = "intake"
+    # Answers to the regional systems about commands that were refused; short as well.
+    REJECTIONS = "rejections"
 
 
 @dataclass(frozen=True)
 class Stream:
-    """A regional stream: ``<region>.<name>.v<version>``."""
+    """A regional stream: ``<region>.<name>.v<version>``, of one topic class."""
 
     name: str
+    topic_class: TopicClass
     version: int = 1
 
     def topic(self, region: str, prefix: str = "") -> str:
@@ -21,15 +48,15 @@ class Stream:
 
 
 # Canonical events, published by their owning service through its outbox.
-ORGUNIT = Stream("registration.orgunit")
-FACILITATOR = Stream("registration.facilitator")
-ENROLLMENT = Stream("registration.enrollment")
-TRAINING = Stream("training.training")
-PARTICIPATION = Stream("training.participation")
+ORGUNIT = Stream("registration.orgunit", TopicClass.CANONICAL)
+FACILITATOR = Stream("registration.facilitator", TopicClass.CANONICAL)
+ENROLLMENT = Stream("registration.enrollment", TopicClass.CANONICAL)
+TRAINING = Stream("training.training", TopicClass.CANONICAL)
+PARTICIPATION = Stream("training.participation", TopicClass.CANONICAL)
 # Intake from regional systems (documented JSON messages) and the rejections sent back to them.
-REGISTRATION_INTAKE = Stream("registration.intake")
-TRAINING_INTAKE = Stream("training.intake")
-REJECTIONS = Stream("rejections")
+REGISTRATION_INTAKE = Stream("registration.intake", TopicClass.INTAKE)
+TRAINING_INTAKE = Stream("training.intake", TopicClass.INTAKE)
+REJECTIONS = Stream("rejections", TopicClass.REJECTIONS)
 
 ALL_STREAMS: tuple[Stream, ...] = (
     ORGUNIT,
@@ -62,3 +89,50 @@ def all_topics(regions: list[str], prefix: str = "") -> list[str]:
     """Every topic the services use for these regions, dead-letter topics included."""
     topics = regional_topics(regions, prefix)
     return topics + [dlq_topic(t) for t in topics]
+
+
+def stream_of(topic: str) -> Stream | None:
+    """The stream a topic name (with any prefix and region, dead-letter twin or not) belongs to;
+    None for a topic that is not one of ours."""
+    base = topic.removesuffix(DLQ_SUFFIX)
+    for stream in ALL_STREAMS:
+        if base.endswith(f".{stream.name}.v{stream.version}"):
+            return stream
+    return None
+
+
+def topic_class(topic: str) -> TopicClass | None:
+    stream = stream_of(topic)
+    return stream.topic_class if stream else None
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """``retention.ms`` per topic class. Canonical topics are always kept forever (rebuilding a
+    read model replays them from the beginning); the short-lived classes are configurable
+    (``KOTAKU_INTAKE_RETENTION_DAYS``, ``KOTAKU_REJECTIONS_RETENTION_DAYS``: see
+    ``shared.settings.RetentionSettings``)."""
+
+    intake_ms: int = DEFAULT_INTAKE_RETENTION_DAYS * DAY_MS
+    rejections_ms: int = DEFAULT_REJECTIONS_RETENTION_DAYS * DAY_MS
+
+    def __post_init__(self) -> None:
+        for name in ("intake_ms", "rejections_ms"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be a positive number of milliseconds, not {getattr(self, name)}")
+
+    @classmethod
+    def of_days(cls, intake: int, rejections: int) -> RetentionPolicy:
+        return cls(intake_ms=intake * DAY_MS, rejections_ms=rejections * DAY_MS)
+
+    def retention_ms(self, kind: TopicClass) -> int:
+        if kind is TopicClass.CANONICAL:
+            return FOREVER
+        if kind is TopicClass.INTAKE:
+            return self.intake_ms
+        return self.rejections_ms
+
+    def for_topic(self, topic: str) -> int | None:
+        """The topic's ``retention.ms``; None for a topic that is not one of ours."""
+        kind = topic_class(topic)
+        return None if kind is None else self.retention_ms(kind)

@@ -10,7 +10,8 @@ from typing import Any
 import yaml
 
 from shared.devstack import SERVICES
-from shared.settings import Settings
+from shared.settings import RetentionSettings, Settings
+from shared.topics import DEFAULT_INTAKE_RETENTION_DAYS, DEFAULT_REJECTIONS_RETENTION_DAYS
 from tests.ops.conftest import REPO, run, tool
 
 COMPOSE = REPO / "docker-compose.yml"
@@ -67,6 +68,23 @@ def test_services_match_the_local_stack() -> None:
         assert svc["depends_on"][f"{name}-migrate"] == {"condition": "service_completed_successfully"}
         assert svc["depends_on"]["kafka-topics"] == {"condition": "service_completed_successfully"}
     assert "KOTAKU_NIK_HASH_KEY" in services["registration"]["environment"]
+
+
+def test_the_topic_job_creates_topics_with_the_retention_of_their_class() -> None:
+    services = compose()["services"]
+    job = services["kafka-topics"]
+    assert job["command"] == ["python", "-m", "shared.kafka_admin"]
+    assert job["depends_on"]["kafka"] == {"condition": "service_healthy"}
+    env = job["environment"]
+    assert env["KOTAKU_KAFKA_BOOTSTRAP"] == "kafka:29092"
+    assert env["KOTAKU_REGIONS"] == "${KOTAKU_REGIONS:-oc02}"
+    # the short-lived classes are configurable, with the code's defaults; canonical is not a setting
+    defaults = {
+        "KOTAKU_INTAKE_RETENTION_DAYS": DEFAULT_INTAKE_RETENTION_DAYS,
+        "KOTAKU_REJECTIONS_RETENTION_DAYS": DEFAULT_REJECTIONS_RETENTION_DAYS,
+    }
+    assert {k: v for k, v in env.items() if "RETENTION" in k} == {k: f"${{{k}:-{d}}}" for k, d in defaults.items()}
+    assert set(defaults) == {f"KOTAKU_{name.upper()}" for name in RetentionSettings.model_fields}
 
 
 def test_infrastructure_images_and_healthchecks() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.topics import all_topics
+from shared.topics import TopicClass, all_topics, topic_class
 from tests.ops.conftest import REPO, run, tool
 
 K8S = REPO / "deploy" / "k8s"
@@ -153,6 +153,31 @@ def test_topics_are_the_code_s_topics_with_rf3(docs: Docs) -> None:
         assert topic["spec"]["config"]["min.insync.replicas"] == 2, name
         assert topic["spec"]["partitions"] >= 3, name
     assert any(name.endswith(".dlq") for name in topics)
+
+
+# retention.ms per topic class, written out here rather than taken from shared/topics.py
+RETENTION_BY_CLASS = {
+    TopicClass.CANONICAL: -1,  # rebuilds replay canonical streams from the beginning
+    TopicClass.INTAKE: 7 * 24 * 3600 * 1000,  # raw NIKs: days, not forever
+    TopicClass.REJECTIONS: 30 * 24 * 3600 * 1000,
+}
+
+
+def test_topics_keep_their_messages_as_long_as_their_class_says(docs: Docs) -> None:
+    topics = by_kind(docs)["KafkaTopic"]
+    seen: dict[TopicClass | None, set[str]] = defaultdict(set)
+    for name, topic in topics.items():
+        kind = topic_class(name)
+        seen[kind].add(name)
+        assert kind is not None, f"{name} has no topic class"
+        assert topic["spec"]["config"]["retention.ms"] == RETENTION_BY_CLASS[kind], name
+    for region in REGIONS:
+        for stream in ("registration.facilitator", "training.participation"):
+            assert f"{region}.{stream}.v1.dlq" in seen[TopicClass.CANONICAL]
+        for stream in ("registration.intake", "training.intake"):
+            assert {f"{region}.{stream}.v1", f"{region}.{stream}.v1.dlq"} <= seen[TopicClass.INTAKE]
+        assert {f"{region}.rejections.v1", f"{region}.rejections.v1.dlq"} <= seen[TopicClass.REJECTIONS]
+    assert len(seen[TopicClass.CANONICAL]) == 10 * len(REGIONS)
 
 
 def test_each_region_user_reaches_only_its_own_topics_and_groups(docs: Docs) -> None:
