@@ -6,8 +6,9 @@ PostgreSQL started by ``deploy/local``. Used by ``make run`` / ``make stop`` and
     python -m shared.devstack down     stop the services (SIGTERM, then SIGKILL after a timeout)
     python -m shared.devstack status   show what runs where
 
-Connection details come from ``.local/db.env`` (written by ``deploy/local/postgres.sh``); the NIK
-hash key is generated once into ``.local/secrets.env``. Neither file is committed.
+Connection details, and the name of this clone's own database, come from ``.local/db.env``
+(written by ``deploy/local/postgres.sh``); the NIK hash key is generated once into
+``.local/secrets.env``. Neither file is committed.
 """
 
 from __future__ import annotations
@@ -57,6 +58,19 @@ def local_secrets() -> dict[str, str]:
         path.write_text("".join(f"{k}={v}\n" for k, v in found.items()))
         path.chmod(0o600)
     return {**db, **found}
+
+
+def local_database(secrets_: Mapping[str, str] | None = None) -> str:
+    """This clone's database: ``deploy/local/postgres.sh`` names it after the clone's path, so
+    that two checkouts on one machine never share data (the roles are shared; they belong to the
+    PostgreSQL cluster)."""
+    name = (secrets_ if secrets_ is not None else local_secrets()).get("KOTAKU_PG_DATABASE", "")
+    if not name:
+        raise SystemExit(
+            ".local/db.env names no database (it was written by an older deploy/local/postgres.sh): "
+            "run deploy/local/postgres.sh start (or make infra) again"
+        )
+    return name
 
 
 def local_credentials() -> tuple[Path, dict[str, str]]:
@@ -178,17 +192,18 @@ def service_process(
     name: str,
     *,
     port: int,
-    database: str = "kotaku",
+    database: str | None = None,
     regions: str = "oc02",
     topic_prefix: str = "",
     log_dir: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
 ) -> ServiceProcess:
+    """The service's process; ``database`` defaults to this clone's (:func:`local_database`)."""
     secrets_ = local_secrets()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("KOTAKU_")},
         "PYTHONUNBUFFERED": "1",
-        "KOTAKU_DATABASE_URL": database_url(name, database, secrets_),
+        "KOTAKU_DATABASE_URL": database_url(name, database or local_database(secrets_), secrets_),
         "KOTAKU_HTTP_PORT": str(port),
         "KOTAKU_REGIONS": regions,
         "KOTAKU_TOPIC_PREFIX": topic_prefix,

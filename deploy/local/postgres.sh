@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
-# PostgreSQL for the local stack, from Debian's packages. Usage: deploy/local/postgres.sh start|stop|restart|status
+# PostgreSQL for the local stack, from Debian's packages.
+# Usage: deploy/local/postgres.sh start|stop|stop-if-ours|restart|status|database
 #   start    install the server if missing, start the cluster if stopped, wait until it accepts
-#            connections, create the project's roles and database (idempotent), and write the
-#            connection strings to $KOTAKU_LOCAL_DIR/db.env (passwords generated here, never committed)
+#            connections, create the project's roles and this clone's database (idempotent), and
+#            write the port, the database name and the passwords to $KOTAKU_LOCAL_DIR/db.env
+#            (passwords generated here, never committed)
 #   restart  restart the cluster (used by the failure tests)
+#   database print the name of this clone's database
 # One role per service, each owning only its own schema, plus kotaku_test (CREATEDB) for test databases.
+# Roles belong to the whole PostgreSQL cluster and are shared by every clone on the machine; the
+# database is the clone's own: kotaku_<first 8 hex digits of the SHA-256 of the clone's path>,
+# unless KOTAKU_PG_DATABASE names another.
 set -euo pipefail
-
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-local_dir="${KOTAKU_LOCAL_DIR:-$root/.local}"
-envfile="$local_dir/db.env"
-database="${KOTAKU_PG_DATABASE:-kotaku}"
-services=(registration training reporting)
 
 say() { printf 'postgres: %s\n' "$*"; }
 die() { printf 'postgres: ERROR: %s\n' "$*" >&2; exit 1; }
+
+root="$(cd -P "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+local_dir="${KOTAKU_LOCAL_DIR:-$root/.local}"
+envfile="$local_dir/db.env"
+database="${KOTAKU_PG_DATABASE:-kotaku_$(printf '%s' "$root" | sha256sum | cut -c1-8)}"
+[[ "$database" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] ||
+  die "KOTAKU_PG_DATABASE must be a lower-case SQL name (letters, digits, _), not '$database'"
+services=(registration training reporting)
 
 install_server() {
   command -v pg_ctlcluster >/dev/null && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && return
@@ -58,7 +66,7 @@ start() {
   touch "$envfile"
   chmod 600 "$envfile"
   local role password
-  local -a lines=("KOTAKU_PG_PORT=$port")
+  local -a lines=("KOTAKU_PG_PORT=$port" "KOTAKU_PG_DATABASE=$database")
   for svc in "${services[@]}" test; do
     role="kotaku_$svc"
     password="$(grep -E "^KOTAKU_PG_PASSWORD_${svc^^}=" "$envfile" | cut -d= -f2- || true)"
@@ -78,8 +86,15 @@ GRANT CONNECT, CREATE ON DATABASE $database TO kotaku_registration, kotaku_train
 -- test databases are dropped WITH (FORCE), which must end the service roles' sessions
 GRANT pg_signal_backend TO kotaku_test;
 SQL
-  printf '%s\n' "${lines[@]}" >"$envfile"
+  # replaced in one step, so that a reader never sees half a file
+  (umask 077 && printf '%s\n' "${lines[@]}" >"$envfile.new")
+  mv -f "$envfile.new" "$envfile"
   say "ready on 127.0.0.1:$port, database '$database' (credentials in $envfile)"
+  if [ "$database" != kotaku ] &&
+    [ "$(psql_admin -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'kotaku'")" = 1 ]; then
+    say "database 'kotaku' (shared by every clone in earlier versions) is no longer used by this clone;"
+    say "drop it once no older checkout needs it: runuser -u postgres -- dropdb -p $port kotaku"
+  fi
 }
 
 stop() {
@@ -113,5 +128,6 @@ case "${1:-}" in
   stop-if-ours) stop_if_ours ;;
   restart) restart ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|stop-if-ours|restart|status" >&2; exit 2 ;;
+  database) printf '%s\n' "$database" ;;
+  *) echo "usage: $0 start|stop|stop-if-ours|restart|status|database" >&2; exit 2 ;;
 esac
