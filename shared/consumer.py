@@ -2,38 +2,52 @@
 
 For each batch of records a consumer takes from Kafka:
 
-1. Each record is decoded and validated (:func:`shared.envelope.decode_event`). A record that can
-   never be processed (not JSON, invalid envelope or payload, unknown type, region different from
-   the topic's region) goes straight to ``<topic>.dlq`` with the reason in headers.
-2. The events the consumer handles are applied in ONE database transaction that also records
-   ``(consumer, event_id)`` in ``processed_events``; events already recorded are skipped. So a
-   redelivered event is never applied twice.
+1. Each record is decoded and validated by the consumer's own ``decode`` (FastStream is told to
+   leave the bytes alone, so no record can fail the batch before this step). A record that can
+   never be processed (not JSON, nested too deeply, invalid envelope or payload, unknown type,
+   region different from the topic's region) is a dead letter.
+2. In ONE database transaction: the dead letters are published to ``<topic>.dlq`` (original key,
+   value, timestamp and header bytes, plus ``x-dlq-*`` headers) and recorded under an id derived
+   from their position, so a redelivered batch does not publish them twice; the events the consumer
+   handles are applied and ``(consumer, event_id)`` is recorded in ``processed_events``; events
+   already recorded are skipped. So a redelivered event is never applied twice.
 3. Only after that transaction commits are the Kafka offsets committed (manual ack). A crash in
    between redelivers the batch, and step 2 absorbs it.
 
-If applying a batch fails, its events are retried one by one with bounded exponential backoff;
-an event that still fails (or raises :class:`PermanentError`) is dead-lettered with the error, and
-the partition moves on. A consumer never blocks forever on one message.
+Faults are told apart by their cause:
+
+- **The database is unavailable** (connection lost, server shutting down, timeouts, deadlocks):
+  not the message's fault. Nothing is dead-lettered; every partition of the batch is rewound to
+  its first record and the batch is taken again after a growing pause (at most
+  ``max_database_wait_seconds``), for as long as the outage lasts. ``/ready`` is false meanwhile
+  and ``kotaku_consumer_waiting_for_database`` is 1 (alert ``KotakuConsumerWaitingForDatabase``).
+- **The dead-letter topic cannot be written** (broker trouble): the batch is rewound likewise.
+- **Applying the batch fails otherwise**: its events are retried one by one with bounded
+  exponential backoff; an event that still fails (or raises :class:`PermanentError`) is
+  dead-lettered with the error, and the partition moves on. A consumer never blocks forever on
+  one message, and never dead-letters a message because of an outage.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import asyncpg
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import IllegalStateError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 
 from shared import faults
-from shared.db import Conn
+from shared.db import Conn, database_unavailable
 from shared.envelope import Event, RejectedMessage, decode_event
 from shared.logs import correlation_id
 from shared.metrics import Metrics
@@ -99,6 +113,34 @@ class Consumer:
     decode: Decode = _decode_event
 
 
+class DeadLetterSink(Protocol):
+    """Where dead letters go: Kafka in production (see :class:`KafkaDeadLetters`)."""
+
+    async def send(self, record: ConsumerRecord[Any, Any], headers: list[tuple[str, bytes]]) -> None: ...
+
+
+class KafkaDeadLetters:
+    """Writes a dead letter to ``<topic>.dlq`` with the record's key, value, timestamp and header
+    bytes exactly as they arrived, plus the ``x-dlq-*`` headers; returns once Kafka confirmed it."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self.producer = producer
+
+    async def send(self, record: ConsumerRecord[Any, Any], headers: list[tuple[str, bytes]]) -> None:
+        await self.producer.send_and_wait(
+            dlq_topic(record.topic),
+            value=record.value,
+            key=record.key,
+            timestamp_ms=record.timestamp,
+            headers=[*(record.headers or ()), *headers],
+        )
+
+
+class _Unstarted:
+    async def send(self, record: ConsumerRecord[Any, Any], headers: list[tuple[str, bytes]]) -> None:
+        raise RuntimeError("no dead-letter producer: the consumer context was built without one")
+
+
 @dataclass(frozen=True)
 class ConsumerContext:
     pool: asyncpg.Pool
@@ -109,6 +151,30 @@ class ConsumerContext:
     retry_backoff_seconds: float
     poll_ms: int = 50
     fetch_max_wait_ms: int = 100
+    dead_letters: DeadLetterSink = field(default_factory=_Unstarted)
+    max_database_wait_seconds: float = 5.0
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot do the work right now: the batch is rewound and retried as it is."""
+
+
+# Dead letters are recorded in ``processed_events`` under an id derived from the record's position,
+# in the same transaction that publishes them, so a batch that is rewound and delivered again
+# (database outage, crash before the offset commit) does not dead-letter the same record twice.
+DEAD_LETTER_NAMESPACE = uuid.UUID("0b6f0f4e-52a4-4b8e-9a57-3c1f2d9e8a44")
+
+
+def dead_letter_id(consumer: str, record: ConsumerRecord[Any, Any]) -> uuid.UUID:
+    return uuid.uuid5(DEAD_LETTER_NAMESPACE, f"{consumer}/{record.topic}/{record.partition}/{record.offset}")
+
+
+@dataclass(frozen=True)
+class _Poison:
+    record: ConsumerRecord[Any, Any]
+    reason: str
+    detail: str
+    event_type: str
 
 
 class BatchProcessor:
@@ -122,66 +188,99 @@ class BatchProcessor:
         self._labels = (m.service, consumer.name, region)
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Apply or dead-letter every record of ``records``. Raises :class:`DatabaseUnavailable`
+        (nothing of the batch may be considered done) or a Kafka error from the dead-letter topic;
+        the caller then rewinds the batch. Returning means every record was applied, found a
+        duplicate, ignored or dead-lettered."""
         started = time.perf_counter()
         pairs: list[tuple[ConsumerRecord[Any, Any], Message]] = []
+        poison: list[_Poison] = []
         for record in records:
             try:
                 message = self.consumer.decode(record.value, region_of(record.topic, self.ctx.topic_prefix))
             except RejectedMessage as exc:
-                await self._dead_letter(record, exc.reason, exc.detail, event_type="undecoded")
+                poison.append(_Poison(record, exc.reason, exc.detail, "undecoded"))
                 continue
             handles = self.consumer.handles
             if handles is None or message.message_type in handles:
                 pairs.append((record, message))
             else:
                 self._count(message.message_type, "ignored")
-        if pairs:
+        batch_failed: Exception | None = None
+        if poison or pairs:
             try:
-                await self._apply([event for _, event in pairs])
+                async with self.ctx.pool.acquire() as conn, conn.transaction():
+                    claimed = await self._claim(conn, poison)
+                    counts: tuple[list[Message], list[Message]] = ([], [])
+                    if pairs:
+                        try:
+                            async with conn.transaction():  # a savepoint: a failing batch keeps the claims
+                                counts = await self._apply(conn, [m for _, m in pairs])
+                        except Exception as exc:
+                            if database_unavailable(exc):
+                                raise
+                            batch_failed = exc
+                    # last before the commit, so that an outage met earlier publishes nothing
+                    await self._publish(claimed)
+                self._counted(counts)
             except Exception as exc:
-                log.warning(
-                    "batch failed; applying its events one by one",
-                    extra={"consumer": self.consumer.name, "events": len(pairs), "error": repr(exc)},
-                )
-                for record, event in pairs:
-                    await self._apply_with_retries(record, event)
+                if database_unavailable(exc):
+                    raise DatabaseUnavailable(repr(exc)) from exc
+                raise
+        if batch_failed is not None:
+            log.warning(
+                "batch failed; applying its events one by one",
+                extra={"consumer": self.consumer.name, "events": len(pairs), "error": repr(batch_failed)},
+            )
+            for record, message in pairs:
+                await self._apply_with_retries(record, message)
         self.ctx.metrics.batch_duration.labels(self.ctx.metrics.service, self.consumer.name).observe(
             time.perf_counter() - started
         )
 
-    async def _apply(self, messages: Sequence[Message]) -> None:
+    async def _apply(self, conn: Conn, messages: Sequence[Message]) -> tuple[list[Message], list[Message]]:
+        """Apply the messages not yet processed by this consumer, on ``conn`` inside its
+        transaction; returns (applied, duplicates) for counting once the transaction committed."""
         ids = [m.dedupe_id for m in messages]
-        async with self.ctx.pool.acquire() as conn, conn.transaction():
-            fresh_ids = {r["event_id"] for r in await conn.fetch(RECORD_PROCESSED, self.consumer.name, ids)}
-            fresh: list[Message] = []
-            for message in messages:
-                if message.dedupe_id in fresh_ids:
-                    fresh_ids.discard(message.dedupe_id)  # a repeat inside the same batch is a duplicate too
-                    fresh.append(message)
-            if fresh:
-                await self.consumer.apply(conn, fresh)
-        now = datetime.now(UTC)
-        applied = {id(m) for m in fresh}
+        fresh_ids = {r["event_id"] for r in await conn.fetch(RECORD_PROCESSED, self.consumer.name, ids)}
+        fresh: list[Message] = []
+        duplicates: list[Message] = []
         for message in messages:
-            if id(message) in applied:
-                self._count(message.message_type, "applied")
-                self.ctx.metrics.pipeline_latency.labels(
-                    self.ctx.metrics.service, self.consumer.name, message.message_type
-                ).observe(max(0.0, (now - message.recorded_at).total_seconds()))
+            if message.dedupe_id in fresh_ids:
+                fresh_ids.discard(message.dedupe_id)  # a repeat inside the same batch is a duplicate too
+                fresh.append(message)
             else:
-                self._count(message.message_type, "duplicate")
+                duplicates.append(message)
+        if fresh:
+            await self.consumer.apply(conn, fresh)
+        return fresh, duplicates
+
+    def _counted(self, counts: tuple[list[Message], list[Message]]) -> None:
+        fresh, duplicates = counts
+        now = datetime.now(UTC)
+        for message in fresh:
+            self._count(message.message_type, "applied")
+            self.ctx.metrics.pipeline_latency.labels(
+                self.ctx.metrics.service, self.consumer.name, message.message_type
+            ).observe(max(0.0, (now - message.recorded_at).total_seconds()))
+        for message in duplicates:
+            self._count(message.message_type, "duplicate")
 
     async def _apply_with_retries(self, record: ConsumerRecord[Any, Any], event: Message) -> None:
         token = correlation_id.set(str(event.correlation_id))
         try:
             for attempt in range(1, self.ctx.retry_attempts + 1):
                 try:
-                    await self._apply([event])
+                    async with self.ctx.pool.acquire() as conn, conn.transaction():
+                        counts = await self._apply(conn, [event])
+                    self._counted(counts)
                     return
                 except PermanentError as exc:
-                    await self._dead_letter(record, exc.reason, exc.detail, event_type=event.message_type)
+                    await self._dead_letter_alone(_Poison(record, exc.reason, exc.detail, event.message_type))
                     return
                 except Exception as exc:
+                    if database_unavailable(exc):
+                        raise DatabaseUnavailable(repr(exc)) from exc
                     if attempt == self.ctx.retry_attempts:
                         log.error(
                             "event failed after %d attempts; dead-lettering it",
@@ -189,8 +288,8 @@ class BatchProcessor:
                             extra={"event_id": str(event.dedupe_id)},
                             exc_info=exc,
                         )
-                        await self._dead_letter(
-                            record, "processing_failed", repr(exc)[:1000], event_type=event.message_type
+                        await self._dead_letter_alone(
+                            _Poison(record, "processing_failed", repr(exc)[:1000], event.message_type)
                         )
                         return
                     self.ctx.metrics.consumer_retries.labels(*self._labels).inc()
@@ -205,43 +304,101 @@ class BatchProcessor:
         finally:
             correlation_id.reset(token)
 
-    async def _dead_letter(
-        self, record: ConsumerRecord[Any, Any], reason: str, detail: str, *, event_type: str
-    ) -> None:
-        headers = dict(record.headers or ())
-        headers.update(
-            {
-                "x-dlq-reason": reason.encode(),
-                "x-dlq-detail": detail.encode()[:2000],
-                "x-dlq-consumer": self.consumer.name.encode(),
-                "x-dlq-original-topic": record.topic.encode(),
-                "x-dlq-original-partition": str(record.partition).encode(),
-                "x-dlq-original-offset": str(record.offset).encode(),
-                "x-dlq-failed-at": datetime.now(UTC).isoformat().encode(),
-            }
-        )
-        # Raw bytes are kept exactly as they arrived; the producer confirms before we move on.
-        await self.ctx.broker.publish(
-            record.value or b"",
-            topic=dlq_topic(record.topic),
-            key=record.key,
-            headers={k: v.decode("utf-8", "replace") for k, v in headers.items()},
-        )
-        self.ctx.metrics.dead_letters.labels(*self._labels, reason).inc()
-        self._count(event_type, "dead_lettered")
-        log.warning(
-            "message dead-lettered",
-            extra={
-                "consumer": self.consumer.name,
-                "reason": reason,
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-            },
-        )
+    async def _dead_letter_alone(self, poison: _Poison) -> None:
+        try:
+            async with self.ctx.pool.acquire() as conn, conn.transaction():
+                await self._publish(await self._claim(conn, [poison]))
+        except Exception as exc:
+            if database_unavailable(exc):
+                raise DatabaseUnavailable(repr(exc)) from exc
+            raise
+
+    async def _claim(self, conn: Conn, poison: Sequence[_Poison]) -> list[_Poison]:
+        """Record the dead letters in ``conn``'s transaction; returns those not recorded by an
+        earlier delivery of the batch. They must be published before that transaction commits: if
+        it does not commit, the batch is delivered again and they are claimed (and sent) again."""
+        if not poison:
+            return []
+        ids = [dead_letter_id(self.consumer.name, p.record) for p in poison]
+        fresh = {r["event_id"] for r in await conn.fetch(RECORD_PROCESSED, self.consumer.name, ids)}
+        return [item for item, item_id in zip(poison, ids, strict=True) if item_id in fresh]
+
+    async def _publish(self, poison: Sequence[_Poison]) -> None:
+        for item in poison:
+            record = item.record
+            await self.ctx.dead_letters.send(
+                record,
+                [
+                    ("x-dlq-reason", item.reason.encode()),
+                    ("x-dlq-detail", item.detail.encode()[:2000]),
+                    ("x-dlq-consumer", self.consumer.name.encode()),
+                    ("x-dlq-original-topic", record.topic.encode()),
+                    ("x-dlq-original-partition", str(record.partition).encode()),
+                    ("x-dlq-original-offset", str(record.offset).encode()),
+                    ("x-dlq-original-timestamp", str(record.timestamp).encode()),
+                    ("x-dlq-failed-at", datetime.now(UTC).isoformat().encode()),
+                ],
+            )
+            self.ctx.metrics.dead_letters.labels(*self._labels, item.reason).inc()
+            self._count(item.event_type, "dead_lettered")
+            log.warning(
+                "message dead-lettered",
+                extra={
+                    "consumer": self.consumer.name,
+                    "reason": item.reason,
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                },
+            )
 
     def _count(self, event_type: str, outcome: str) -> None:
         self.ctx.metrics.events_consumed.labels(*self._labels, event_type, outcome).inc()
+
+
+def rewind(consumer: Any, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+    """Seek every partition of ``records`` back to its earliest record in them, so that the next
+    fetch delivers the whole batch again and no partition's offset moves past an unfinished record."""
+    earliest: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        earliest[tp] = min(record.offset, earliest.get(tp, record.offset))
+    for tp, offset in earliest.items():
+        try:
+            consumer.seek(tp, offset)
+        except IllegalStateError:
+            # revoked by a rebalance meanwhile: its new owner starts from the committed offset,
+            # which is still before these records
+            log.info("partition revoked before it could be rewound", extra={"partition": str(tp)})
+
+
+async def parse_batch(records: tuple[ConsumerRecord[Any, Any], ...], original: Callable[..., Awaitable[Any]]) -> Any:
+    """FastStream batch parser that survives any record: FastStream's own parser decodes header
+    values as UTF-8 (a record with other bytes would fail the whole batch). It is given copies
+    without such headers; the handler gets the original records in ``raw_message``."""
+    safe = tuple(_decodable(record) for record in records)
+    message = await original(safe)
+    message.raw_message = records
+    return message
+
+
+def _decodable(record: ConsumerRecord[Any, Any]) -> ConsumerRecord[Any, Any]:
+    headers = list(record.headers or ())
+    kept = []
+    for key, value in headers:
+        try:
+            value.decode()
+        except (UnicodeDecodeError, AttributeError):
+            continue
+        kept.append((key, value))
+    return record if len(kept) == len(headers) else dataclasses.replace(record, headers=kept)
+
+
+async def raw_bodies(message: Any) -> Any:
+    """FastStream batch decoder that leaves the bytes alone: decoding is the consumer's own
+    ``decode`` (FastStream's would ``json.loads`` every body and fail the batch on a record nested
+    too deeply)."""
+    return message.body
 
 
 def subscribe(
@@ -257,25 +414,60 @@ def _subscribe_region(
 ) -> None:
     processor = BatchProcessor(consumer, region, ctx)
     topics = [stream.topic(region, ctx.topic_prefix) for stream in consumer.streams]
+    waiting = ctx.metrics.consumer_waiting.labels(ctx.metrics.service, consumer.name, region)
+    backoff = ctx.retry_backoff_seconds
+    holding = False  # waiting for the database
 
     async def on_batch(message: KafkaMessage) -> None:
+        nonlocal backoff, holding
         records = message.raw_message
         if not isinstance(records, tuple):
             records = (records,)
+        if not records:
+            return
         try:
             await processor.process(records)
+        except DatabaseUnavailable as exc:
+            # Not the message's fault: nothing is dead-lettered. The batch is rewound and taken
+            # again after a pause, as long as it takes; /ready is false meanwhile (the database
+            # check) and kotaku_consumer_waiting_for_database says who waits.
+            if not holding:  # log once per outage, not per retry
+                holding = True
+                log.warning(
+                    "database unavailable; holding the partitions until it is back",
+                    extra={"consumer": consumer.name, "region": region, "error": str(exc)[:300]},
+                )
+            waiting.set(1)
+            ctx.metrics.consumer_database_waits.labels(ctx.metrics.service, consumer.name, region).inc()
+            rewind(message.consumer, records)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, ctx.max_database_wait_seconds)
+            return
         except Exception:
-            # Only reachable when the dead-letter topic cannot be written: rewind and retry the
+            # The dead-letter topic could not be written (broker trouble): rewind and retry the
             # batch later rather than commit past messages that were neither applied nor parked.
             log.exception(
                 "batch could not be completed; it will be redelivered",
                 extra={"consumer": consumer.name, "region": region},
             )
-            await message.nack()
+            rewind(message.consumer, records)
             await asyncio.sleep(ctx.retry_backoff_seconds)
             return
+        if holding:
+            holding = False
+            log.info("database back; consuming again", extra={"consumer": consumer.name, "region": region})
+            waiting.set(0)
+        backoff = ctx.retry_backoff_seconds
         faults.hit(faults.CONSUMER_AFTER_COMMIT)
-        await message.ack()
+        try:
+            await message.ack()
+        except Exception as exc:
+            # The effects are committed and deduplicated by id: if the offsets did not reach Kafka,
+            # the records come again and are acknowledged as duplicates.
+            log.warning(
+                "offset commit failed; the batch will be redelivered and skipped as duplicates",
+                extra={"consumer": consumer.name, "region": region, "error": repr(exc)},
+            )
 
     on_batch.__name__ = f"{consumer.name}_{region}".replace(".", "_").replace("-", "_")
     broker.subscriber(
@@ -290,5 +482,7 @@ def _subscribe_region(
         # consumers on 2 cores (docs/reporting.md), so the defaults stay FastStream's.
         batch_timeout_ms=ctx.poll_ms,
         fetch_max_wait_ms=ctx.fetch_max_wait_ms,
+        parser=parse_batch,
+        decoder=raw_bodies,
         title=f"{consumer.name}.{region}",
     )(on_batch)

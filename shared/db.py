@@ -34,6 +34,25 @@ CONNECTION_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+# SQLSTATEs that say "not now" rather than "never": connection failures (class 08), the server
+# shutting down or starting (57P01-57P03), out of resources (class 53), and conflicts that a retry
+# resolves (serialization failure, deadlock).
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "53")
+_TRANSIENT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "40001", "40P01"})
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot do the work right now (so the work must wait and
+    be retried as it is) rather than that the work itself is wrong. Timeouts count as unavailable:
+    an overloaded database is waited for, never a reason to give up on a message."""
+    if isinstance(exc, (*CONNECTION_ERRORS, TimeoutError)):
+        return True
+    if isinstance(exc, asyncpg.PostgresError):
+        state = str(getattr(exc, "sqlstate", "") or "")
+        return state in _TRANSIENT_SQLSTATES or state.startswith(_TRANSIENT_SQLSTATE_CLASSES)
+    return False
+
+
 async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,

@@ -157,6 +157,10 @@ def parse_json(raw: bytes | None) -> Any:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RejectedMessage("not_json", str(exc)[:500]) from exc
+    except RecursionError as exc:
+        # e.g. 100,000 '[' or a field nested 50,000 arrays deep: the parser recurses once per
+        # level and gives up cleanly; no contract nests more than a few levels.
+        raise RejectedMessage("too_deep", "JSON nested too deeply to decode") from exc
 
 
 def decode_event(raw: bytes | None, *, topic_region: str | None = None) -> Event[EventPayload]:

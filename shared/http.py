@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.db import CONNECTION_ERRORS
+from shared.db import CONNECTION_ERRORS, database_unavailable
 from shared.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        if database_unavailable(exc):
+            return await _db_unavailable(request, exc)
         log.error("unhandled error", extra={"path": request.url.path}, exc_info=exc)
         return JSONResponse(error_body("internal_error", "an internal error occurred"), status_code=500)
 

@@ -34,6 +34,19 @@ class Metrics:
             ["service", "consumer", "region"],
             registry=r,
         )
+        self.consumer_waiting = Gauge(
+            "kotaku_consumer_waiting_for_database",
+            "1 while a consumer holds its partitions because the database is unavailable (nothing is "
+            "dead-lettered meanwhile), else 0",
+            ["service", "consumer", "region"],
+            registry=r,
+        )
+        self.consumer_database_waits = Counter(
+            "kotaku_consumer_database_waits_total",
+            "Batches rewound and retried later because the database was unavailable",
+            ["service", "consumer", "region"],
+            registry=r,
+        )
         self.batch_duration = Histogram(
             "kotaku_consumer_batch_duration_seconds",
             "Time to decode, apply and commit one batch of events",

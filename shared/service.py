@@ -27,9 +27,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import faults
 from shared.auth import CredentialStore
-from shared.consumer import Consumer, ConsumerContext, subscribe
+from shared.consumer import Consumer, ConsumerContext, KafkaDeadLetters, subscribe
 from shared.db import create_pool, migrate
 from shared.http import BodyLimitMiddleware, install_error_handlers, install_request_metrics
+from shared.kafka_clients import reliable_producer
 from shared.logs import configure_logging
 from shared.metrics import Metrics
 from shared.outbox import Outbox, OutboxRelay
@@ -112,6 +113,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         faults.arm(settings.fault_points)
         pool = await create_pool(settings.database_url.get_secret_value(), definition.name)
         broker = build_broker(settings, metrics, f"kotaku-{definition.name}")
+        dead_letter_producer = reliable_producer(settings, f"kotaku-{definition.name}-dlq")
         ctx = ConsumerContext(
             pool=pool,
             broker=broker,
@@ -121,6 +123,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             retry_backoff_seconds=settings.retry_backoff_seconds,
             poll_ms=settings.consumer_poll_ms,
             fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+            dead_letters=KafkaDeadLetters(dead_letter_producer),
         )
         runtime = Runtime(definition, settings, metrics, pool, broker, Outbox(pool, settings.topic_prefix, metrics))
         for consumer in definition.consumers:
@@ -128,6 +131,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             subscribe(broker, built, settings.regions, ctx, settings.consumer_max_records)
         app.state.runtime = runtime
         app.state.credentials = CredentialStore(settings.credentials_file)
+        await dead_letter_producer.start()
         await broker.start()
         relay = OutboxRelay(
             pool, broker, metrics, batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds
@@ -141,6 +145,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
                 task.cancel()
             await asyncio.gather(*runtime.tasks, return_exceptions=True)
             await broker.stop()
+            await dead_letter_producer.stop()
             await pool.close()
             log.info("service stopped")
 

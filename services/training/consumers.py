@@ -12,20 +12,33 @@ from shared.db import Conn
 from shared.envelope import Event
 from shared.topics import ENROLLMENT, ORGUNIT
 
+# The roster row of (training, facilitator) is a function of the newest enrollment and the newest
+# withdrawal seen, whatever order they came in: withdrawn when the newest withdrawal is not older
+# than the newest enrollment. Withdrawals are also kept in roster_withdrawals (a tombstone), so one
+# that arrives before its enrollment is not lost.
 UPSERT_ENROLLED = """
-INSERT INTO roster
-    (training_id, facilitator_id, enrollment_id, region, role, status, enrolled_at, province_code, kabkota_code)
-VALUES ($1, $2, $3, $4, $5, 'enrolled', $6, $7, $8)
+WITH w AS (SELECT max(withdrawn_at) AS at FROM roster_withdrawals WHERE training_id = $1 AND facilitator_id = $2)
+INSERT INTO roster AS r
+    (training_id, facilitator_id, enrollment_id, region, role, status, enrolled_at, withdrawn_at,
+     province_code, kabkota_code)
+SELECT $1, $2, $3, $4, $5,
+       CASE WHEN w.at >= $6 THEN 'withdrawn' ELSE 'enrolled' END,
+       $6, CASE WHEN w.at >= $6 THEN w.at END, $7, $8
+FROM w
 ON CONFLICT (training_id, facilitator_id) DO UPDATE
-SET enrollment_id = excluded.enrollment_id, role = excluded.role, status = 'enrolled',
-    enrolled_at = excluded.enrolled_at, withdrawn_at = NULL,
-    province_code = coalesce(excluded.province_code, roster.province_code),
-    kabkota_code = coalesce(excluded.kabkota_code, roster.kabkota_code)
-WHERE roster.enrolled_at <= excluded.enrolled_at
+SET enrollment_id = excluded.enrollment_id, role = excluded.role, status = excluded.status,
+    enrolled_at = excluded.enrolled_at, withdrawn_at = excluded.withdrawn_at,
+    province_code = coalesce(excluded.province_code, r.province_code),
+    kabkota_code = coalesce(excluded.kabkota_code, r.kabkota_code)
+WHERE r.enrolled_at <= excluded.enrolled_at
+"""
+RECORD_WITHDRAWAL = """
+INSERT INTO roster_withdrawals AS w (training_id, facilitator_id, withdrawn_at) VALUES ($1, $2, $3)
+ON CONFLICT (training_id, facilitator_id) DO UPDATE SET withdrawn_at = greatest(w.withdrawn_at, excluded.withdrawn_at)
 """
 MARK_WITHDRAWN = """
 UPDATE roster SET status = 'withdrawn', withdrawn_at = $3
-WHERE training_id = $1 AND facilitator_id = $2 AND enrolled_at <= $3
+WHERE training_id = $1 AND facilitator_id = $2 AND enrolled_at <= $3 AND (withdrawn_at IS NULL OR withdrawn_at < $3)
 """
 UPSERT_KELURAHAN = """
 INSERT INTO known_kelurahan (code, name, parent_code, region, effective_from)
@@ -53,6 +66,7 @@ async def on_enrollment_events(conn: Conn, events: Sequence[Event[Any]]) -> None
                 p.kabkota_code,
             )
         elif isinstance(p, EnrollmentWithdrawn):
+            await conn.execute(RECORD_WITHDRAWAL, p.training_id, p.facilitator_id, env.occurred_at)
             await conn.execute(MARK_WITHDRAWN, p.training_id, p.facilitator_id, env.occurred_at)
 
 
