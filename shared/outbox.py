@@ -9,6 +9,12 @@ the rows: consumers absorb the duplicates by ``event_id``.
 Ordering: rows of one aggregate are published in id order. Use cases that change an aggregate
 lock its row first (``SELECT ... FOR UPDATE``), so a later event of the same aggregate always gets
 a higher id and becomes visible after the earlier one.
+
+Regions: every row carries the OC region of its event. Regional deployments of one service share
+its schema, but each may write only its own region's topics (Kafka ACLs), so a relay publishes
+only the rows of the regions it serves, one leadership and one publishing loop per region. An
+aggregate belongs to one region, so per-region id order is all the ordering consumers need. Rows
+of a region that no relay serves wait (they show in the backlog) and delay no other region.
 """
 
 from __future__ import annotations
@@ -32,17 +38,24 @@ from shared.metrics import Metrics
 log = logging.getLogger(__name__)
 
 INSERT_OUTBOX = """
-INSERT INTO outbox (event_id, event_type, topic, key, headers, body)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bytea[])
+INSERT INTO outbox (event_id, event_type, region, topic, key, headers, body)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::bytea[])
 """
-SELECT_UNSENT = "SELECT id, topic, key, headers, body FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1"
+SELECT_UNSENT = """
+SELECT id, topic, key, headers, body FROM outbox WHERE region = $1 AND sent_at IS NULL ORDER BY id LIMIT $2
+"""
 MARK_SENT = "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])"
 BACKLOG = """
-SELECT count(*) AS rows, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS age
-FROM outbox WHERE sent_at IS NULL
+SELECT region, count(*) AS rows, extract(epoch FROM now() - min(created_at))::float8 AS age
+FROM outbox WHERE sent_at IS NULL GROUP BY region
 """
 PRUNE_SENT = "DELETE FROM outbox WHERE sent_at < now() - make_interval(days => $1)"
-TRY_LEADERSHIP = "SELECT pg_try_advisory_lock(hashtext('kotaku-outbox-relay-' || current_schema()))"
+# One lock per (schema, region): held by the session of the relay that publishes that region.
+TRY_LEADERSHIP = (
+    "SELECT pg_try_advisory_lock(hashtextextended('kotaku-outbox-relay-' || current_schema() || '-' || $1, 0))"
+)
+# Unsent rows older than this are logged (with their region) at most once a minute per region.
+STALE_SECONDS = 60.0
 
 
 async def write_events(conn: Conn, events: Sequence[Event[Any]], topic_prefix: str) -> None:
@@ -53,6 +66,7 @@ async def write_events(conn: Conn, events: Sequence[Event[Any]], topic_prefix: s
         INSERT_OUTBOX,
         [e.envelope.event_id for e in events],
         [e.envelope.event_type for e in events],
+        [e.envelope.region for e in events],
         [e.payload.stream.topic(e.envelope.region, topic_prefix) for e in events],
         [e.key for e in events],
         [json.dumps({**e.headers(), "correlation_id": str(e.envelope.correlation_id)}) for e in events],
@@ -100,27 +114,41 @@ class Outbox:
 
 
 class OutboxRelay:
-    """Publishes outbox rows. One relay per service schema is active at a time (advisory lock),
-    which keeps the publish order equal to the id order across replicas."""
+    """Publishes the outbox rows of ``regions``.
+
+    For each region, one relay per service schema is active at a time (an advisory lock keyed by
+    schema and region), which keeps that region's publish order equal to its id order across
+    replicas and regional deployments. The locks are held by one database session per process;
+    each region the process leads gets its own publishing loop, so a region whose topics cannot be
+    written (Kafka down for it, an ACL, a missing topic) retries on its own while the others go on.
+    The loops use pooled connections only while they work. If the lock session dies, the loops stop
+    at its next check (within ``poll_seconds``); a row that another relay publishes again meanwhile
+    is a duplicate with the same ``event_id``, absorbed like any republish.
+    """
 
     def __init__(
         self,
         pool: asyncpg.Pool,
         broker: Any,
         metrics: Metrics,
+        regions: Sequence[str],
         *,
         batch_size: int = 500,
         poll_seconds: float = 1.0,
         retention_days: int = 7,
     ) -> None:
+        if not regions:
+            raise ValueError("an outbox relay needs at least one region")
         self.pool = pool
         self.broker = broker
         self.metrics = metrics
+        self.regions = tuple(dict.fromkeys(regions))
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.retention_days = retention_days
-        self._wake = asyncio.Event()
+        self._wake = {region: asyncio.Event() for region in self.regions}
         self._last_prune = 0.0
+        self._last_stale_log: dict[str, float] = {}
 
     async def run(self) -> None:
         """Run until cancelled, surviving broker and database outages."""
@@ -132,59 +160,114 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.metrics.outbox_errors.labels(self.metrics.service).inc()
-                level = logging.WARNING if isinstance(exc, CONNECTION_ERRORS) else logging.ERROR
-                log.log(level, "outbox relay cycle failed; retrying", exc_info=exc)
+                self._failed(exc, "outbox relay leadership failed; retrying", None)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
             else:
                 backoff = 0.5
 
     async def _lead(self, conn: Conn) -> None:
-        while not await conn.fetchval(TRY_LEADERSHIP):  # noqa: ASYNC110 - polling a database lock
-            await asyncio.sleep(self.poll_seconds)
+        """Hold the region locks this process wins on ``conn`` and run one publishing loop per
+        region held; keep trying the others, report the backlog and prune sent rows. Losing the
+        connection releases the locks (another replica takes over) and stops the loops."""
         channel = f"outbox_{await conn.fetchval('SELECT current_schema()')}"
         await conn.add_listener(channel, self._on_notify)
+        loops: dict[str, asyncio.Task[None]] = {}
         try:
             while True:
-                published = await self.publish_pending(conn)
-                if published < self.batch_size:
-                    self._wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                for region in self.regions:
+                    if region not in loops and await conn.fetchval(TRY_LEADERSHIP, region):
+                        log.info("outbox relay leads a region", extra={"region": region})
+                        loops[region] = asyncio.create_task(self._serve(region), name=f"outbox-relay-{region}")
+                for task in loops.values():
+                    if task.done():
+                        task.result()  # a loop only ends by a bug: restart from scratch
+                await self._report_backlog(conn)
+                if loops and time.monotonic() - self._last_prune > 600:
+                    await conn.execute(PRUNE_SENT, self.retention_days)
+                    self._last_prune = time.monotonic()
+                await asyncio.sleep(self.poll_seconds)
         finally:
-            await conn.remove_listener(channel, self._on_notify)
-            await conn.execute("SELECT pg_advisory_unlock_all()")
+            for task in loops.values():
+                task.cancel()
+            await asyncio.gather(*loops.values(), return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await conn.remove_listener(channel, self._on_notify)
+                await conn.execute("SELECT pg_advisory_unlock_all()")
+
+    async def _serve(self, region: str) -> None:
+        """Publish one region's rows until cancelled; failures are retried here, for this region only."""
+        wake = self._wake[region]
+        backoff = 0.5
+        while True:
+            try:
+                async with self.pool.acquire() as conn:
+                    published = await self.publish_pending(conn, region)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._failed(exc, "outbox relay cycle failed; retrying", region)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            backoff = 0.5
+            if published < self.batch_size:
+                wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=self.poll_seconds)
+
+    def _failed(self, exc: Exception, message: str, region: str | None) -> None:
+        self.metrics.outbox_errors.labels(self.metrics.service).inc()
+        level = logging.WARNING if isinstance(exc, CONNECTION_ERRORS) else logging.ERROR
+        log.log(level, message, exc_info=exc, extra={"region": region} if region else None)
 
     def _on_notify(self, *_: object) -> None:
-        self._wake.set()
+        for wake in self._wake.values():
+            wake.set()
 
-    async def publish_pending(self, conn: Conn) -> int:
-        rows = await conn.fetch(SELECT_UNSENT, self.batch_size)
-        if rows:
-            # Enqueue every record first (in id order), then wait for all acknowledgements.
-            pending = []
-            for row in rows:
-                headers = json.loads(row["headers"])
-                pending.append(
-                    await self.broker.publish(
-                        row["body"],
-                        topic=row["topic"],
-                        key=row["key"].encode(),
-                        headers=headers,
-                        correlation_id=headers.get("correlation_id"),
-                        no_confirm=True,
-                    )
+    async def publish_pending(self, conn: Conn, region: str) -> int:
+        """Publish up to one batch of ``region``'s unsent rows in id order; returns how many."""
+        rows = await conn.fetch(SELECT_UNSENT, region, self.batch_size)
+        if not rows:
+            return 0
+        # Enqueue every record first (in id order), then wait for all acknowledgements.
+        pending = []
+        for row in rows:
+            headers = json.loads(row["headers"])
+            pending.append(
+                await self.broker.publish(
+                    row["body"],
+                    topic=row["topic"],
+                    key=row["key"].encode(),
+                    headers=headers,
+                    correlation_id=headers.get("correlation_id"),
+                    no_confirm=True,
                 )
-            await asyncio.gather(*pending)
-            faults.hit(faults.RELAY_AFTER_PUBLISH)
-            await conn.execute(MARK_SENT, [row["id"] for row in rows])
-            self.metrics.outbox_published.labels(self.metrics.service).inc(len(rows))
-        backlog = await conn.fetchrow(BACKLOG)
-        assert backlog is not None
-        self.metrics.outbox_backlog.labels(self.metrics.service).set(backlog["rows"])
-        self.metrics.outbox_oldest_age.labels(self.metrics.service).set(backlog["age"])
-        if time.monotonic() - self._last_prune > 600:
-            await conn.execute(PRUNE_SENT, self.retention_days)
-            self._last_prune = time.monotonic()
+            )
+        await asyncio.gather(*pending)
+        faults.hit(faults.RELAY_AFTER_PUBLISH)
+        await conn.execute(MARK_SENT, [row["id"] for row in rows])
+        self.metrics.outbox_published.labels(self.metrics.service).inc(len(rows))
         return len(rows)
+
+    async def _report_backlog(self, conn: Conn) -> None:
+        """The whole schema's unsent rows, whoever serves them (a region nobody serves shows
+        here and in the log, region by region)."""
+        backlog = await conn.fetch(BACKLOG)
+        self.metrics.outbox_backlog.labels(self.metrics.service).set(sum(r["rows"] for r in backlog))
+        self.metrics.outbox_oldest_age.labels(self.metrics.service).set(max((r["age"] for r in backlog), default=0.0))
+        now = time.monotonic()
+        for row in backlog:
+            region = row["region"]
+            if row["age"] < STALE_SECONDS or now - self._last_stale_log.get(region, -3600.0) < 60:
+                continue
+            self._last_stale_log[region] = now
+            log.warning(
+                "outbox rows of a region wait to be published",
+                extra={
+                    "region": region,
+                    "unsent_rows": row["rows"],
+                    "oldest_unsent_age_seconds": round(row["age"], 1),
+                    "served_here": region in self.regions,
+                },
+            )

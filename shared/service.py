@@ -134,7 +134,12 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         await dead_letter_producer.start()
         await broker.start()
         relay = OutboxRelay(
-            pool, broker, metrics, batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds
+            pool,
+            broker,
+            metrics,
+            settings.regions,
+            batch_size=settings.outbox_batch_size,
+            poll_seconds=settings.outbox_poll_seconds,
         )
         runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
         log.info("service started", extra={"regions": settings.regions})
