@@ -33,6 +33,7 @@ from shared.consumer import Consumer
 from shared.contracts.intake import FieldError, IntakeRejected
 from shared.db import Conn
 from shared.envelope import RejectedMessage, new_event, parse_json
+from shared.errors import DomainError
 from shared.http import ApiError
 from shared.outbox import UnitOfWork
 from shared.service import Runtime
@@ -204,6 +205,6 @@ async def _process(
     try:
         async with runtime.outbox.unit_of_work(conn) as uow:
             await command.handle(runtime, uow, payload, message)
-    except ApiError as exc:
+    except (DomainError, ApiError) as exc:
         return _Refusal(exc.code, exc.message)
     return None

@@ -29,6 +29,7 @@ from shared import faults
 from shared.auth import CredentialStore
 from shared.consumer import Consumer, ConsumerContext, KafkaDeadLetters, subscribe
 from shared.db import create_pool, migrate
+from shared.errors import ErrorTable
 from shared.http import BodyLimitMiddleware, install_error_handlers, install_request_metrics
 from shared.kafka_clients import reliable_producer
 from shared.logs import configure_logging
@@ -49,6 +50,7 @@ class ServiceDefinition:
     # A consumer, or a factory that builds one from the runtime (when it needs settings or the outbox).
     consumers: Sequence[Consumer | Callable[[Runtime], Consumer]] = ()
     description: str = ""
+    errors: ErrorTable = field(default_factory=ErrorTable)  # HTTP status of each domain error code
 
 
 @dataclass
@@ -155,7 +157,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             log.info("service stopped")
 
     app = FastAPI(title=definition.title, description=definition.description, version="1.0.0", lifespan=lifespan)
-    install_error_handlers(app)
+    install_error_handlers(app, definition.errors)
     install_request_metrics(app, metrics)
     app.add_middleware(BodyLimitMiddleware)
     app.include_router(_operations_router(metrics))
