@@ -85,6 +85,44 @@ RETURNING event_id
 """
 
 
+PRUNE_PROCESSED = """
+DELETE FROM processed_events WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM processed_events WHERE processed_at < now() - make_interval(days => $1) LIMIT $2
+))
+"""
+
+
+async def prune_processed_events(db: asyncpg.Pool | Conn, retention_days: int, *, chunk: int = 10_000) -> int:
+    """Forget event ids older than ``retention_days``, a chunk per transaction so that no
+    consumer waits long on the table; returns how many rows went. The reasoning behind the window
+    is in docs/architecture.md ("Deduplication window")."""
+    removed = 0
+    while True:
+        status = await db.execute(PRUNE_PROCESSED, retention_days, chunk)
+        count = int(status.split()[-1])
+        removed += count
+        if count < chunk:
+            return removed
+
+
+async def run_pruning(pool: asyncpg.Pool, retention_days: int, every_seconds: float = 600.0) -> None:
+    """Prune ``processed_events`` now and then, until cancelled; outages are waited out."""
+    while True:
+        try:
+            removed = await prune_processed_events(pool, retention_days)
+            if removed:
+                log.info("processed_events pruned", extra={"rows": removed, "older_than_days": retention_days})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.log(
+                logging.INFO if database_unavailable(exc) else logging.ERROR,
+                "pruning processed_events failed; trying again later",
+                exc_info=exc,
+            )
+        await asyncio.sleep(every_seconds)
+
+
 class PermanentError(Exception):
     """Raised by an apply function for an event that will never succeed (e.g. it refers to an
     unknown entity): the event is dead-lettered at once, without retries."""

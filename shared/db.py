@@ -2,7 +2,7 @@
 
 Each service owns one schema (named after the service) and connects as its own role, so no service
 can read another's tables. Migrations are numbered SQL files, applied by an explicit prestart step
-(``python -m shared.cli migrate <service>``), never on import or on start-up.
+(``python -m services.<name> migrate``), never on import or on start-up.
 """
 
 from __future__ import annotations

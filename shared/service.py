@@ -27,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import faults
 from shared.auth import CredentialStore
-from shared.consumer import Consumer, ConsumerContext, KafkaDeadLetters, subscribe
+from shared.consumer import Consumer, ConsumerContext, KafkaDeadLetters, run_pruning, subscribe
 from shared.db import create_pool, migrate
 from shared.errors import ErrorTable
 from shared.http import BodyLimitMiddleware, install_error_handlers, install_request_metrics
@@ -144,6 +144,9 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             poll_seconds=settings.outbox_poll_seconds,
         )
         runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+        runtime.tasks.append(
+            asyncio.create_task(run_pruning(pool, settings.dedupe_retention_days), name="dedupe-pruning")
+        )
         log.info("service started", extra={"regions": settings.regions})
         try:
             yield

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     consumer_fetch_max_wait_ms: int = Field(default=500, ge=1, le=5000, description="broker-side fetch wait")
     retry_attempts: int = Field(default=6, ge=1, description="attempts before a failing event is dead-lettered")
     retry_backoff_seconds: float = Field(default=0.5, gt=0)
+    dedupe_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="how long processed_events remembers an event id (docs/architecture.md, 'Deduplication window')",
+    )
     outbox_batch_size: int = Field(default=500, ge=1)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     nik_hash_key: SecretStr = Field(

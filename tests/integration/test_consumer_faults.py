@@ -18,6 +18,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from services.training.consumers import on_enrollment_events
+from shared.consumer import prune_processed_events
 from shared.contracts import EnrollmentWithdrawn, FacilitatorEnrolled
 from shared.contracts.registration import Role
 from shared.envelope import Event, EventPayload, new_event
@@ -298,3 +299,21 @@ async def test_the_roster_is_a_function_of_the_set_of_events(roster_db: asyncpg.
                     await tx.rollback()
                 assert row is not None
                 assert row["status"] == status, (expected, [e.message_type for e in order])
+
+
+async def test_processed_events_forgets_only_ids_older_than_the_window(
+    stack: Stack, service_db: dict[str, asyncpg.Connection]
+) -> None:
+    stack.start("training")
+    db = service_db["training"]
+    old, recent = uuid.uuid4(), uuid.uuid4()
+    await db.execute(
+        "INSERT INTO processed_events (consumer, event_id, processed_at) VALUES"
+        " ('test', $1, now() - interval '31 days'), ('test', $2, now() - interval '29 days')",
+        old,
+        recent,
+    )
+    removed = await prune_processed_events(db, 30, chunk=1)
+    assert removed >= 1
+    left = {r["event_id"] for r in await db.fetch("SELECT event_id FROM processed_events WHERE consumer = 'test'")}
+    assert left == {recent}
