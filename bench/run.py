@@ -39,13 +39,12 @@ from typing import Any
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.generator import Generator, Synthetic, regions
 from services.reporting.kafka import partitions_of
 from services.reporting.projections import CONSUMERS
 from services.reporting.rebuild import rebuild
+from shared import kafka_clients
 from shared.db import migrate
 from shared.devstack import ROOT, ServiceProcess, database_url, local_secrets, service_process
 from shared.kafka_admin import delete_topics, ensure_topics
@@ -161,8 +160,8 @@ class Namespace:
 
 
 async def fill(ns: Namespace, options: Options) -> dict[str, Any]:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=options.bootstrap, acks="all", linger_ms=20, max_batch_size=512 * 1024
+    producer = kafka_clients.producer(
+        options.bootstrap, "kotaku-bench", acks="all", linger_ms=20, max_batch_size=512 * 1024
     )
     await producer.start()
     started = time.perf_counter()
@@ -188,14 +187,15 @@ async def fill(ns: Namespace, options: Options) -> dict[str, Any]:
 
 async def baseline(ns: Namespace, options: Options) -> dict[str, Any]:
     """A raw consume loop: every record of the topics, no decoding, no database."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=options.bootstrap)
+    admin = kafka_clients.admin(options.bootstrap, "kotaku-bench")
     await admin.start()
     try:
         partitions = await partitions_of(admin, ns.topics)
     finally:
         await admin.close()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=options.bootstrap,
+    consumer = kafka_clients.consumer(
+        options.bootstrap,
+        client_id="kotaku-bench",
         group_id=None,
         enable_auto_commit=False,
         max_partition_fetch_bytes=4 * 1024 * 1024,
@@ -246,14 +246,15 @@ async def run_rebuild(ns: Namespace) -> dict[str, Any]:
 
 async def commit_groups_at_end(ns: Namespace, options: Options) -> None:
     """As after a rebuild with the service stopped: the live groups continue from the end."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=options.bootstrap)
+    admin = kafka_clients.admin(options.bootstrap, "kotaku-bench")
     await admin.start()
     try:
         for consumer in CONSUMERS:
             for region in ns.regions:
                 tps = await partitions_of(admin, [s.topic(region, ns.prefix) for s in consumer.streams])
-                client = AIOKafkaConsumer(
-                    bootstrap_servers=options.bootstrap,
+                client = kafka_clients.consumer(
+                    options.bootstrap,
+                    client_id="kotaku-bench",
                     group_id=f"{ns.prefix}{consumer.name}.{region}",
                     enable_auto_commit=False,
                 )
@@ -290,7 +291,7 @@ JOIN unnest($1::text[], $2::uuid[]) AS k(consumer, event_id) ON p.consumer = k.c
 
 
 async def steady(ns: Namespace, options: Options, service: ServiceProcess) -> tuple[dict[str, Any], dict[str, Any]]:
-    producer = AIOKafkaProducer(bootstrap_servers=options.bootstrap, acks="all", linger_ms=0)
+    producer = kafka_clients.producer(options.bootstrap, "kotaku-bench", acks="all", linger_ms=0)
     await producer.start()
     watcher = await asyncpg.connect(ns.dsn, server_settings={"search_path": "reporting"})
     events: Iterator[Synthetic] = Generator(ns.regions, seed=options.seed + 1).events(10**9)

@@ -29,9 +29,9 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
 from demo.south_sumatra import REGION, TRAINING_ID
+from shared import kafka_clients
 from shared.topics import TRAINING_INTAKE
 
 WIB = timezone(timedelta(hours=7))
@@ -418,7 +418,7 @@ async def _field_team_sync(
             }
         )
     messages.append(messages[0])  # resent whole: the intake recognises the message id
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = kafka_clients.reliable_producer(bootstrap, "kotaku-demo")
     await producer.start()
     try:
         topic = TRAINING_INTAKE.topic(REGION, topic_prefix)

@@ -43,9 +43,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from shared import kafka_clients
+from shared.kafka_clients import Kafka
 from shared.topics import DLQ_SUFFIX
 
 DLQ_HEADER_PREFIX = "x-dlq-"
@@ -164,8 +165,8 @@ def replay_headers(record: Record, dlq_topic: str) -> list[tuple[str, bytes | No
     return headers
 
 
-async def partitions_of(bootstrap: str, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="kotaku-dlq")
+async def partitions_of(bootstrap: Kafka, topic: str) -> list[int]:
+    admin = kafka_clients.admin(bootstrap, "kotaku-dlq")
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -174,9 +175,9 @@ async def partitions_of(bootstrap: str, topic: str) -> list[int]:
     return sorted(p["partition"] for d in described if d.get("error_code") == 0 for p in d["partitions"])
 
 
-async def read_progress(bootstrap: str, topic: str, partitions: Sequence[int]) -> dict[int, Progress]:
+async def read_progress(bootstrap: Kafka, topic: str, partitions: Sequence[int]) -> dict[int, Progress]:
     """The replay group's progress on each partition (offset 0 where it never committed)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="kotaku-dlq")
+    admin = kafka_clients.admin(bootstrap, "kotaku-dlq")
     await admin.start()
     try:
         committed = await admin.list_consumer_group_offsets(
@@ -197,14 +198,16 @@ class _Read:
     position: dict[int, int] = field(default_factory=dict)
 
 
-async def _read(bootstrap: str, topic: str, group: str | None, start: dict[int, int]) -> tuple[AIOKafkaConsumer, _Read]:
+async def _read(
+    bootstrap: Kafka, topic: str, group: str | None, start: dict[int, int]
+) -> tuple[AIOKafkaConsumer, _Read]:
     """A consumer assigned to every partition of ``topic`` and what it read from ``start`` to the end.
 
     A start offset below the log start (retention) reads from the log start; one beyond the end
     (the topic was recreated) reads from the beginning and the caller must forget its progress.
     """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+    consumer = kafka_clients.consumer(
+        bootstrap,
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -241,14 +244,14 @@ async def _read(bootstrap: str, topic: str, group: str | None, start: dict[int, 
     return consumer, read
 
 
-async def _partitions(bootstrap: str, topic: str) -> list[int]:
+async def _partitions(bootstrap: Kafka, topic: str) -> list[int]:
     partitions = await partitions_of(bootstrap, topic)
     if not partitions:
         raise SystemExit(f"no such topic: {topic}")
     return partitions
 
 
-async def list_dead_letters(bootstrap: str, topic: str, limit: int = 100) -> list[dict[str, str]]:
+async def list_dead_letters(bootstrap: Kafka, topic: str, limit: int = 100) -> list[dict[str, str]]:
     partitions = await _partitions(bootstrap, topic)
     progress = await read_progress(bootstrap, topic, partitions)
     consumer, read = await _read(bootstrap, topic, None, dict.fromkeys(partitions, 0))
@@ -273,7 +276,7 @@ async def list_dead_letters(bootstrap: str, topic: str, limit: int = 100) -> lis
     return rows
 
 
-async def replay(bootstrap: str, topic: str, *, reasons: Sequence[str] = (), dry_run: bool = False) -> ReplayReport:
+async def replay(bootstrap: Kafka, topic: str, *, reasons: Sequence[str] = (), dry_run: bool = False) -> ReplayReport:
     if not topic.endswith(DLQ_SUFFIX):
         raise SystemExit(f"{topic} is not a dead-letter topic (*{DLQ_SUFFIX})")
     # The dead-letter path writes the dead letters of <topic> to <topic>.dlq only, so the target is
@@ -286,9 +289,7 @@ async def replay(bootstrap: str, topic: str, *, reasons: Sequence[str] = (), dry
     try:
         sends: dict[tuple[int, int], asyncio.Future[Any]] = {}
         outcomes: dict[int, list[tuple[int, bool]]] = {p: [] for p in partitions}
-        producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, client_id="kotaku-dlq"
-        )
+        producer = kafka_clients.reliable_producer(bootstrap, "kotaku-dlq")
         await producer.start()
         try:
             for p in partitions:

@@ -19,10 +19,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError, for_code
 
+from shared import kafka_clients
+from shared.kafka_clients import Kafka
 from shared.settings import load_retention_policy
 from shared.topics import RetentionPolicy, all_topics, topic_class
 
@@ -49,7 +51,7 @@ class TopicChanges:
 
 
 async def reconcile_topics(
-    bootstrap: str,
+    bootstrap: Kafka,
     topics: Sequence[str],
     *,
     partitions: int = 3,
@@ -65,7 +67,7 @@ async def reconcile_topics(
     policy = policy or load_retention_policy()
     wanted = {t: policy.for_topic(t) for t in topics}
     changes = TopicChanges()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="kotaku-admin")
+    admin = kafka_clients.admin(bootstrap, "kotaku-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -89,7 +91,7 @@ async def reconcile_topics(
 
 
 async def ensure_topics(
-    bootstrap: str,
+    bootstrap: Kafka,
     topics: Sequence[str],
     *,
     partitions: int = 3,
@@ -184,8 +186,8 @@ async def describe_topic_configs(admin: Any, topics: list[str], *, within: float
     return found
 
 
-async def delete_topics(bootstrap: str, topics: Sequence[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="kotaku-admin")
+async def delete_topics(bootstrap: Kafka, topics: Sequence[str]) -> None:
+    admin = kafka_clients.admin(bootstrap, "kotaku-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,16 +21,14 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared import faults
+from shared import faults, kafka_clients
 from shared.auth import CredentialStore
 from shared.consumer import Consumer, ConsumerContext, KafkaDeadLetters, run_pruning, subscribe
 from shared.db import create_pool, migrate
 from shared.errors import ErrorTable
 from shared.http import BodyLimitMiddleware, install_error_handlers, install_request_metrics
-from shared.kafka_clients import reliable_producer
 from shared.logs import configure_logging
 from shared.metrics import Metrics
 from shared.outbox import Outbox, OutboxRelay
@@ -75,34 +72,11 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
-def kafka_security(settings: Settings) -> BaseSecurity | None:
-    """FastStream security for the configured listener: TLS and/or SASL (SCRAM or PLAIN)."""
-    protocol = settings.kafka_security_protocol
-    if protocol == "PLAINTEXT":
-        return None
-    tls = protocol.endswith("SSL")
-    context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile) if tls else None
-    if protocol == "SSL":
-        return BaseSecurity(ssl_context=context, use_ssl=True)
-    sasl = {"SCRAM-SHA-512": SASLScram512, "SCRAM-SHA-256": SASLScram256, "PLAIN": SASLPlaintext}
-    return sasl[settings.kafka_sasl_mechanism](
-        settings.kafka_sasl_username,
-        settings.kafka_sasl_password.get_secret_value(),
-        ssl_context=context,
-        use_ssl=tls,
-    )
-
-
 def build_broker(settings: Settings, metrics: Metrics, client_id: str) -> KafkaBroker:
-    return KafkaBroker(
-        settings.kafka_servers,
-        security=kafka_security(settings),
-        acks="all",
-        enable_idempotence=True,
-        client_id=client_id,
-        graceful_timeout=15.0,
+    return kafka_clients.broker(
+        settings,
+        client_id,
         middlewares=(KafkaPrometheusMiddleware(registry=metrics.registry, app_name=metrics.service),),
-        log_level=logging.DEBUG,  # FastStream logs every message at this level; keep INFO readable
     )
 
 
@@ -115,7 +89,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         faults.arm(settings.fault_points)
         pool = await create_pool(settings.database_url.get_secret_value(), definition.name)
         broker = build_broker(settings, metrics, f"kotaku-{definition.name}")
-        dead_letter_producer = reliable_producer(settings, f"kotaku-{definition.name}-dlq")
+        dead_letter_producer = kafka_clients.reliable_producer(settings, f"kotaku-{definition.name}-dlq")
         ctx = ConsumerContext(
             pool=pool,
             broker=broker,

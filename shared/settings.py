@@ -18,18 +18,33 @@ REGION_PATTERN = r"^oc\d{2}$"
 _REGION_RE = re.compile(REGION_PATTERN)
 
 
-class Settings(BaseSettings):
-    """Everything a service needs to know about its surroundings."""
+class KafkaSettings(BaseSettings):
+    """How to reach the Kafka cluster, and as whom: what every Kafka client of the project needs
+    (services, rebuild, DLQ tool, lag monitor, topic admin, bench), read by shared.kafka_clients."""
 
     model_config = SettingsConfigDict(env_prefix="KOTAKU_", extra="ignore")
 
-    database_url: SecretStr = Field(description="asyncpg DSN of the service's own database role")
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="comma-separated host:port list")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
     kafka_sasl_username: str = ""
     kafka_sasl_password: SecretStr = SecretStr("")
     kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle for TLS listeners")
+
+    @property
+    def kafka_servers(self) -> list[str]:
+        return [server.strip() for server in self.kafka_bootstrap.split(",") if server.strip()]
+
+
+def load_kafka_settings(bootstrap: str | None = None) -> KafkaSettings:
+    """Kafka settings from the environment; ``bootstrap`` (a command-line option) wins."""
+    return KafkaSettings(kafka_bootstrap=bootstrap) if bootstrap else KafkaSettings()
+
+
+class Settings(KafkaSettings):
+    """Everything a service needs to know about its surroundings."""
+
+    database_url: SecretStr = Field(description="asyncpg DSN of the service's own database role")
     regions: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["oc02"],
         description="OC regions this deployment serves (comma separated in the environment)",
@@ -84,10 +99,6 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("at least one region is required")
         return value
-
-    @property
-    def kafka_servers(self) -> list[str]:
-        return [server.strip() for server in self.kafka_bootstrap.split(",") if server.strip()]
 
 
 class RetentionSettings(BaseSettings):

@@ -13,11 +13,10 @@ import logging
 import time
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
-
 from services.reporting.kafka import partitions_of
+from shared import kafka_clients
 from shared.consumer import Consumer
+from shared.kafka_clients import Kafka
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +24,14 @@ SOURCE = "kafka: end offsets minus committed offsets of the reporting consumer g
 
 
 async def measure_lag(
-    bootstrap: str, consumers: Sequence[Consumer], regions: Sequence[str], prefix: str
+    bootstrap: Kafka, consumers: Sequence[Consumer], regions: Sequence[str], prefix: str
 ) -> dict[str, int]:
     """Records not yet consumed, per region, summed over the reporting consumers' groups.
     A partition without a committed offset counts from the start of the log."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="kotaku-reporting-lag")
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    admin = kafka_clients.admin(bootstrap, "kotaku-reporting-lag")
+    consumer = kafka_clients.consumer(
+        bootstrap, client_id="kotaku-reporting-lag", group_id=None, enable_auto_commit=False
+    )
     await admin.start()
     try:
         await consumer.start()
@@ -67,7 +68,7 @@ async def measure_lag(
 class LagMonitor:
     def __init__(
         self,
-        bootstrap: str,
+        bootstrap: Kafka,
         consumers: Sequence[Consumer],
         regions: Sequence[str],
         prefix: str,

@@ -28,11 +28,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Union, cast
 
-from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, create_model
 
 import shared.contracts  # noqa: F401  (registers every contract)
+from shared import kafka_clients
 from shared.consumer import Consumer, ConsumerContext, subscribe
 from shared.envelope import CONTRACTS, Envelope, EventPayload
 from shared.metrics import Metrics
@@ -226,7 +226,7 @@ def asyncapi_document(definition: ServiceDefinition, region: str = EXAMPLE_REGIO
     """The AsyncAPI 3.0 document of one service: FastStream's specification of a broker that has the
     service's subscriptions registered (exactly as at run time, for ``region``) and a publisher per
     stream it writes through its outbox. The broker is never started."""
-    broker = KafkaBroker("kafka:9092", client_id=f"kotaku-{definition.name}")
+    broker = kafka_clients.broker("kafka:9092", f"kotaku-{definition.name}")
     ctx = ConsumerContext(
         pool=cast(Any, None),
         broker=broker,
