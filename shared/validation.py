@@ -22,6 +22,18 @@ PersonName = Annotated[
 ]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(_printable)]
 Nik = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{16}$")]
-ProvinceCode = Annotated[str, StringConstraints(pattern=r"^\d{2}$")]
-KabkotaCode = Annotated[str, StringConstraints(pattern=r"^\d{2}\.\d{2}$")]
+# Kemendagri codes of the administrative units, one level a segment: province 16, kota/kabupaten
+# 16.71, kecamatan 16.71.01, kelurahan/desa 16.71.01.1001. These patterns are the only spelling of
+# the rule; contracts, HTTP schemas and reference data use them.
+PROVINCE_CODE = r"^\d{2}$"
+KABKOTA_CODE = r"^\d{2}\.\d{2}$"
+KECAMATAN_CODE = r"^\d{2}\.\d{2}\.\d{2}$"
+KELURAHAN_CODE = r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$"
+ORGUNIT_CODE = r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$"  # any of the four levels
+
+ProvinceCode = Annotated[str, StringConstraints(pattern=PROVINCE_CODE)]
+KabkotaCode = Annotated[str, StringConstraints(pattern=KABKOTA_CODE)]
+KecamatanCode = Annotated[str, StringConstraints(pattern=KECAMATAN_CODE)]
+KelurahanCode = Annotated[str, StringConstraints(pattern=KELURAHAN_CODE)]
+OrgUnitCode = Annotated[str, StringConstraints(pattern=ORGUNIT_CODE)]
 RegionCode = Annotated[str, StringConstraints(pattern=r"^oc\d{2}$")]

@@ -10,7 +10,15 @@ from pydantic import Field
 
 from shared.envelope import EventPayload
 from shared.topics import ENROLLMENT, FACILITATOR, ORGUNIT
-from shared.validation import KabkotaCode, PersonName, ProvinceCode, ShortText
+from shared.validation import (
+    KABKOTA_CODE,
+    ORGUNIT_CODE,
+    PROVINCE_CODE,
+    KabkotaCode,
+    PersonName,
+    ProvinceCode,
+    ShortText,
+)
 
 
 class Role(StrEnum):
@@ -47,7 +55,7 @@ class OrgUnitDefined(EventPayload):
     stream = ORGUNIT
     key_field = "code"
 
-    code: str = Field(pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
+    code: str = Field(pattern=ORGUNIT_CODE)
     level: OrgUnitLevel
     name: str = Field(min_length=1, max_length=200)
     parent_code: str | None = None
@@ -76,8 +84,8 @@ class FacilitatorRegistered(EventPayload):
     facilitator_id: uuid.UUID
     full_name: str = Field(min_length=1, max_length=200)
     role: Role
-    province_code: str = Field(pattern=r"^\d{2}$", description="BPS/Kemendagri province code, e.g. 16")
-    kabkota_code: str = Field(pattern=r"^\d{2}\.\d{2}$", description="kota/kabupaten code, e.g. 16.71")
+    province_code: str = Field(pattern=PROVINCE_CODE, description="BPS/Kemendagri province code, e.g. 16")
+    kabkota_code: str = Field(pattern=KABKOTA_CODE, description="kota/kabupaten code, e.g. 16.71")
     effective_from: date
     speciality: Speciality | None = None
 

@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from shared.contracts.registration import Role
 from shared.envelope import ContractModel, EventPayload
 from shared.topics import PARTICIPATION, TRAINING
-from shared.validation import ShortText
+from shared.validation import KELURAHAN_CODE, ShortText
 
 
 class TrainingType(StrEnum):
@@ -190,7 +190,7 @@ class OJTAssigned(EventPayload):
 
     training_id: uuid.UUID
     facilitator_id: uuid.UUID
-    kelurahan_code: str = Field(pattern=r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")
+    kelurahan_code: str = Field(pattern=KELURAHAN_CODE)
     mentor: str = Field(min_length=1, max_length=200)
     task: ShortText = ""
     fact_id: str | None = Field(
@@ -207,7 +207,7 @@ class OJTCompleted(EventPayload):
 
     training_id: uuid.UUID
     facilitator_id: uuid.UUID
-    kelurahan_code: str = Field(pattern=r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")
+    kelurahan_code: str = Field(pattern=KELURAHAN_CODE)
     report: ShortText = ""
     rating: int = Field(ge=1, le=5)
     fact_id: str | None = Field(
