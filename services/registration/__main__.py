@@ -1,3 +1,3 @@
-from services.registration.cli import main
+from services.registration.entrypoints.cli import main
 
 main()

@@ -1,8 +1,10 @@
-"""Composition of the registration service."""
+"""Composition of the registration service: its HTTP router, its Kafka consumers (the intake
+and the trainings it learns), its migrations and the HTTP status of its domain errors."""
 
 from pathlib import Path
 
-from services.registration import api, consumers, intake
+from services.registration.entrypoints import consumers, http, intake
+from services.registration.entrypoints.errors import ERRORS
 from shared.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -14,6 +16,7 @@ DEFINITION = ServiceDefinition(
     ),
     default_port=8001,
     migrations=Path(__file__).parent / "migrations",
-    routers=(api.router,),
+    routers=(http.router,),
     consumers=(intake.INTAKE, consumers.TRAININGS),
+    errors=ERRORS,
 )

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from services.registration.api import FacilitatorIn
-from services.registration.usecases import nik_hash
+from services.registration.domain.facilitators import nik_hash
+from services.registration.entrypoints.schemas import FacilitatorIn
 
 
 def body(**changes: object) -> dict[str, object]:

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from services.registration.csvfile import MAX_ROWS, CsvFileError, parse_csv, sniff_delimiter, write_csv
-from services.registration.usecases.bulk import RowProblem, validate_row
+from services.registration.entrypoints.csvfile import (
+    MAX_ROWS,
+    CsvFileError,
+    parse_csv,
+    sniff_delimiter,
+    validate_row,
+    write_csv,
+)
+from services.registration.usecases.bulk import RowProblem
 
 HEADER = "nik,full_name,role,province_code,kabkota_code\n"
 ROW = "1671010101900001,Siti Aminah,fasilitator,16,16.71\n"

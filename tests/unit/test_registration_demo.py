@@ -6,9 +6,8 @@ from collections import Counter
 
 from demo import south_sumatra
 from demo.registration import demo_csv
-from services.registration.csvfile import parse_csv
-from services.registration.usecases.bulk import validate_row
-from services.registration.usecases.common import check_speciality
+from services.registration.domain.facilitators import check_speciality
+from services.registration.entrypoints.csvfile import parse_csv, validate_row
 from shared.contracts import Role, Speciality
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from services.registration.names import MAX_NAME_LENGTH, FacilitatorName, NotAName, check_name
+from services.registration.domain.names import MAX_NAME_LENGTH, FacilitatorName, NotAName, check_name
 
 # The blog-comment spam at the end of the 2016 news item (seed document), line by line, and the
 # pieces of it a spammer could paste into a name field.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from services.registration.usecases.orgunits import load_reference_data
+from services.registration.entrypoints.referencefile import load_reference_data
 from shared.contracts import OrgUnitLevel
 
 PROVINCES_2016 = {

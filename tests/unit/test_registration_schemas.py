@@ -7,8 +7,10 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from services.registration.intake import COMMANDS, SCHEMA_DIR, intake_json_schemas, stale_intake_schemas
-from services.registration.schemas import (
+from services.registration.domain.facilitators import SPECIALITIES, check_speciality
+from services.registration.entrypoints.errors import ERRORS
+from services.registration.entrypoints.intake import COMMANDS, SCHEMA_DIR, intake_json_schemas, stale_intake_schemas
+from services.registration.entrypoints.schemas import (
     DeactivateFacilitator,
     FacilitatorIn,
     FacilitatorPatch,
@@ -17,9 +19,8 @@ from services.registration.schemas import (
     RegisterFacilitator,
     normalise_phone,
 )
-from services.registration.usecases.common import SPECIALITIES, check_speciality
 from shared.contracts import FacilitatorRegistered, Role, Speciality
-from shared.http import ApiError
+from shared.errors import DomainError
 
 
 def body(**changes: object) -> dict[str, object]:
@@ -110,9 +111,9 @@ def test_speciality_rules_per_role() -> None:
     check_speciality(Role.FASILITATOR, Speciality.EKONOMI)
     check_speciality(Role.KORKOT, None)
     for role, speciality in [(Role.KORKOT, Speciality.TEKNIK), (Role.FASILITATOR, Speciality.MANAJEMEN_KEUANGAN)]:
-        with pytest.raises(ApiError) as info:
+        with pytest.raises(DomainError) as info:
             check_speciality(role, speciality)
-        assert (info.value.status, info.value.code) == (422, "speciality_not_allowed")
+        assert (ERRORS.status(info.value), info.value.code) == (422, "speciality_not_allowed")
     assert SPECIALITIES[Role.SENIOR_FASILITATOR] == frozenset()
 
 

@@ -1,27 +1,26 @@
-"""Bulk registration from a spreadsheet export (see services.registration.csvfile).
+"""Bulk registration from a spreadsheet export.
 
-The file is read completely before anything is written; a file that cannot be read is refused as
-a whole. Then every row is its own unit of work: an accepted row commits with its event, a
-refused row writes nothing, and one bad row never blocks the others. A NIK that is already
-registered (earlier in the same file, by an earlier upload, or by any other door) is reported as
-``duplicate`` with the existing facilitator id, so uploading the same file twice changes nothing.
+The door reads the file completely before anything is written (entrypoints.csvfile) and hands
+over every row, already checked for shape, as a :class:`NewFacilitator` or as its problems. A
+file that cannot be read is refused as a whole, after the caller's access was checked. Then every
+row is its own unit of work: an accepted row commits with its event, a refused row writes
+nothing, and one bad row never blocks the others. A NIK that is already registered (earlier in the
+same file, by an earlier upload, or by any other door) is reported as ``duplicate`` with the
+existing facilitator id, so uploading the same file twice changes nothing.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Literal
 
-from pydantic import ValidationError
-
-from services.registration.csvfile import REQUIRED, CsvFileError, parse_csv
-from services.registration.schemas import ImportRow
-from services.registration.usecases.common import Authorize, check_region_served
+from services.registration.domain import errors
+from services.registration.domain.facilitators import check_region_served
 from services.registration.usecases.facilitators import NewFacilitator, register_facilitator
-from shared.http import ApiError
-from shared.service import Runtime
+from services.registration.usecases.ports import Authorize, UnitOfWorkFactory
+from shared.errors import DomainError
 
 Status = Literal["accepted", "duplicate", "rejected"]
 
@@ -31,6 +30,33 @@ class RowProblem:
     reason: str
     column: str | None
     message: str
+
+
+@dataclass(frozen=True)
+class ImportLine:
+    """One data row of the file: ``row`` counts data rows from 1, ``line`` is its first line.
+    Either ``facilitator`` (the row to register) or ``problems`` (why it cannot be)."""
+
+    row: int
+    line: int
+    facilitator: NewFacilitator | None
+    problems: tuple[RowProblem, ...] = ()
+
+
+@dataclass(frozen=True)
+class UnreadableFile:
+    """Why the file cannot be read at all (``code`` as in entrypoints.csvfile.CsvFileError)."""
+
+    code: str
+    message: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class ImportFacilitators:
+    region: str
+    lines: tuple[ImportLine, ...] = ()
+    unreadable: UnreadableFile | None = None
 
 
 @dataclass(frozen=True)
@@ -51,69 +77,35 @@ class ImportReport:
         return sum(r.status == status for r in self.results)
 
 
-def validate_row(values: dict[str, str]) -> ImportRow | tuple[RowProblem, ...]:
-    """The row as a validated ImportRow, or every problem found in it."""
-    missing = [c for c in REQUIRED if not values.get(c, "").strip()]
-    if missing:
-        return tuple(RowProblem("missing_value", c, f"{c} is required") for c in missing)
-    present = {k: v for k, v in values.items() if v.strip()}
-    try:
-        return ImportRow.model_validate(present)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors()[:20]:
-            loc = error.get("loc") or ()
-            column = str(loc[0]) if loc and str(loc[0]) in values else None
-            if column is None and "kabkota_code" in str(error.get("msg", "")):
-                column = "kabkota_code"
-            problems.append(RowProblem("invalid_value", column, str(error.get("msg", "invalid value"))[:300]))
-        return tuple(problems)
-
-
 async def import_facilitators(
-    runtime: Runtime, data: bytes, region: str, default_effective_from: date, authorize: Authorize
+    units: UnitOfWorkFactory,
+    cmd: ImportFacilitators,
+    *,
+    served: Collection[str],
+    key: bytes,
+    authorize: Authorize,
 ) -> ImportReport:
-    """Register every row of the CSV file ``data`` in ``region``."""
-    authorize(region)
-    check_region_served(runtime, region)
-    try:
-        file = parse_csv(data)
-    except CsvFileError as exc:
-        raise ApiError(422, exc.code, exc.message, {"line": exc.line} if exc.line else None) from None
-    report = ImportReport(region)
-    for row in file.rows:
-        if row.values is None:
-            problem = RowProblem(
-                "wrong_column_count", None, f"the row has {row.field_count} fields; the header has {len(file.columns)}"
-            )
-            report.results.append(RowResult(row.row, row.line, "rejected", problems=(problem,)))
+    """Register every row of the file in ``cmd.region``, one unit of work per row."""
+    authorize(cmd.region)
+    check_region_served(served, cmd.region)
+    if cmd.unreadable is not None:
+        raise errors.unreadable_file(cmd.unreadable.code, cmd.unreadable.message, cmd.unreadable.line)
+    report = ImportReport(cmd.region)
+    for line in cmd.lines:
+        if line.facilitator is None:
+            report.results.append(RowResult(line.row, line.line, "rejected", problems=line.problems))
             continue
-        checked = validate_row(row.values)
-        if isinstance(checked, tuple):
-            report.results.append(RowResult(row.row, row.line, "rejected", problems=checked))
-            continue
-        cmd = NewFacilitator(
-            nik=checked.nik,
-            full_name=checked.full_name,
-            role=checked.role,
-            region=region,
-            province_code=checked.province_code,
-            kabkota_code=checked.kabkota_code,
-            effective_from=checked.effective_from or default_effective_from,
-            speciality=checked.speciality,
-            phone=checked.phone,
-        )
         try:
-            async with runtime.outbox.unit_of_work() as uow:
-                created = await register_facilitator(runtime, uow, cmd, authorize)
-        except ApiError as exc:
+            async with units() as uow:
+                created = await register_facilitator(uow, line.facilitator, served=served, key=key, authorize=authorize)
+        except DomainError as exc:
             details = exc.details if isinstance(exc.details, dict) else {}
             if exc.code == "facilitator_exists":
                 existing = uuid.UUID(str(details["facilitator_id"]))
-                report.results.append(RowResult(row.row, row.line, "duplicate", facilitator_id=existing))
+                report.results.append(RowResult(line.row, line.line, "duplicate", facilitator_id=existing))
             else:
                 problem = RowProblem(exc.code, details.get("field"), exc.message)
-                report.results.append(RowResult(row.row, row.line, "rejected", problems=(problem,)))
+                report.results.append(RowResult(line.row, line.line, "rejected", problems=(problem,)))
             continue
-        report.results.append(RowResult(row.row, row.line, "accepted", facilitator_id=created["facilitator_id"]))
+        report.results.append(RowResult(line.row, line.line, "accepted", facilitator_id=created.facilitator_id))
     return report

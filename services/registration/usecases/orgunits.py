@@ -12,184 +12,43 @@ added to the deployment, or when a new consumer needs the data after the topic's
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
-from typing import Literal
 
-import asyncpg
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from services.registration.usecases.common import AuthorizeAdmin, today
+from services.registration.domain import errors
+from services.registration.domain.orgunits import (
+    OrgUnit,
+    RegionAssignment,
+    level_of,
+    parent_of,
+    province_of,
+)
+from services.registration.usecases.facilitators import SOURCE
+from services.registration.usecases.ports import (
+    AuthorizeAdmin,
+    OrgUnitFilter,
+    Page,
+    Repositories,
+    UnitInRegion,
+    UnitOfWork,
+    require,
+)
 from shared.contracts import OrgUnitDefined, OrgUnitLevel, ProvinceAssignedToRegion
-from shared.db import Conn
 from shared.envelope import new_event
-from shared.http import ApiError
-from shared.outbox import UnitOfWork
-from shared.service import Runtime
-from shared.validation import RegionCode
 
-DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "orgunits.json"
-CODE_PATTERN = r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$"
-LEVELS: tuple[OrgUnitLevel, ...] = (
-    OrgUnitLevel.PROVINCE,
-    OrgUnitLevel.KABKOTA,
-    OrgUnitLevel.KECAMATAN,
-    OrgUnitLevel.KELURAHAN,
-)
-
-UNIT_BY_CODE = "SELECT code, level, name, parent_code, effective_from FROM org_units WHERE code = $1"
-LOCK_UNIT = UNIT_BY_CODE + " FOR UPDATE"
-INSERT_UNIT = """
-INSERT INTO org_units (code, level, name, parent_code, effective_from) VALUES ($1, $2, $3, $4, $5)
-"""
-UPDATE_UNIT = "UPDATE org_units SET name = $2, effective_from = $3, updated_at = now() WHERE code = $1"
-SUBTREE = """
-SELECT code, level, name, parent_code, effective_from FROM org_units
-WHERE code = $1 OR code LIKE $1 || '.%'
-ORDER BY length(code), code
-"""
-ALL_UNITS = "SELECT code, level, name, parent_code, effective_from FROM org_units ORDER BY length(code), code"
-REGION_ON = """
-SELECT region FROM region_assignments
-WHERE province_code = $1 AND effective_from <= $2
-ORDER BY effective_from DESC LIMIT 1
-"""
-REGION_HISTORY = """
-SELECT region, effective_from FROM region_assignments WHERE province_code = $1 ORDER BY effective_from
-"""
-ASSIGNMENT = "SELECT region FROM region_assignments WHERE province_code = $1 AND effective_from = $2 FOR UPDATE"
-INSERT_ASSIGNMENT = "INSERT INTO region_assignments (province_code, region, effective_from) VALUES ($1, $2, $3)"
-UPDATE_ASSIGNMENT = """
-UPDATE region_assignments SET region = $3, recorded_at = now() WHERE province_code = $1 AND effective_from = $2
-"""
-SEED_LOCK = "SELECT pg_advisory_xact_lock(hashtext('kotaku-orgunit-seed-' || current_schema()))"
-ALL_ASSIGNMENTS = "SELECT province_code, region, effective_from FROM region_assignments ORDER BY province_code"
-# Units with the region their province belongs to on a date ($1), filtered and paged.
-LIST_UNITS = """
-WITH current_region AS (
-    SELECT DISTINCT ON (province_code) province_code, region
-    FROM region_assignments WHERE effective_from <= $1
-    ORDER BY province_code, effective_from DESC
-)
-SELECT u.code, u.level, u.name, u.parent_code, u.effective_from, r.region
-FROM org_units u LEFT JOIN current_region r ON r.province_code = left(u.code, 2)
-WHERE ($2::text IS NULL OR u.level = $2)
-  AND ($3::text IS NULL OR u.parent_code = $3)
-  AND ($4::text IS NULL OR r.region = $4)
-ORDER BY u.code LIMIT $5 OFFSET $6
-"""
-COUNT_UNITS = """
-WITH current_region AS (
-    SELECT DISTINCT ON (province_code) province_code, region
-    FROM region_assignments WHERE effective_from <= $1
-    ORDER BY province_code, effective_from DESC
-)
-SELECT count(*)
-FROM org_units u LEFT JOIN current_region r ON r.province_code = left(u.code, 2)
-WHERE ($2::text IS NULL OR u.level = $2)
-  AND ($3::text IS NULL OR u.parent_code = $3)
-  AND ($4::text IS NULL OR r.region = $4)
-"""
-
-
-def level_of(code: str) -> OrgUnitLevel:
-    return LEVELS[code.count(".")]
-
-
-def parent_of(code: str) -> str | None:
-    return code.rsplit(".", 1)[0] if "." in code else None
-
-
-# -- checks used by the facilitator use cases ---------------------------------------------------
-
-
-async def region_on(conn: Conn, province_code: str, on: date) -> str | None:
-    """The OC region the province belongs to on ``on`` (None before its first assignment)."""
-    region: str | None = await conn.fetchval(REGION_ON, province_code, on)
-    return region
-
-
-async def check_area(conn: Conn, region: str, province_code: str, kabkota_code: str, on: date) -> None:
-    """Refuse a province/kota pair that is not in the reference data, or not in ``region`` on ``on``."""
-    province = await conn.fetchrow(UNIT_BY_CODE, province_code)
-    if province is None or province["level"] != OrgUnitLevel.PROVINCE:
-        raise ApiError(
-            422,
-            "unknown_orgunit",
-            f"province {province_code} is not in the reference data",
-            {"field": "province_code", "code": province_code},
-        )
-    kabkota = await conn.fetchrow(UNIT_BY_CODE, kabkota_code)
-    if kabkota is None or kabkota["level"] != OrgUnitLevel.KABKOTA:
-        raise ApiError(
-            422,
-            "unknown_orgunit",
-            f"kota/kabupaten {kabkota_code} is not in the reference data",
-            {"field": "kabkota_code", "code": kabkota_code},
-        )
-    if kabkota["parent_code"] != province_code:
-        raise ApiError(
-            422,
-            "orgunit_not_in_province",
-            f"kota/kabupaten {kabkota_code} lies in province {kabkota['parent_code']}, not {province_code}",
-            {"field": "kabkota_code", "code": kabkota_code},
-        )
-    actual = await region_on(conn, province_code, on)
-    if actual != region:
-        where = f"OC region {actual}" if actual else "no OC region"
-        raise ApiError(
-            422,
-            "orgunit_not_in_region",
-            f"province {province_code} ({province['name']}) belongs to {where} on {on.isoformat()}, not {region}",
-            {"field": "province_code", "code": province_code, "region": actual, "on": on.isoformat()},
-        )
-
-
-# -- reads --------------------------------------------------------------------------------------
-
-
-async def list_orgunits(
-    runtime: Runtime,
-    *,
-    level: OrgUnitLevel | None,
-    parent: str | None,
-    region: str | None,
-    as_of: date | None,
-    limit: int,
-    offset: int,
-) -> tuple[int, list[asyncpg.Record]]:
-    on = as_of or today()
-    args = (on, level.value if level else None, parent, region)
-    async with runtime.pool.acquire() as conn:
-        total = await conn.fetchval(COUNT_UNITS, *args)
-        rows = await conn.fetch(LIST_UNITS, *args, limit, offset)
-    return int(total), list(rows)
-
-
-async def get_orgunit(
-    runtime: Runtime, code: str, as_of: date | None
-) -> tuple[asyncpg.Record, str | None, list[asyncpg.Record]]:
-    """The unit, its region on ``as_of`` (today by default), and its province's region history."""
-    async with runtime.pool.acquire() as conn:
-        row = await conn.fetchrow(UNIT_BY_CODE, code)
-        if row is None:
-            raise ApiError(404, "orgunit_not_found", f"no org unit {code}")
-        region = await region_on(conn, code[:2], as_of or today())
-        history = await conn.fetch(REGION_HISTORY, code[:2])
-    return row, region, list(history)
-
-
-# -- writes -------------------------------------------------------------------------------------
+# -- commands and results -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class UnitDefinition:
+class DefineOrgUnit:
+    """Add a unit (``replace=False``: an existing code is a conflict) or add-or-rename it
+    (``replace=True``). The level and the parent follow from the code."""
+
     code: str
     name: str
     effective_from: date
+    replace: bool = False
 
     @property
     def level(self) -> OrgUnitLevel:
@@ -200,6 +59,24 @@ class UnitDefinition:
         return parent_of(self.code)
 
 
+@dataclass(frozen=True)
+class AssignProvince:
+    province_code: str
+    region: str
+    effective_from: date
+
+
+@dataclass(frozen=True)
+class SeedOrgUnits:
+    """Load reference data: add what is missing; with ``update``, also apply names and regions
+    that differ; with ``republish``, publish every unit and assignment again."""
+
+    units: tuple[OrgUnit, ...]
+    assignments: tuple[RegionAssignment, ...]
+    update: bool = False
+    republish: bool = False
+
+
 @dataclass
 class Published:
     """What a write published (only regions this deployment serves are published)."""
@@ -208,182 +85,26 @@ class Published:
     skipped_regions: set[str] = field(default_factory=set)
 
 
-def _publish_units(
-    runtime: Runtime, uow: UnitOfWork, rows: Iterable[asyncpg.Record], region: str | None, published: Published
-) -> None:
-    if region is None:
-        return
-    if region not in runtime.settings.regions:
-        published.skipped_regions.add(region)
-        return
-    for row in rows:
-        uow.emit(
-            new_event(
-                OrgUnitDefined(
-                    code=row["code"],
-                    level=OrgUnitLevel(row["level"]),
-                    name=row["name"],
-                    parent_code=row["parent_code"],
-                    effective_from=row["effective_from"],
-                ),
-                region=region,
-                source=runtime.source,
-            )
-        )
-        published.events += 1
+@dataclass(frozen=True)
+class UnitWritten:
+    unit: OrgUnit
+    region: str | None  # the OC region of the unit's province today
+    created: bool
+    published: Published
 
 
-async def _publish_assignment(
-    runtime: Runtime, uow: UnitOfWork, province: asyncpg.Record, region: str, on: date, published: Published
-) -> None:
-    if region not in runtime.settings.regions:
-        published.skipped_regions.add(region)
-        return
-    uow.emit(
-        new_event(
-            ProvinceAssignedToRegion(province_code=province["code"], province_name=province["name"], effective_from=on),
-            region=region,
-            source=runtime.source,
-        )
-    )
-    published.events += 1
-    subtree = await uow.conn.fetch(SUBTREE, province["code"])
-    _publish_units(runtime, uow, subtree, region, published)
+@dataclass(frozen=True)
+class AssignmentWritten:
+    assignment: RegionAssignment
+    changed: bool  # False: the same assignment existed already
+    published: Published
 
 
-async def define_orgunit(
-    runtime: Runtime, uow: UnitOfWork, unit: UnitDefinition, authorize: AuthorizeAdmin, *, replace: bool
-) -> tuple[asyncpg.Record, bool, Published]:
-    """Add a unit (``replace=False``: an existing code is a conflict) or add-or-rename it
-    (``replace=True``). Returns the row, whether it was created, and what was published."""
-    authorize()
-    conn = uow.conn
-    parent = unit.parent_code
-    if parent is not None:
-        parent_row = await conn.fetchrow(UNIT_BY_CODE, parent)
-        if parent_row is None:
-            raise ApiError(
-                422,
-                "unknown_orgunit",
-                f"the parent unit {parent} of {unit.code} is not in the reference data; define it first",
-                {"field": "parent_code", "code": parent},
-            )
-    existing = await conn.fetchrow(LOCK_UNIT, unit.code)
-    published = Published()
-    if existing is not None and not replace:
-        raise ApiError(
-            409, "orgunit_exists", f"org unit {unit.code} exists; PUT /api/v1/orgunits/{unit.code} renames it"
-        )
-    if existing is None:
-        try:
-            async with conn.transaction():  # a savepoint: a concurrent definition of the code wins
-                await conn.execute(INSERT_UNIT, unit.code, unit.level.value, unit.name, parent, unit.effective_from)
-        except asyncpg.UniqueViolationError:
-            raise ApiError(409, "orgunit_exists", f"org unit {unit.code} was defined concurrently; retry") from None
-    elif (existing["name"], existing["effective_from"]) != (unit.name, unit.effective_from):
-        await conn.execute(UPDATE_UNIT, unit.code, unit.name, unit.effective_from)
-    else:
-        return existing, False, published
-    row = await conn.fetchrow(UNIT_BY_CODE, unit.code)
-    assert row is not None
-    _publish_units(runtime, uow, [row], await region_on(conn, unit.code[:2], today()), published)
-    return row, existing is None, published
-
-
-async def assign_province(
-    runtime: Runtime,
-    uow: UnitOfWork,
-    province_code: str,
-    region: str,
-    effective_from: date,
-    authorize: AuthorizeAdmin,
-) -> tuple[bool, Published]:
-    """Record that the province belongs to ``region`` from ``effective_from`` on. Returns whether
-    anything changed (repeating the same assignment is a no-op) and what was published."""
-    authorize()
-    conn = uow.conn
-    province = await conn.fetchrow(LOCK_UNIT, province_code)
-    if province is None or province["level"] != OrgUnitLevel.PROVINCE:
-        raise ApiError(404, "orgunit_not_found", f"no province {province_code}")
-    existing = await conn.fetchval(ASSIGNMENT, province_code, effective_from)
-    published = Published()
-    if existing == region:
-        return False, published
-    if existing is not None:
-        raise ApiError(
-            409,
-            "assignment_conflict",
-            f"province {province_code} is already assigned to {existing} from {effective_from.isoformat()}",
-            {"region": existing},
-        )
-    try:
-        async with conn.transaction():
-            await conn.execute(INSERT_ASSIGNMENT, province_code, region, effective_from)
-    except asyncpg.UniqueViolationError:
-        raise ApiError(409, "assignment_conflict", "the assignment was recorded concurrently; retry") from None
-    await _publish_assignment(runtime, uow, province, region, effective_from, published)
-    return True, published
-
-
-# -- the committed reference data file ----------------------------------------------------------
-
-
-class ReferenceUnit(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    code: str = Field(pattern=CODE_PATTERN)
-    level: OrgUnitLevel
-    name: str = Field(min_length=1, max_length=200)
-    parent_code: str | None
-    effective_from: date
-    code_status: Literal["official", "illustrative"]
-    note: str | None = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ReferenceUnit:
-        if self.level != level_of(self.code):
-            raise ValueError(f"{self.code}: a code of this shape is a {level_of(self.code).value}, not {self.level}")
-        if self.parent_code != parent_of(self.code):
-            raise ValueError(f"{self.code}: its parent is {parent_of(self.code)}, not {self.parent_code}")
-        return self
-
-
-class ReferenceAssignment(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    province_code: str = Field(pattern=r"^\d{2}$")
-    region: RegionCode
-    effective_from: date
-    illustrative: bool
-
-
-class ReferenceData(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    edition: str
-    notes: list[str]
-    regions: list[ReferenceAssignment]
-    units: list[ReferenceUnit]
-
-    @model_validator(mode="after")
-    def _complete(self) -> ReferenceData:
-        codes = [u.code for u in self.units]
-        duplicates = sorted({c for c in codes if codes.count(c) > 1})
-        if duplicates:
-            raise ValueError(f"codes defined twice: {duplicates}")
-        known = set(codes)
-        orphans = sorted(u.code for u in self.units if u.parent_code is not None and u.parent_code not in known)
-        if orphans:
-            raise ValueError(f"units whose parent is not in the file: {orphans}")
-        provinces = {u.code for u in self.units if u.level is OrgUnitLevel.PROVINCE}
-        stray = sorted({a.province_code for a in self.regions} - provinces)
-        if stray:
-            raise ValueError(f"region assignments of provinces not in the file: {stray}")
-        return self
-
-
-def load_reference_data(path: Path = DATA_FILE) -> ReferenceData:
-    return ReferenceData.model_validate(json.loads(path.read_text(encoding="utf-8")))
+@dataclass(frozen=True)
+class UnitDetail:
+    unit: OrgUnit
+    region: str | None  # on the date asked for
+    region_history: list[RegionAssignment]
 
 
 @dataclass
@@ -416,92 +137,205 @@ class SeedReport:
         return "; ".join(parts)
 
 
-async def seed_orgunits(
-    runtime: Runtime, uow: UnitOfWork, data: ReferenceData, *, update: bool = False, republish: bool = False
-) -> SeedReport:
-    """Load reference data: add what is missing; with ``update``, also apply names and regions
-    that differ; with ``republish``, publish every unit and assignment again. One transaction."""
-    conn = uow.conn
-    await conn.execute(SEED_LOCK)  # concurrent seeds (two replicas' prestart) run one after the other
+# -- reads --------------------------------------------------------------------------------------
+
+
+async def list_orgunits(repos: Repositories, where: OrgUnitFilter, limit: int, offset: int) -> Page[UnitInRegion]:
+    return await repos.orgunits.find(where, limit, offset)
+
+
+async def get_orgunit(repos: Repositories, code: str, as_of: date | None) -> UnitDetail:
+    """The unit, its region on ``as_of`` (today by default), and its province's region history."""
+    unit = await repos.orgunits.get(code)
+    if unit is None:
+        raise errors.orgunit_not_found(f"no org unit {code}")
+    region = await repos.orgunits.region_on(province_of(code), as_of or date.today())
+    return UnitDetail(unit, region, await repos.orgunits.region_history(province_of(code)))
+
+
+# -- writes -------------------------------------------------------------------------------------
+
+
+def _publish_units(
+    uow: UnitOfWork, units: Iterable[OrgUnit], region: str | None, served: Collection[str], published: Published
+) -> None:
+    if region is None:
+        return
+    if region not in served:
+        published.skipped_regions.add(region)
+        return
+    for unit in units:
+        uow.emit(
+            new_event(
+                OrgUnitDefined(
+                    code=unit.code,
+                    level=unit.level,
+                    name=unit.name,
+                    parent_code=unit.parent_code,
+                    effective_from=unit.effective_from,
+                ),
+                region=region,
+                source=SOURCE,
+            )
+        )
+        published.events += 1
+
+
+async def _publish_assignment(
+    uow: UnitOfWork, province: OrgUnit, region: str, on: date, served: Collection[str], published: Published
+) -> None:
+    if region not in served:
+        published.skipped_regions.add(region)
+        return
+    uow.emit(
+        new_event(
+            ProvinceAssignedToRegion(province_code=province.code, province_name=province.name, effective_from=on),
+            region=region,
+            source=SOURCE,
+        )
+    )
+    published.events += 1
+    _publish_units(uow, await uow.orgunits.subtree(province.code), region, served, published)
+
+
+async def define_orgunit(
+    uow: UnitOfWork, cmd: DefineOrgUnit, *, served: Collection[str], authorize: AuthorizeAdmin
+) -> UnitWritten:
+    """Returns the unit, its region today, whether it was created, and what was published."""
+    authorize()
+    units = uow.orgunits
+    parent = cmd.parent_code
+    if parent is not None and await units.get(parent) is None:
+        raise errors.unknown_orgunit(
+            f"the parent unit {parent} of {cmd.code} is not in the reference data; define it first",
+            "parent_code",
+            parent,
+        )
+    existing = await units.lock(cmd.code)
+    published = Published()
+    if existing is not None and not cmd.replace:
+        raise errors.orgunit_exists(f"org unit {cmd.code} exists; PUT /api/v1/orgunits/{cmd.code} renames it")
+    wanted = OrgUnit(cmd.code, cmd.level, cmd.name, parent, cmd.effective_from)
+    if existing is None:
+        if not await units.add_new(wanted):
+            raise errors.orgunit_exists(f"org unit {cmd.code} was defined concurrently; retry")
+    elif not existing.same_as(cmd.name, cmd.effective_from):
+        await units.rename(cmd.code, cmd.name, cmd.effective_from)
+    else:
+        region = await units.region_on(province_of(cmd.code), date.today())
+        return UnitWritten(existing, region, False, published)
+    unit = require(await units.get(cmd.code))
+    region = await units.region_on(province_of(cmd.code), date.today())
+    _publish_units(uow, [unit], region, served, published)
+    return UnitWritten(unit, region, existing is None, published)
+
+
+async def assign_province(
+    uow: UnitOfWork, cmd: AssignProvince, *, served: Collection[str], authorize: AuthorizeAdmin
+) -> AssignmentWritten:
+    """Record that the province belongs to ``cmd.region`` from ``cmd.effective_from`` on.
+    Repeating the same assignment changes nothing."""
+    authorize()
+    units = uow.orgunits
+    assignment = RegionAssignment(cmd.province_code, cmd.region, cmd.effective_from)
+    province = await units.lock(cmd.province_code)
+    if province is None or province.level != OrgUnitLevel.PROVINCE:
+        raise errors.orgunit_not_found(f"no province {cmd.province_code}")
+    existing = await units.lock_assignment(cmd.province_code, cmd.effective_from)
+    published = Published()
+    if existing == cmd.region:
+        return AssignmentWritten(assignment, False, published)
+    if existing is not None:
+        raise errors.assignment_conflict(
+            f"province {cmd.province_code} is already assigned to {existing} from {cmd.effective_from.isoformat()}",
+            {"region": existing},
+        )
+    if not await units.assign_new(assignment):
+        raise errors.assignment_conflict("the assignment was recorded concurrently; retry")
+    await _publish_assignment(uow, province, cmd.region, cmd.effective_from, served, published)
+    return AssignmentWritten(assignment, True, published)
+
+
+async def seed_orgunits(uow: UnitOfWork, cmd: SeedOrgUnits, *, served: Collection[str]) -> SeedReport:
+    """One transaction; concurrent seeds (two replicas' prestart) run one after the other."""
+    units = uow.orgunits
+    await units.lock_seed()
     report = SeedReport()
     changed_units: list[str] = []
-    for unit in sorted(data.units, key=lambda u: (u.code.count("."), u.code)):
-        existing = await conn.fetchrow(LOCK_UNIT, unit.code)
+    for unit in sorted(cmd.units, key=lambda u: (u.code.count("."), u.code)):
+        existing = await units.lock(unit.code)
         if existing is None:
-            await conn.execute(
-                INSERT_UNIT, unit.code, unit.level.value, unit.name, unit.parent_code, unit.effective_from
-            )
+            await units.add(unit)
             report.units_added += 1
             changed_units.append(unit.code)
-        elif (existing["name"], existing["effective_from"]) != (unit.name, unit.effective_from):
-            if update:
-                await conn.execute(UPDATE_UNIT, unit.code, unit.name, unit.effective_from)
+        elif not existing.same_as(unit.name, unit.effective_from):
+            if cmd.update:
+                await units.rename(unit.code, unit.name, unit.effective_from)
                 report.units_renamed += 1
                 changed_units.append(unit.code)
             else:
                 report.units_differing.append(unit.code)
-    new_assignments: list[tuple[str, str, date]] = []
-    for a in sorted(data.regions, key=lambda a: (a.province_code, a.effective_from)):
-        existing_region = await conn.fetchval(ASSIGNMENT, a.province_code, a.effective_from)
+    new_assignments: list[RegionAssignment] = []
+    for a in sorted(cmd.assignments, key=lambda a: (a.province_code, a.effective_from)):
+        existing_region = await units.lock_assignment(a.province_code, a.effective_from)
         if existing_region is None:
-            await conn.execute(INSERT_ASSIGNMENT, a.province_code, a.region, a.effective_from)
+            await units.assign(a)
             report.assignments_added += 1
-            new_assignments.append((a.province_code, a.region, a.effective_from))
+            new_assignments.append(a)
         elif existing_region != a.region:
-            if update:
-                await conn.execute(UPDATE_ASSIGNMENT, a.province_code, a.effective_from, a.region)
+            if cmd.update:
+                await units.change_assignment(a)
                 report.assignments_changed += 1
-                new_assignments.append((a.province_code, a.region, a.effective_from))
+                new_assignments.append(a)
             else:
                 report.assignments_differing.append(f"{a.province_code}@{a.effective_from.isoformat()}")
-    if republish:
-        new_assignments = [
-            (r["province_code"], r["region"], r["effective_from"]) for r in await conn.fetch(ALL_ASSIGNMENTS)
-        ]
-        changed_units = [r["code"] for r in await conn.fetch(ALL_UNITS)]
-    await _publish_seed(runtime, uow, changed_units, new_assignments, report.published)
+    if cmd.republish:
+        new_assignments = await units.assignments()
+        changed_units = [u.code for u in await units.all()]
+    await _publish_seed(uow, changed_units, new_assignments, served, report.published)
     return report
 
 
 async def _publish_seed(
-    runtime: Runtime,
     uow: UnitOfWork,
-    changed_units: Sequence[str],
-    assignments: Sequence[tuple[str, str, date]],
+    changed_units: list[str],
+    assignments: list[RegionAssignment],
+    served: Collection[str],
     published: Published,
 ) -> None:
-    conn = uow.conn
     # Each (unit, region) pair is published once, in level order: units on their province's
     # current region, and every unit of a newly assigned province on that region.
-    plan: dict[tuple[str, str], asyncpg.Record] = {}
+    plan: dict[tuple[str, str], OrgUnit] = {}
     current: dict[str, str | None] = {}
-    on = today()
-    rows = {r["code"]: r for r in await conn.fetch(ALL_UNITS)}
+    on = date.today()
+    units = {u.code: u for u in await uow.orgunits.all()}
     for code in changed_units:
-        province = code[:2]
+        province = province_of(code)
         if province not in current:
-            current[province] = await region_on(conn, province, on)
+            current[province] = await uow.orgunits.region_on(province, on)
         region = current[province]
         if region is not None:
-            plan[(code, region)] = rows[code]
-    for province, region, _ in assignments:
-        for code, row in rows.items():
-            if code[:2] == province:
-                plan[(code, region)] = row
+            plan[(code, region)] = units[code]
+    for a in assignments:
+        for code, unit in units.items():
+            if province_of(code) == a.province_code:
+                plan[(code, a.region)] = unit
     ordered = sorted(plan.items(), key=lambda item: (item[0][0].count("."), item[0][0], item[0][1]))
-    for (_, region), row in ordered:
-        _publish_units(runtime, uow, [row], region, published)
-    for province, region, effective_from in assignments:
-        if region not in runtime.settings.regions:
-            published.skipped_regions.add(region)
+    for (_, region), unit in ordered:
+        _publish_units(uow, [unit], region, served, published)
+    for a in assignments:
+        if a.region not in served:
+            published.skipped_regions.add(a.region)
             continue
         uow.emit(
             new_event(
                 ProvinceAssignedToRegion(
-                    province_code=province, province_name=rows[province]["name"], effective_from=effective_from
+                    province_code=a.province_code,
+                    province_name=units[a.province_code].name,
+                    effective_from=a.effective_from,
                 ),
-                region=region,
-                source=runtime.source,
+                region=a.region,
+                source=SOURCE,
             )
         )
         published.events += 1

@@ -25,11 +25,12 @@ from typing import Any, TextIO
 
 import httpx
 
-from services.registration import intake
 from services.registration.app import DEFINITION
-from services.registration.csvfile import CsvFileError, parse_csv, write_csv
-from services.registration.usecases import load_reference_data, seed_orgunits
-from services.registration.usecases.orgunits import DATA_FILE, SeedReport
+from services.registration.entrypoints import intake, referencefile
+from services.registration.entrypoints.csvfile import CsvFileError, parse_csv, write_csv
+from services.registration.entrypoints.referencefile import DATA_FILE
+from services.registration.repositories.unit_of_work import PgStore
+from services.registration.usecases.orgunits import SeedReport, seed_orgunits
 from shared import service
 from shared.db import create_pool
 from shared.logs import configure_logging
@@ -45,14 +46,11 @@ async def seed(file: Path, *, update: bool, republish: bool) -> SeedReport:
     metrics = Metrics(DEFINITION.name)
     pool = await create_pool(settings.database_url.get_secret_value(), DEFINITION.name, min_size=1, max_size=2)
     try:
-        # The broker is never started: the outbox relay of the running service publishes the events.
-        broker = service.build_broker(settings, metrics, f"kotaku-{DEFINITION.name}-cli")
-        runtime = service.Runtime(
-            DEFINITION, settings, metrics, pool, broker, Outbox(pool, settings.topic_prefix, metrics)
-        )
-        data = load_reference_data(file)
-        async with runtime.outbox.unit_of_work() as uow:
-            return await seed_orgunits(runtime, uow, data, update=update, republish=republish)
+        # Nothing is published from here: the outbox relay of the running service publishes the events.
+        store = PgStore(pool, Outbox(pool, settings.topic_prefix, metrics))
+        cmd = referencefile.command(referencefile.load_reference_data(file), update=update, republish=republish)
+        async with store.unit_of_work() as uow:
+            return await seed_orgunits(uow, cmd, served=settings.regions)
     finally:
         await pool.close()
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.registration import usecases
-from services.registration.schemas import (
+from services.registration.entrypoints.commands import new_facilitator
+from services.registration.entrypoints.schemas import (
     DeactivateFacilitator,
     EnrollFacilitator,
     ReassignFacilitator,
@@ -20,76 +20,83 @@ from services.registration.schemas import (
     UpdateFacilitator,
     WithdrawEnrollment,
 )
+from services.registration.entrypoints.wiring import Wiring
+from services.registration.repositories.unit_of_work import PgUnitOfWork
+from services.registration.usecases import enrollments, facilitators
+from shared import outbox
 from shared.contracts import IntakeRejected
 from shared.envelope import Envelope
 from shared.intake import IntakeCommand, IntakeEnvelope, IntakeMessage, intake_consumer
-from shared.outbox import UnitOfWork
 from shared.service import Runtime
 from shared.topics import REGISTRATION_INTAKE
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "docs" / "intake"
+SCHEMA_DIR = Path(__file__).resolve().parents[3] / "docs" / "intake"
+
+# Each handler runs in the unit of work the intake consumer opened for the message (its dedupe
+# row, the effect and the events commit together); a DomainError becomes an IntakeRejected with
+# the error's code. The message may act only on its topic's region (``message.authorize``).
 
 
 async def register_facilitator(
-    runtime: Runtime, uow: UnitOfWork, body: RegisterFacilitator, message: IntakeMessage
+    runtime: Runtime, transaction: outbox.UnitOfWork, body: RegisterFacilitator, message: IntakeMessage
 ) -> None:
-    cmd = usecases.NewFacilitator(
-        nik=body.nik,
-        full_name=body.full_name,
-        role=body.role,
-        region=body.region,
-        province_code=body.province_code,
-        kabkota_code=body.kabkota_code,
-        effective_from=body.effective_from or message.occurred_at.date(),
-        speciality=body.speciality,
+    wiring = Wiring.of(runtime)
+    cmd = new_facilitator(body, body.region, message.occurred_at.date())
+    await facilitators.register_facilitator(
+        PgUnitOfWork(transaction), cmd, served=wiring.served, key=wiring.key, authorize=message.authorize
     )
-    await usecases.register_facilitator(runtime, uow, cmd, message.authorize)
 
 
 async def update_facilitator(
-    runtime: Runtime, uow: UnitOfWork, body: UpdateFacilitator, message: IntakeMessage
+    runtime: Runtime, transaction: outbox.UnitOfWork, body: UpdateFacilitator, message: IntakeMessage
 ) -> None:
-    changes = usecases.Changes(full_name=body.full_name)
-    await usecases.update_facilitator(runtime, uow, body.facilitator_id, changes, message.authorize)
+    wiring = Wiring.of(runtime)
+    cmd = facilitators.ChangeDetails(body.facilitator_id, full_name=body.full_name)
+    await facilitators.update_facilitator(
+        PgUnitOfWork(transaction), cmd, served=wiring.served, key=wiring.key, authorize=message.authorize
+    )
 
 
 async def reassign_facilitator(
-    runtime: Runtime, uow: UnitOfWork, body: ReassignFacilitator, message: IntakeMessage
+    runtime: Runtime, transaction: outbox.UnitOfWork, body: ReassignFacilitator, message: IntakeMessage
 ) -> None:
-    new = usecases.Assignment(
+    cmd = facilitators.Reassign(
+        facilitator_id=body.facilitator_id,
         role=body.role,
         speciality=body.speciality,
         province_code=body.province_code,
         kabkota_code=body.kabkota_code,
         effective_from=body.effective_from,
     )
-    await usecases.reassign_facilitator(runtime, uow, body.facilitator_id, new, message.authorize)
+    await facilitators.reassign_facilitator(
+        PgUnitOfWork(transaction), cmd, served=Wiring.of(runtime).served, authorize=message.authorize
+    )
 
 
 async def deactivate_facilitator(
-    runtime: Runtime, uow: UnitOfWork, body: DeactivateFacilitator, message: IntakeMessage
+    runtime: Runtime, transaction: outbox.UnitOfWork, body: DeactivateFacilitator, message: IntakeMessage
 ) -> None:
-    await usecases.deactivate_facilitator(
-        runtime,
-        uow,
-        body.facilitator_id,
-        body.reason,
-        body.effective_from or message.occurred_at.date(),
-        message.authorize,
+    cmd = facilitators.Deactivate(body.facilitator_id, body.reason, body.effective_from or message.occurred_at.date())
+    await facilitators.deactivate_facilitator(
+        PgUnitOfWork(transaction), cmd, served=Wiring.of(runtime).served, authorize=message.authorize
     )
 
 
 async def enroll_facilitator(
-    runtime: Runtime, uow: UnitOfWork, body: EnrollFacilitator, message: IntakeMessage
+    runtime: Runtime, transaction: outbox.UnitOfWork, body: EnrollFacilitator, message: IntakeMessage
 ) -> None:
-    await usecases.enroll_facilitator(runtime, uow, body.training_id, body.facilitator_id, message.authorize)
+    cmd = enrollments.Enroll(body.training_id, body.facilitator_id)
+    await enrollments.enroll_facilitator(
+        PgUnitOfWork(transaction), cmd, served=Wiring.of(runtime).served, authorize=message.authorize
+    )
 
 
 async def withdraw_enrollment(
-    runtime: Runtime, uow: UnitOfWork, body: WithdrawEnrollment, message: IntakeMessage
+    runtime: Runtime, transaction: outbox.UnitOfWork, body: WithdrawEnrollment, message: IntakeMessage
 ) -> None:
-    await usecases.withdraw_enrollment(
-        runtime, uow, body.training_id, body.facilitator_id, body.reason, message.authorize
+    cmd = enrollments.Withdraw(body.training_id, body.facilitator_id, body.reason)
+    await enrollments.withdraw_enrollment(
+        PgUnitOfWork(transaction), cmd, served=Wiring.of(runtime).served, authorize=message.authorize
     )
 
 

@@ -2,7 +2,7 @@
 CSV import, so that every door accepts exactly the same values.
 
 Validation here is about shape (types, lengths, code formats, what a name is); rules that need
-the database (reference data, duplicates, state) live in the use cases.
+the state (reference data, duplicates, enrollments) live in the domain and the use cases.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from services.registration.names import FacilitatorName
-from services.registration.reasons import DeactivationReason, WithdrawalReason
+from services.registration.domain.names import FacilitatorName
+from services.registration.domain.reasons import DeactivationReason, WithdrawalReason
 from shared.contracts import OrgUnitLevel, Role, Speciality
 from shared.validation import KabkotaCode, Nik, ProvinceCode, RegionCode
 

@@ -14,13 +14,15 @@ from datetime import date, datetime
 from functools import partial
 from typing import Annotated, Any, Literal
 
-import asyncpg
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel
 
-from services.registration import usecases
-from services.registration.reasons import WithdrawalReason
-from services.registration.schemas import (
+from services.registration.domain.facilitators import AssignmentRecord, Facilitator
+from services.registration.domain.orgunits import CODE_PATTERN, OrgUnit, RegionAssignment
+from services.registration.domain.reasons import WithdrawalReason
+from services.registration.entrypoints import csvfile
+from services.registration.entrypoints.commands import new_facilitator
+from services.registration.entrypoints.schemas import (
     DeactivationIn,
     EnrollmentIn,
     FacilitatorIn,
@@ -30,19 +32,25 @@ from services.registration.schemas import (
     ReassignmentIn,
     RegionAssignmentIn,
 )
-from services.registration.usecases.orgunits import Published
+from services.registration.entrypoints.wiring import Wiring
+from services.registration.usecases import bulk, enrollments, facilitators, orgunits
+from services.registration.usecases.ports import FacilitatorFilter, OrgUnitFilter, UnitInRegion
 from shared.auth import Caller, Principal, ensure_admin, ensure_may_read, ensure_may_write
 from shared.contracts import OrgUnitLevel, Role, Speciality
 from shared.http import ApiError
 from shared.service import Runtime, runtime_of
 from shared.validation import KabkotaCode, ProvinceCode, RegionCode
 
-__all__ = ["FacilitatorIn", "router"]
-
 router = APIRouter(prefix="/api/v1", tags=["registration"])
-RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
-CODE_PATH = r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$"
+CODE_PATH = CODE_PATTERN
 CSV_MEDIA_TYPES = {"text/csv", "application/csv", "text/plain"}
+
+
+def _wiring(runtime: Annotated[Runtime, Depends(runtime_of)]) -> Wiring:
+    return Wiring.of(runtime)
+
+
+WiringDep = Annotated[Wiring, Depends(_wiring)]
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -67,8 +75,8 @@ class FacilitatorOut(BaseModel):
     deactivated_on: date | None
 
     @classmethod
-    def of(cls, row: asyncpg.Record) -> FacilitatorOut:
-        return cls.model_validate(dict(row))
+    def of(cls, facilitator: Facilitator) -> FacilitatorOut:
+        return cls.model_validate(facilitator, from_attributes=True)
 
 
 class AssignmentOut(BaseModel):
@@ -79,6 +87,10 @@ class AssignmentOut(BaseModel):
     kabkota_code: str
     effective_from: date
     recorded_at: datetime
+
+    @classmethod
+    def of(cls, record: AssignmentRecord) -> AssignmentOut:
+        return cls.model_validate(record, from_attributes=True)
 
 
 class FacilitatorDetail(FacilitatorOut):
@@ -117,7 +129,7 @@ class ImportReportOut(BaseModel):
     results: list[ImportRowOut]
 
     @classmethod
-    def of(cls, report: usecases.ImportReport) -> ImportReportOut:
+    def of(cls, report: bulk.ImportReport) -> ImportReportOut:
         return cls(
             region=report.region,
             rows=len(report.results),
@@ -169,10 +181,25 @@ class OrgUnitOut(BaseModel):
     effective_from: date
     region: str | None  # the OC region of the unit's province on the requested date
 
+    @classmethod
+    def of(cls, unit: OrgUnit, region: str | None) -> OrgUnitOut:
+        return cls(
+            code=unit.code,
+            level=unit.level,
+            name=unit.name,
+            parent_code=unit.parent_code,
+            effective_from=unit.effective_from,
+            region=region,
+        )
+
 
 class RegionAssignmentOut(BaseModel):
     region: str
     effective_from: date
+
+    @classmethod
+    def of(cls, assignment: RegionAssignment) -> RegionAssignmentOut:
+        return cls(region=assignment.region, effective_from=assignment.effective_from)
 
 
 class OrgUnitDetail(OrgUnitOut):
@@ -212,21 +239,16 @@ class RegionAssignmentWritten(BaseModel):
         422: _error("invalid_request, unknown_orgunit, orgunit_not_in_region, speciality_not_allowed, ..."),
     },
 )
-async def register_facilitator(body: FacilitatorIn, runtime: RuntimeDep, caller: Caller) -> FacilitatorOut:
-    cmd = usecases.NewFacilitator(
-        nik=body.nik,
-        full_name=body.full_name,
-        role=body.role,
-        region=body.region,
-        province_code=body.province_code,
-        kabkota_code=body.kabkota_code,
-        effective_from=body.effective_from or date.today(),
-        speciality=body.speciality,
-        phone=body.phone,
-    )
-    async with runtime.outbox.unit_of_work() as uow:
-        row = await usecases.register_facilitator(runtime, uow, cmd, partial(ensure_may_write, caller))
-    return FacilitatorOut.of(row)
+async def register_facilitator(body: FacilitatorIn, wiring: WiringDep, caller: Caller) -> FacilitatorOut:
+    async with wiring.store.unit_of_work() as uow:
+        created = await facilitators.register_facilitator(
+            uow,
+            new_facilitator(body, body.region, date.today()),
+            served=wiring.served,
+            key=wiring.key,
+            authorize=partial(ensure_may_write, caller),
+        )
+    return FacilitatorOut.of(created)
 
 
 def _readable_regions(caller: Principal, region: str | None) -> list[str] | None:
@@ -237,7 +259,7 @@ def _readable_regions(caller: Principal, region: str | None) -> list[str] | None
 
 @router.get("/facilitators", response_model=FacilitatorPage)
 async def list_facilitators(
-    runtime: RuntimeDep,
+    wiring: WiringDep,
     caller: Caller,
     region: Annotated[RegionCode | None, Query(description="default: every region the credential may read")] = None,
     province: Annotated[ProvinceCode | None, Query()] = None,
@@ -247,15 +269,18 @@ async def list_facilitators(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> FacilitatorPage:
-    where = usecases.FacilitatorFilter(
+    where = FacilitatorFilter(
         regions=_readable_regions(caller, region),
         province_code=province,
         kabkota_code=kabkota,
         role=role,
         status=status_,
     )
-    total, rows = await usecases.list_facilitators(runtime, where, limit, offset, partial(ensure_may_read, caller))
-    return FacilitatorPage(total=total, limit=limit, offset=offset, items=[FacilitatorOut.of(r) for r in rows])
+    async with wiring.store.reading() as repos:
+        page = await facilitators.list_facilitators(repos, where, limit, offset, partial(ensure_may_read, caller))
+    return FacilitatorPage(
+        total=page.total, limit=limit, offset=offset, items=[FacilitatorOut.of(f) for f in page.items]
+    )
 
 
 @router.post(
@@ -277,7 +302,7 @@ async def list_facilitators(
 )
 async def import_facilitators(
     request: Request,
-    runtime: RuntimeDep,
+    wiring: WiringDep,
     caller: Caller,
     region: Annotated[RegionCode, Query(description="the OC region every row is registered in")],
     effective_from: Annotated[date | None, Query(description="for rows without effective_from; default today")] = None,
@@ -291,70 +316,93 @@ async def import_facilitators(
         raise ApiError(
             415, "unsupported_media_type", "send the file as the request body with 'Content-Type: text/csv' (UTF-8)"
         )
-    data = await request.body()
-    report = await usecases.import_facilitators(
-        runtime, data, region, effective_from or date.today(), partial(ensure_may_write, caller)
+    cmd = csvfile.import_command(await request.body(), region, effective_from or date.today())
+    report = await bulk.import_facilitators(
+        wiring.store.unit_of_work,
+        cmd,
+        served=wiring.served,
+        key=wiring.key,
+        authorize=partial(ensure_may_write, caller),
     )
     return ImportReportOut.of(report)
 
 
 @router.get("/facilitators/{facilitator_id}", response_model=FacilitatorDetail)
-async def get_facilitator(facilitator_id: uuid.UUID, runtime: RuntimeDep, caller: Caller) -> FacilitatorDetail:
-    row, history = await usecases.facilitator_history(runtime, facilitator_id, partial(ensure_may_read, caller))
+async def get_facilitator(facilitator_id: uuid.UUID, wiring: WiringDep, caller: Caller) -> FacilitatorDetail:
+    async with wiring.store.reading() as repos:
+        found, history = await facilitators.facilitator_history(repos, facilitator_id, partial(ensure_may_read, caller))
     return FacilitatorDetail(
-        **FacilitatorOut.of(row).model_dump(),
-        assignments=[AssignmentOut.model_validate(dict(a)) for a in history],
+        **FacilitatorOut.of(found).model_dump(), assignments=[AssignmentOut.of(a) for a in history]
     )
 
 
 @router.patch("/facilitators/{facilitator_id}", response_model=FacilitatorOut)
 async def update_facilitator(
-    facilitator_id: uuid.UUID, body: FacilitatorPatch, runtime: RuntimeDep, caller: Caller
+    facilitator_id: uuid.UUID, body: FacilitatorPatch, wiring: WiringDep, caller: Caller
 ) -> FacilitatorOut:
-    changes = usecases.Changes(full_name=body.full_name, phone=body.phone, phone_set="phone" in body.model_fields_set)
-    async with runtime.outbox.unit_of_work() as uow:
-        row = await usecases.update_facilitator(
-            runtime, uow, facilitator_id, changes, partial(ensure_may_write, caller)
+    cmd = facilitators.ChangeDetails(
+        facilitator_id, full_name=body.full_name, phone=body.phone, phone_set="phone" in body.model_fields_set
+    )
+    async with wiring.store.unit_of_work() as uow:
+        changed = await facilitators.update_facilitator(
+            uow, cmd, served=wiring.served, key=wiring.key, authorize=partial(ensure_may_write, caller)
         )
-    return FacilitatorOut.of(row)
+    return FacilitatorOut.of(changed)
 
 
 @router.post(
     "/facilitators/{facilitator_id}/reassignments", status_code=status.HTTP_201_CREATED, response_model=FacilitatorOut
 )
 async def reassign_facilitator(
-    facilitator_id: uuid.UUID, body: ReassignmentIn, runtime: RuntimeDep, caller: Caller
+    facilitator_id: uuid.UUID, body: ReassignmentIn, wiring: WiringDep, caller: Caller
 ) -> FacilitatorOut:
-    new = usecases.Assignment(
+    cmd = facilitators.Reassign(
+        facilitator_id=facilitator_id,
         role=body.role,
         speciality=body.speciality,
         province_code=body.province_code,
         kabkota_code=body.kabkota_code,
         effective_from=body.effective_from,
     )
-    async with runtime.outbox.unit_of_work() as uow:
-        row = await usecases.reassign_facilitator(runtime, uow, facilitator_id, new, partial(ensure_may_write, caller))
-    return FacilitatorOut.of(row)
+    async with wiring.store.unit_of_work() as uow:
+        changed = await facilitators.reassign_facilitator(
+            uow, cmd, served=wiring.served, authorize=partial(ensure_may_write, caller)
+        )
+    return FacilitatorOut.of(changed)
 
 
 @router.post("/facilitators/{facilitator_id}/deactivation", response_model=FacilitatorOut)
 async def deactivate_facilitator(
-    facilitator_id: uuid.UUID, body: DeactivationIn, runtime: RuntimeDep, caller: Caller
+    facilitator_id: uuid.UUID, body: DeactivationIn, wiring: WiringDep, caller: Caller
 ) -> FacilitatorOut:
-    async with runtime.outbox.unit_of_work() as uow:
-        row = await usecases.deactivate_facilitator(
-            runtime, uow, facilitator_id, body.reason, body.effective_from, partial(ensure_may_write, caller)
+    cmd = facilitators.Deactivate(facilitator_id, body.reason, body.effective_from or date.today())
+    async with wiring.store.unit_of_work() as uow:
+        changed = await facilitators.deactivate_facilitator(
+            uow, cmd, served=wiring.served, authorize=partial(ensure_may_write, caller)
         )
-    return FacilitatorOut.of(row)
+    return FacilitatorOut.of(changed)
 
 
 # -- enrollments --------------------------------------------------------------------------------
 
 
 @router.get("/trainings/{training_id}", response_model=TrainingOut)
-async def get_training(training_id: uuid.UUID, runtime: RuntimeDep, caller: Caller) -> TrainingOut:
-    row, enrolled = await usecases.get_training(runtime, training_id, partial(ensure_may_read, caller))
-    return TrainingOut(**dict(row), enrolled=enrolled)
+async def get_training(training_id: uuid.UUID, wiring: WiringDep, caller: Caller) -> TrainingOut:
+    async with wiring.store.reading() as repos:
+        summary = await enrollments.get_training(repos, training_id, partial(ensure_may_read, caller))
+    t = summary.training
+    return TrainingOut(
+        training_id=t.training_id,
+        region=t.region,
+        status=t.status,
+        training_type=t.training_type,
+        title=t.title,
+        start_date=t.start_date,
+        end_date=t.end_date,
+        capacity=t.capacity,
+        eligible_roles=[Role(r) for r in t.eligible_roles] if t.eligible_roles is not None else None,
+        enrolled=summary.enrolled,
+    )
 
 
 @router.post(
@@ -367,12 +415,17 @@ async def get_training(training_id: uuid.UUID, runtime: RuntimeDep, caller: Call
         422: _error("role_not_eligible, training_region_mismatch, invalid_request"),
     },
 )
-async def enroll(training_id: uuid.UUID, body: EnrollmentIn, runtime: RuntimeDep, caller: Caller) -> EnrollmentOut:
-    async with runtime.outbox.unit_of_work() as uow:
-        enrollment_id = await usecases.enroll_facilitator(
-            runtime, uow, training_id, body.facilitator_id, partial(ensure_may_write, caller)
+async def enroll(training_id: uuid.UUID, body: EnrollmentIn, wiring: WiringDep, caller: Caller) -> EnrollmentOut:
+    cmd = enrollments.Enroll(training_id, body.facilitator_id)
+    async with wiring.store.unit_of_work() as uow:
+        enrollment = await enrollments.enroll_facilitator(
+            uow, cmd, served=wiring.served, authorize=partial(ensure_may_write, caller)
         )
-    return EnrollmentOut(enrollment_id=enrollment_id, training_id=training_id, facilitator_id=body.facilitator_id)
+    return EnrollmentOut(
+        enrollment_id=enrollment.enrollment_id,
+        training_id=enrollment.training_id,
+        facilitator_id=enrollment.facilitator_id,
+    )
 
 
 @router.delete(
@@ -386,16 +439,20 @@ async def enroll(training_id: uuid.UUID, body: EnrollmentIn, runtime: RuntimeDep
 async def withdraw(
     training_id: uuid.UUID,
     facilitator_id: uuid.UUID,
-    runtime: RuntimeDep,
+    wiring: WiringDep,
     caller: Caller,
     reason: Annotated[WithdrawalReason, Query()] = WithdrawalReason.OTHER,
 ) -> EnrollmentOut:
-    async with runtime.outbox.unit_of_work() as uow:
-        enrollment_id = await usecases.withdraw_enrollment(
-            runtime, uow, training_id, facilitator_id, reason, partial(ensure_may_write, caller)
+    cmd = enrollments.Withdraw(training_id, facilitator_id, reason)
+    async with wiring.store.unit_of_work() as uow:
+        enrollment = await enrollments.withdraw_enrollment(
+            uow, cmd, served=wiring.served, authorize=partial(ensure_may_write, caller)
         )
     return EnrollmentOut(
-        enrollment_id=enrollment_id, training_id=training_id, facilitator_id=facilitator_id, status="withdrawn"
+        enrollment_id=enrollment.enrollment_id,
+        training_id=enrollment.training_id,
+        facilitator_id=enrollment.facilitator_id,
+        status=enrollment.status,
     )
 
 
@@ -406,7 +463,7 @@ CodePath = Annotated[str, Path(pattern=CODE_PATH, description="e.g. 16, 16.71, 1
 
 @router.get("/orgunits", response_model=OrgUnitPage)
 async def list_orgunits(
-    runtime: RuntimeDep,
+    wiring: WiringDep,
     caller: Caller,
     level: Annotated[OrgUnitLevel | None, Query()] = None,
     parent: Annotated[str | None, Query(pattern=CODE_PATH, description="direct children of this unit")] = None,
@@ -415,32 +472,33 @@ async def list_orgunits(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> OrgUnitPage:
-    total, rows = await usecases.list_orgunits(
-        runtime, level=level, parent=parent, region=region, as_of=as_of, limit=limit, offset=offset
-    )
-    return OrgUnitPage(
-        total=total, limit=limit, offset=offset, items=[OrgUnitOut.model_validate(dict(r)) for r in rows]
-    )
+    where = OrgUnitFilter(on=as_of or date.today(), level=level, parent=parent, region=region)
+    async with wiring.store.reading() as repos:
+        page = await orgunits.list_orgunits(repos, where, limit, offset)
+    return OrgUnitPage(total=page.total, limit=limit, offset=offset, items=[_unit_out(u) for u in page.items])
+
+
+def _unit_out(found: UnitInRegion) -> OrgUnitOut:
+    return OrgUnitOut.of(found.unit, found.region)
 
 
 @router.get("/orgunits/{code}", response_model=OrgUnitDetail)
 async def get_orgunit(
-    code: CodePath, runtime: RuntimeDep, caller: Caller, as_of: Annotated[date | None, Query()] = None
+    code: CodePath, wiring: WiringDep, caller: Caller, as_of: Annotated[date | None, Query()] = None
 ) -> OrgUnitDetail:
-    row, region, history = await usecases.get_orgunit(runtime, code, as_of)
+    async with wiring.store.reading() as repos:
+        detail = await orgunits.get_orgunit(repos, code, as_of)
     return OrgUnitDetail(
-        **dict(row),
-        region=region,
-        region_history=[RegionAssignmentOut.model_validate(dict(h)) for h in history],
+        **OrgUnitOut.of(detail.unit, detail.region).model_dump(),
+        region_history=[RegionAssignmentOut.of(h) for h in detail.region_history],
     )
 
 
-def _written(row: asyncpg.Record, region: str | None, published: Published) -> OrgUnitWritten:
+def _written(written: orgunits.UnitWritten) -> OrgUnitWritten:
     return OrgUnitWritten(
-        **dict(row),
-        region=region,
-        published_events=published.events,
-        not_published_for_regions=sorted(published.skipped_regions),
+        **OrgUnitOut.of(written.unit, written.region).model_dump(),
+        published_events=written.published.events,
+        not_published_for_regions=sorted(written.published.skipped_regions),
     )
 
 
@@ -450,29 +508,23 @@ def _written(row: asyncpg.Record, region: str | None, published: Published) -> O
     response_model=OrgUnitWritten,
     responses={409: _error("orgunit_exists"), 422: _error("unknown_orgunit (the parent), invalid_request")},
 )
-async def define_orgunit(body: OrgUnitIn, runtime: RuntimeDep, caller: Caller) -> OrgUnitWritten:
-    unit = usecases.UnitDefinition(code=body.code, name=body.name, effective_from=body.effective_from)
-    async with runtime.outbox.unit_of_work() as uow:
-        row, _, published = await usecases.define_orgunit(
-            runtime, uow, unit, partial(ensure_admin, caller), replace=False
-        )
-    _, region, _ = await usecases.get_orgunit(runtime, body.code, None)
-    return _written(row, region, published)
+async def define_orgunit(body: OrgUnitIn, wiring: WiringDep, caller: Caller) -> OrgUnitWritten:
+    cmd = orgunits.DefineOrgUnit(code=body.code, name=body.name, effective_from=body.effective_from, replace=False)
+    async with wiring.store.unit_of_work() as uow:
+        written = await orgunits.define_orgunit(uow, cmd, served=wiring.served, authorize=partial(ensure_admin, caller))
+    return _written(written)
 
 
 @router.put("/orgunits/{code}", response_model=OrgUnitWritten, responses={201: _error("created")})
 async def put_orgunit(
-    code: CodePath, body: OrgUnitPut, runtime: RuntimeDep, caller: Caller, response: Response
+    code: CodePath, body: OrgUnitPut, wiring: WiringDep, caller: Caller, response: Response
 ) -> OrgUnitWritten:
-    unit = usecases.UnitDefinition(code=code, name=body.name, effective_from=body.effective_from)
-    async with runtime.outbox.unit_of_work() as uow:
-        row, created, published = await usecases.define_orgunit(
-            runtime, uow, unit, partial(ensure_admin, caller), replace=True
-        )
-    if created:
+    cmd = orgunits.DefineOrgUnit(code=code, name=body.name, effective_from=body.effective_from, replace=True)
+    async with wiring.store.unit_of_work() as uow:
+        written = await orgunits.define_orgunit(uow, cmd, served=wiring.served, authorize=partial(ensure_admin, caller))
+    if written.created:
         response.status_code = status.HTTP_201_CREATED
-    _, region, _ = await usecases.get_orgunit(runtime, code, None)
-    return _written(row, region, published)
+    return _written(written)
 
 
 @router.post(
@@ -484,21 +536,22 @@ async def put_orgunit(
 async def assign_province(
     code: Annotated[str, Path(pattern=r"^\d{2}$", description="a province code")],
     body: RegionAssignmentIn,
-    runtime: RuntimeDep,
+    wiring: WiringDep,
     caller: Caller,
     response: Response,
 ) -> RegionAssignmentWritten:
-    async with runtime.outbox.unit_of_work() as uow:
-        changed, published = await usecases.assign_province(
-            runtime, uow, code, body.region, body.effective_from, partial(ensure_admin, caller)
+    cmd = orgunits.AssignProvince(province_code=code, region=body.region, effective_from=body.effective_from)
+    async with wiring.store.unit_of_work() as uow:
+        written = await orgunits.assign_province(
+            uow, cmd, served=wiring.served, authorize=partial(ensure_admin, caller)
         )
-    if not changed:
+    if not written.changed:
         response.status_code = status.HTTP_200_OK
     return RegionAssignmentWritten(
         province_code=code,
         region=body.region,
         effective_from=body.effective_from,
-        changed=changed,
-        published_events=published.events,
-        not_published_for_regions=sorted(published.skipped_regions),
+        changed=written.changed,
+        published_events=written.published.events,
+        not_published_for_regions=sorted(written.published.skipped_regions),
     )

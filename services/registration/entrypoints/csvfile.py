@@ -6,7 +6,11 @@ The header names the columns (case and surrounding spaces do not matter; spaces 
 
 A problem with the file as a whole (not text, not UTF-8, unbalanced quotes, unknown or missing
 columns, too many rows) refuses the whole file: :class:`CsvFileError`. A problem with one row
-(wrong number of fields) is that row's problem only.
+(wrong number of fields, a value of the wrong shape) is that row's problem only.
+
+:func:`import_command` turns an uploaded file into the command of the bulk import use case
+(usecases.bulk): every row checked for shape with the same rules as the HTTP API and the intake
+(entrypoints.schemas.ImportRow), before anything is written.
 """
 
 from __future__ import annotations
@@ -15,6 +19,13 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
+
+from pydantic import ValidationError
+
+from services.registration.entrypoints.commands import new_facilitator
+from services.registration.entrypoints.schemas import ImportRow
+from services.registration.usecases.bulk import ImportFacilitators, ImportLine, RowProblem, UnreadableFile
 
 MAX_ROWS = 5000
 COLUMNS: tuple[str, ...] = (
@@ -141,3 +152,49 @@ def write_csv(columns: tuple[str, ...], rows: list[list[str]], delimiter: str = 
     writer.writerow(columns)
     writer.writerows(rows)
     return out.getvalue()
+
+
+# -- the facilitator file as the bulk import's command -------------------------------------------
+
+
+def validate_row(values: dict[str, str]) -> ImportRow | tuple[RowProblem, ...]:
+    """The row as a validated ImportRow, or every problem found in it."""
+    missing = [c for c in REQUIRED if not values.get(c, "").strip()]
+    if missing:
+        return tuple(RowProblem("missing_value", c, f"{c} is required") for c in missing)
+    present = {k: v for k, v in values.items() if v.strip()}
+    try:
+        return ImportRow.model_validate(present)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors()[:20]:
+            loc = error.get("loc") or ()
+            column = str(loc[0]) if loc and str(loc[0]) in values else None
+            if column is None and "kabkota_code" in str(error.get("msg", "")):
+                column = "kabkota_code"
+            problems.append(RowProblem("invalid_value", column, str(error.get("msg", "invalid value"))[:300]))
+        return tuple(problems)
+
+
+def import_line(row: CsvRow, columns: int, region: str, default_effective_from: date) -> ImportLine:
+    if row.values is None:
+        problem = RowProblem(
+            "wrong_column_count", None, f"the row has {row.field_count} fields; the header has {columns}"
+        )
+        return ImportLine(row.row, row.line, None, (problem,))
+    checked = validate_row(row.values)
+    if isinstance(checked, tuple):
+        return ImportLine(row.row, row.line, None, checked)
+    facilitator = new_facilitator(checked, region, default_effective_from)
+    return ImportLine(row.row, row.line, facilitator)
+
+
+def import_command(data: bytes, region: str, default_effective_from: date) -> ImportFacilitators:
+    """The bulk import of ``data`` into ``region``; a file that cannot be read is handed over as
+    such (the use case refuses it once the caller's access was checked)."""
+    try:
+        file = parse_csv(data)
+    except CsvFileError as exc:
+        return ImportFacilitators(region, unreadable=UnreadableFile(exc.code, exc.message, exc.line))
+    lines = tuple(import_line(row, len(file.columns), region, default_effective_from) for row in file.rows)
+    return ImportFacilitators(region, lines)

@@ -1,0 +1,27 @@
+"""Input shapes into use-case commands, where more than one door needs the same translation."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from services.registration.entrypoints.schemas import FacilitatorIn, ImportRow, RegisterFacilitator
+from services.registration.usecases.facilitators import NewFacilitator
+
+
+def new_facilitator(body: RegisterFacilitator | ImportRow, region: str, default_effective_from: date) -> NewFacilitator:
+    """The facilitator to register, from the HTTP body (FacilitatorIn), an intake message
+    (RegisterFacilitator: no phone) or a CSV row (ImportRow: the region is the file's).
+    ``default_effective_from`` applies when the input has no ``effective_from``: the day of the
+    request (HTTP, CSV) or the message's ``sent_at`` (intake)."""
+    phone = body.phone if isinstance(body, FacilitatorIn | ImportRow) else None
+    return NewFacilitator(
+        nik=body.nik,
+        full_name=body.full_name,
+        role=body.role,
+        region=region,
+        province_code=body.province_code,
+        kabkota_code=body.kabkota_code,
+        effective_from=body.effective_from or default_effective_from,
+        speciality=body.speciality,
+        phone=phone,
+    )

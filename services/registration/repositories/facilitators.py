@@ -1,0 +1,196 @@
+"""Facilitators and their assignment history in PostgreSQL. Personal identifiers are stored only
+as the keyed hashes the use cases compute."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import asyncpg
+
+from services.registration.domain.facilitators import AssignmentRecord, Facilitator
+from services.registration.usecases.ports import FacilitatorFilter, Page
+from shared.contracts import Role, Speciality
+from shared.db import Conn
+
+INSERT_FACILITATOR = """
+INSERT INTO facilitators (facilitator_id, nik_hash, phone_hash, full_name, role, speciality, region,
+                          province_code, kabkota_code, effective_from)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+"""
+INSERT_ASSIGNMENT = """
+INSERT INTO facilitator_assignments
+    (facilitator_id, role, speciality, region, province_code, kabkota_code, effective_from)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+FACILITATOR_BY_NIK = "SELECT facilitator_id FROM facilitators WHERE nik_hash = $1"
+FACILITATOR_BY_ID = """
+SELECT facilitator_id, full_name, role, speciality, region, province_code, kabkota_code, status, effective_from,
+       deactivated_on
+FROM facilitators WHERE facilitator_id = $1
+"""
+LOCK_FACILITATOR = FACILITATOR_BY_ID + " FOR UPDATE"
+PHONE_HASH_OF = "SELECT phone_hash FROM facilitators WHERE facilitator_id = $1"
+ASSIGNMENTS_OF = """
+SELECT role, speciality, region, province_code, kabkota_code, effective_from, recorded_at
+FROM facilitator_assignments WHERE facilitator_id = $1 ORDER BY effective_from, assignment_id
+"""
+UPDATE_NAME = "UPDATE facilitators SET full_name = $2, updated_at = now() WHERE facilitator_id = $1"
+UPDATE_PHONE = "UPDATE facilitators SET phone_hash = $2, updated_at = now() WHERE facilitator_id = $1"
+UPDATE_ASSIGNMENT = """
+UPDATE facilitators
+SET role = $2, speciality = $3, province_code = $4, kabkota_code = $5, effective_from = $6, updated_at = now()
+WHERE facilitator_id = $1
+"""
+DEACTIVATE = """
+UPDATE facilitators
+SET status = 'inactive', deactivated_on = $2, deactivation_reason = $3, updated_at = now()
+WHERE facilitator_id = $1
+"""
+LIST_FACILITATORS = """
+SELECT facilitator_id, full_name, role, speciality, region, province_code, kabkota_code, status, effective_from,
+       deactivated_on
+FROM facilitators
+WHERE ($1::text[] IS NULL OR region = ANY($1::text[]))
+  AND ($2::text IS NULL OR province_code = $2)
+  AND ($3::text IS NULL OR kabkota_code = $3)
+  AND ($4::text IS NULL OR role = $4)
+  AND ($5::text IS NULL OR status = $5)
+ORDER BY seq LIMIT $6 OFFSET $7
+"""
+COUNT_FACILITATORS = """
+SELECT count(*) FROM facilitators
+WHERE ($1::text[] IS NULL OR region = ANY($1::text[]))
+  AND ($2::text IS NULL OR province_code = $2)
+  AND ($3::text IS NULL OR kabkota_code = $3)
+  AND ($4::text IS NULL OR role = $4)
+  AND ($5::text IS NULL OR status = $5)
+"""
+
+
+def _speciality(value: str | None) -> Speciality | None:
+    return Speciality(value) if value is not None else None
+
+
+def facilitator_of(row: asyncpg.Record) -> Facilitator:
+    return Facilitator(
+        facilitator_id=row["facilitator_id"],
+        full_name=row["full_name"],
+        role=Role(row["role"]),
+        speciality=_speciality(row["speciality"]),
+        region=row["region"],
+        province_code=row["province_code"],
+        kabkota_code=row["kabkota_code"],
+        status=row["status"],
+        effective_from=row["effective_from"],
+        deactivated_on=row["deactivated_on"],
+    )
+
+
+class PgFacilitators:
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    async def get(self, facilitator_id: uuid.UUID) -> Facilitator | None:
+        row = await self.conn.fetchrow(FACILITATOR_BY_ID, facilitator_id)
+        return facilitator_of(row) if row is not None else None
+
+    async def lock(self, facilitator_id: uuid.UUID) -> Facilitator | None:
+        row = await self.conn.fetchrow(LOCK_FACILITATOR, facilitator_id)
+        return facilitator_of(row) if row is not None else None
+
+    async def id_by_nik(self, nik_hash: bytes) -> uuid.UUID | None:
+        found: uuid.UUID | None = await self.conn.fetchval(FACILITATOR_BY_NIK, nik_hash)
+        return found
+
+    async def add(self, facilitator: Facilitator, nik_hash: bytes, phone_hash: bytes | None) -> bool:
+        f = facilitator
+        try:
+            async with self.conn.transaction():  # a savepoint: losing a race leaves the transaction usable
+                await self.conn.execute(
+                    INSERT_FACILITATOR,
+                    f.facilitator_id,
+                    nik_hash,
+                    phone_hash,
+                    f.full_name,
+                    f.role.value,
+                    f.speciality.value if f.speciality else None,
+                    f.region,
+                    f.province_code,
+                    f.kabkota_code,
+                    f.effective_from,
+                )
+        except asyncpg.UniqueViolationError:
+            return False
+        return True
+
+    async def record_assignment(self, facilitator: Facilitator) -> None:
+        f = facilitator
+        await self.conn.execute(
+            INSERT_ASSIGNMENT,
+            f.facilitator_id,
+            f.role.value,
+            f.speciality.value if f.speciality else None,
+            f.region,
+            f.province_code,
+            f.kabkota_code,
+            f.effective_from,
+        )
+
+    async def phone_hash(self, facilitator_id: uuid.UUID) -> bytes | None:
+        digest: bytes | None = await self.conn.fetchval(PHONE_HASH_OF, facilitator_id)
+        return digest
+
+    async def set_name(self, facilitator_id: uuid.UUID, full_name: str) -> None:
+        await self.conn.execute(UPDATE_NAME, facilitator_id, full_name)
+
+    async def set_phone_hash(self, facilitator_id: uuid.UUID, phone_hash: bytes | None) -> None:
+        await self.conn.execute(UPDATE_PHONE, facilitator_id, phone_hash)
+
+    async def reassign(
+        self,
+        facilitator_id: uuid.UUID,
+        role: Role,
+        speciality: Speciality | None,
+        province_code: str,
+        kabkota_code: str,
+        effective_from: date,
+    ) -> None:
+        await self.conn.execute(
+            UPDATE_ASSIGNMENT,
+            facilitator_id,
+            role.value,
+            speciality.value if speciality else None,
+            province_code,
+            kabkota_code,
+            effective_from,
+        )
+
+    async def deactivate(self, facilitator_id: uuid.UUID, on: date, reason: str) -> None:
+        await self.conn.execute(DEACTIVATE, facilitator_id, on, reason)
+
+    async def history(self, facilitator_id: uuid.UUID) -> list[AssignmentRecord]:
+        return [
+            AssignmentRecord(
+                role=Role(r["role"]),
+                speciality=_speciality(r["speciality"]),
+                region=r["region"],
+                province_code=r["province_code"],
+                kabkota_code=r["kabkota_code"],
+                effective_from=r["effective_from"],
+                recorded_at=r["recorded_at"],
+            )
+            for r in await self.conn.fetch(ASSIGNMENTS_OF, facilitator_id)
+        ]
+
+    async def find(self, where: FacilitatorFilter, limit: int, offset: int) -> Page[Facilitator]:
+        args = (
+            where.regions,
+            where.province_code,
+            where.kabkota_code,
+            where.role.value if where.role else None,
+            where.status,
+        )
+        total = await self.conn.fetchval(COUNT_FACILITATORS, *args)
+        rows = await self.conn.fetch(LIST_FACILITATORS, *args, limit, offset)
+        return Page(int(total), [facilitator_of(r) for r in rows])
