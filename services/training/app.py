@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from services.training import api, consumers, intake
+from services.training.entrypoints import consumers, http, intake
+from services.training.entrypoints.errors import ERRORS
 from shared.service import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -11,6 +12,7 @@ DEFINITION = ServiceDefinition(
     description="Trainings, their rosters, attendance, assessments, On-the-Job Training, completion and certificates.",
     default_port=8002,
     migrations=Path(__file__).parent / "migrations",
-    routers=(api.router,),
+    routers=(http.router,),
     consumers=(consumers.ROSTER, consumers.KELURAHAN, intake.INTAKE),
+    errors=ERRORS,
 )

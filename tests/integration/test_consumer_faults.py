@@ -17,7 +17,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from services.training.consumers import on_enrollment_events
+from services.training.entrypoints.consumers import on_enrollment_events
 from shared.consumer import prune_processed_events
 from shared.contracts import EnrollmentWithdrawn, FacilitatorEnrolled
 from shared.contracts.registration import Role

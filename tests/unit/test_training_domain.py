@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from services.training import domain
 from services.training.domain import Assessment, Attendance, Fact, OJTAssignment, OJTCompletion, Outcome
-from services.training.schemas import AttendanceSheet, OJTAssignments, SyncBatch
+from services.training.entrypoints.schemas import AttendanceSheet, OJTAssignments, SyncBatch
 from shared.contracts import (
     AssessmentKind,
     AttendanceStatus,

@@ -1,4 +1,5 @@
-"""Request shapes of the training service, shared by the HTTP API and the Kafka intake."""
+"""Request shapes of the training service, shared by the HTTP API and the Kafka intake, and their
+translation into the use cases' commands."""
 
 from __future__ import annotations
 
@@ -8,6 +9,20 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from services.training import domain
+from services.training.domain import Fact, Schedule
+from services.training.usecases.classes import AssignClasses
+from services.training.usecases.classes import ClassAssignment as Assignment
+from services.training.usecases.facts import (
+    AssignOJT,
+    AttendanceEntry,
+    CompleteOJT,
+    RecordAttendance,
+    ScoreAssessments,
+    ScoreEntry,
+)
+from services.training.usecases.sync import SyncFacts
+from services.training.usecases.trainings import ScheduleTraining as ScheduleCommand
 from shared.contracts import (
     AssessmentKind,
     AttendanceStatus,
@@ -60,6 +75,21 @@ class ScheduleDetails(_Strict):
     )
     completion_rule: CompletionRule = Field(default_factory=CompletionRule)
 
+    def schedule(self) -> Schedule:
+        return Schedule(
+            title=self.title,
+            organiser=self.organiser,
+            venue=self.venue,
+            start_date=self.start_date,
+            end_date=self.end_date,
+            capacity=self.capacity,
+            eligible_roles=tuple(self.eligible_roles),
+            modules=tuple(self.modules),
+            classes=tuple(self.classes),
+            sessions=tuple(self.sessions),
+            completion_rule=self.completion_rule,
+        )
+
 
 class ScheduleTraining(ScheduleDetails):
     """A training to schedule. ``training_id`` may be chosen by the caller (idempotent retries)."""
@@ -67,6 +97,9 @@ class ScheduleTraining(ScheduleDetails):
     training_id: uuid.UUID | None = None
     region: RegionCode = Field(description="the OC region that organises it, e.g. oc02")
     training_type: TrainingType
+
+    def command(self) -> ScheduleCommand:
+        return ScheduleCommand(self.region, self.training_type, self.schedule(), self.training_id)
 
 
 class CancelTraining(_Strict):
@@ -80,6 +113,9 @@ class ClassAssignment(_Strict):
 
 class ClassAssignments(_Strict):
     assignments: list[ClassAssignment] = Field(min_length=1, max_length=MAX_FACTS)
+
+    def command(self, training_id: uuid.UUID) -> AssignClasses:
+        return AssignClasses(training_id, tuple(Assignment(a.facilitator_id, a.class_id) for a in self.assignments))
 
 
 class AttendanceRecord(_Strict):
@@ -111,6 +147,17 @@ class AttendanceSheet(_Strict):
             raise ValueError("give records, or class_id with default_status")
         return self
 
+    def command(self, training_id: uuid.UUID) -> RecordAttendance:
+        return RecordAttendance(
+            training_id=training_id,
+            session_id=self.session_id,
+            records=tuple(AttendanceEntry(r.facilitator_id, r.status, r.note, r.fact_id) for r in self.records),
+            occurred_at=self.occurred_at,
+            class_id=self.class_id,
+            default_status=self.default_status,
+            sheet_id=self.sheet_id,
+        )
+
 
 class Score(_Strict):
     facilitator_id: uuid.UUID
@@ -133,6 +180,15 @@ class Assessments(_Strict):
             raise ValueError(f"score exceeds max_score for {', '.join(over[:5])}")
         return self
 
+    def command(self, training_id: uuid.UUID) -> ScoreAssessments:
+        return ScoreAssessments(
+            training_id=training_id,
+            kind=self.kind,
+            max_score=self.max_score,
+            scores=tuple(ScoreEntry(s.facilitator_id, s.score, s.fact_id) for s in self.scores),
+            occurred_at=self.occurred_at,
+        )
+
 
 class OJTAssignments(_Strict):
     """Assign participants (listed, or a whole class) to OJT in a kelurahan."""
@@ -150,6 +206,17 @@ class OJTAssignments(_Strict):
             raise ValueError("give either facilitator_ids or class_id")
         return self
 
+    def command(self, training_id: uuid.UUID) -> AssignOJT:
+        return AssignOJT(
+            training_id=training_id,
+            kelurahan_code=self.kelurahan_code,
+            mentor=self.mentor,
+            task=self.task,
+            facilitator_ids=tuple(self.facilitator_ids),
+            class_id=self.class_id,
+            occurred_at=self.occurred_at,
+        )
+
 
 class OJTCompletionIn(_Strict):
     facilitator_id: uuid.UUID
@@ -158,6 +225,17 @@ class OJTCompletionIn(_Strict):
     rating: int = Field(ge=1, le=5)
     occurred_at: AwareDatetime | None = None
     fact_id: FactId | None = None
+
+    def command(self, training_id: uuid.UUID) -> CompleteOJT:
+        return CompleteOJT(
+            training_id=training_id,
+            facilitator_id=self.facilitator_id,
+            kelurahan_code=self.kelurahan_code,
+            rating=self.rating,
+            report=self.report,
+            occurred_at=self.occurred_at,
+            fact_id=self.fact_id,
+        )
 
 
 # -- offline sync: self-contained facts, each with its own id and time --------------------------
@@ -212,6 +290,22 @@ class SyncBatch(_Strict):
 
     device_id: Annotated[str, Field(max_length=100)] | None = None
     facts: list[FactIn] = Field(min_length=1, max_length=MAX_FACTS)
+
+    def command(self, training_id: uuid.UUID) -> SyncFacts:
+        return SyncFacts(training_id, tuple(fact_of(f) for f in self.facts))
+
+
+def fact_of(item: FactIn) -> Fact:
+    data: domain.FactData
+    if item.kind == "attendance":
+        data = domain.Attendance(item.session_id, item.status, item.note)
+    elif item.kind == "assessment":
+        data = domain.Assessment(item.assessment, item.score, item.max_score)
+    elif item.kind == "ojt_assignment":
+        data = domain.OJTAssignment(item.kelurahan_code, item.mentor, item.task)
+    else:
+        data = domain.OJTCompletion(item.kelurahan_code, item.rating, item.report)
+    return Fact(item.fact_id, item.facilitator_id, item.occurred_at, data)
 
 
 # -- intake variants: the same commands, naming the training in the payload ----------------------

@@ -1,7 +1,7 @@
 """Kafka intake of the training service (``<region>.training.intake.v1``): the same use cases as
 the HTTP API, for regional systems and field teams that publish instead of calling. See
 shared.intake: every message ends accepted, rejected with a reason on ``<region>.rejections.v1``,
-or dead-lettered.
+or dead-lettered. A domain error of a use case becomes a rejection with its code.
 
 Message types: ScheduleTraining, RecordAttendance, ScoreAssessments, AssignOJT, CompleteOJT,
 SyncFacts, CloseTraining. Facts without their own ``fact_id`` get one derived from the message,
@@ -19,8 +19,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from services.training import usecases
-from services.training.schemas import (
+from services.training.entrypoints.runtime import deployment
+from services.training.entrypoints.schemas import (
     AssignOJTIntake,
     CloseTrainingIntake,
     CompleteOJTIntake,
@@ -29,49 +29,57 @@ from services.training.schemas import (
     ScoreAssessmentsIntake,
     SyncFactsIntake,
 )
+from services.training.repositories.unit_of_work import PostgresUnitOfWork
+from services.training.usecases import facts, trainings
+from services.training.usecases.facts import FACT_NAMESPACE, FactIds, FactsOutcome, Origin
+from services.training.usecases.ports import Authorize, Deployment, UnitOfWork
+from services.training.usecases.sync import sync_facts as sync_batch
+from shared import outbox
 from shared.contracts.intake import FieldError, IntakeRejected
 from shared.envelope import new_event
 from shared.intake import Handler, IntakeCommand, IntakeMessage, intake_consumer
-from shared.outbox import UnitOfWork
 from shared.service import Runtime
 from shared.topics import TRAINING_INTAKE
 
 
-def _ids(message: IntakeMessage) -> usecases.FactIds:
-    return usecases.FactIds(uuid.uuid5(usecases.FACT_NAMESPACE, f"intake/{message.dedupe_id}"))
+def _ids(message: IntakeMessage) -> FactIds:
+    return FactIds(uuid.uuid5(FACT_NAMESPACE, f"intake/{message.dedupe_id}"))
 
 
 async def schedule_training(
-    runtime: Runtime, uow: UnitOfWork, body: ScheduleTrainingIntake, message: IntakeMessage
+    runtime: Runtime, work: outbox.UnitOfWork, body: ScheduleTrainingIntake, message: IntakeMessage
 ) -> None:
-    await usecases.schedule_training(runtime, uow, body, message.authorize)
+    await trainings.schedule_training(body.command(), PostgresUnitOfWork(work), deployment(runtime), message.authorize)
 
 
-def _facts(record: Callable[..., Awaitable[usecases.FactsOutcome]]) -> Handler:
+RecordFacts = Callable[[Any, UnitOfWork, Deployment, Authorize, Origin], Awaitable[FactsOutcome]]
+
+
+def _facts(record: RecordFacts) -> Handler:
     """An intake handler for a fact-recording use case: the message's region check, its
     ``sent_at`` as the facts' time, and fact ids derived from the message (a resend is a duplicate)."""
 
-    async def handle(runtime: Runtime, uow: UnitOfWork, body: Any, message: IntakeMessage) -> None:
+    async def handle(runtime: Runtime, work: outbox.UnitOfWork, body: Any, message: IntakeMessage) -> None:
+        origin = Origin(channel="intake", occurred_at=message.occurred_at, ids=_ids(message))
         await record(
-            runtime,
-            uow,
-            body.training_id,
-            body,
-            message.authorize,
-            channel="intake",
-            occurred_at=message.occurred_at,
-            ids=_ids(message),
+            body.command(body.training_id), PostgresUnitOfWork(work), deployment(runtime), message.authorize, origin
         )
 
     return handle
 
 
-async def sync_facts(runtime: Runtime, uow: UnitOfWork, body: SyncFactsIntake, message: IntakeMessage) -> None:
-    outcome = await usecases.sync_facts(runtime, uow, body.training_id, body.facts, message.authorize, channel="intake")
+async def sync_facts(runtime: Runtime, work: outbox.UnitOfWork, body: SyncFactsIntake, message: IntakeMessage) -> None:
+    outcome = await sync_batch(
+        body.command(body.training_id),
+        PostgresUnitOfWork(work),
+        deployment(runtime),
+        message.authorize,
+        channel="intake",
+    )
     refused = [r for r in outcome.results if r.outcome == "refused"]
     if not refused:
         return
-    uow.emit(
+    work.emit(
         new_event(
             IntakeRejected(
                 message_id=message.message_id,
@@ -91,8 +99,12 @@ async def sync_facts(runtime: Runtime, uow: UnitOfWork, body: SyncFactsIntake, m
     )
 
 
-async def close_training(runtime: Runtime, uow: UnitOfWork, body: CloseTrainingIntake, message: IntakeMessage) -> None:
-    await usecases.close_training(runtime, uow, body.training_id, message.authorize)
+async def close_training(
+    runtime: Runtime, work: outbox.UnitOfWork, body: CloseTrainingIntake, message: IntakeMessage
+) -> None:
+    await trainings.close_training(
+        trainings.CloseTraining(body.training_id), PostgresUnitOfWork(work), deployment(runtime), message.authorize
+    )
 
 
 INTAKE = intake_consumer(
@@ -100,10 +112,10 @@ INTAKE = intake_consumer(
     TRAINING_INTAKE,
     {
         "ScheduleTraining": IntakeCommand(ScheduleTrainingIntake, schedule_training),
-        "RecordAttendance": IntakeCommand(RecordAttendanceIntake, _facts(usecases.record_attendance)),
-        "ScoreAssessments": IntakeCommand(ScoreAssessmentsIntake, _facts(usecases.record_assessments)),
-        "AssignOJT": IntakeCommand(AssignOJTIntake, _facts(usecases.assign_ojt)),
-        "CompleteOJT": IntakeCommand(CompleteOJTIntake, _facts(usecases.complete_ojt)),
+        "RecordAttendance": IntakeCommand(RecordAttendanceIntake, _facts(facts.record_attendance)),
+        "ScoreAssessments": IntakeCommand(ScoreAssessmentsIntake, _facts(facts.record_assessments)),
+        "AssignOJT": IntakeCommand(AssignOJTIntake, _facts(facts.assign_ojt)),
+        "CompleteOJT": IntakeCommand(CompleteOJTIntake, _facts(facts.complete_ojt)),
         "SyncFacts": IntakeCommand(SyncFactsIntake, sync_facts),
         "CloseTraining": IntakeCommand(CloseTrainingIntake, close_training),
     },

@@ -1,26 +1,22 @@
-"""Pure rules of training delivery: no I/O, no clock, no randomness (the caller passes ``now``).
+"""Participation facts (attendance, assessments, OJT assignments and completions) and their history.
 
-Participation facts (attendance, assessments, OJT assignments and completions) are history: each
-is kept, corrections included. The current value of one (participant, kind, subject) is the fact
-with the greatest ``(occurred_at, fact_id)``; facts are deduplicated by ``fact_id``. So
-:func:`fold` is a function of the *set* of facts: delivered in any order, any number of times,
-the same facts give the same state (proved by the property tests).
-
-Completion: a participant completes when every requirement of the training's
-:class:`CompletionRule` is met; see :func:`evaluate` and :func:`decide`.
+Every fact is kept, corrections included. The current value of one (participant, kind, subject)
+is the fact with the greatest ``(occurred_at, fact_id)``; facts are deduplicated by ``fact_id``.
+So :func:`fold` is a function of the *set* of facts: delivered in any order, any number of times,
+the same facts give the same state (proved by the property tests). Whether a fact may be recorded
+(:func:`refusal_of`) depends only on the fact and its context, never on other facts.
 """
 
 from __future__ import annotations
 
-import math
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from shared.contracts.training import AssessmentKind, AttendanceStatus, CompletionRule, Module, Session, TrainingClass
+from shared.contracts.training import AssessmentKind, AttendanceStatus, Session
 
 # Refusal codes (stable: clients act on them).
 NOT_ENROLLED = "not_enrolled"
@@ -30,13 +26,6 @@ OCCURRED_IN_FUTURE = "occurred_in_future"
 UNKNOWN_KELURAHAN = "unknown_kelurahan"
 FACT_ID_CONFLICT = "fact_id_conflict"
 
-# Unmet requirement codes (the contract of TrainingNotCompleted names them).
-ATTENDANCE_BELOW_MINIMUM = "attendance_below_minimum"
-POST_TEST_MISSING = "post_test_missing"
-OJT_NOT_COMPLETED = "ojt_not_completed"
-WITHDRAWN = "withdrawn"
-
-ATTENDED = frozenset({AttendanceStatus.PRESENT, AttendanceStatus.LATE})
 # Clocks of field devices drift; a fact a few minutes "in the future" is not refused.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -222,120 +211,6 @@ def fold(facts: Iterable[Fact]) -> dict[uuid.UUID, ParticipantRecord]:
     return {fid: ParticipantRecord(**p) for fid, p in parts.items()}
 
 
-# -- completion --------------------------------------------------------------------------------
-
-
-def required_sessions(rule: CompletionRule, total: int) -> int:
-    """How many sessions a participant must attend (present or late) out of ``total``."""
-    return math.ceil(rule.min_attendance_ratio * total - 1e-9)
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    attended: int
-    sessions: int
-    unmet: tuple[str, ...]
-
-    @property
-    def attendance_ratio(self) -> float:
-        return round(self.attended / self.sessions, 4) if self.sessions else 1.0
-
-    @property
-    def met(self) -> bool:
-        return not self.unmet
-
-
-def evaluate(rule: CompletionRule, sessions: Sequence[Session], record: ParticipantRecord) -> Evaluation:
-    """Which requirements the participant's current record meets. Excused absences count as
-    absences: the ratio is sessions attended (present or late) over all sessions."""
-    attended = sum(1 for s in sessions if record.status_of(s.session_id) in ATTENDED)
-    unmet: list[str] = []
-    if attended < required_sessions(rule, len(sessions)):
-        unmet.append(ATTENDANCE_BELOW_MINIMUM)
-    if rule.require_post_test and record.post is None:
-        unmet.append(POST_TEST_MISSING)
-    if rule.require_ojt and record.ojt_completion is None:
-        unmet.append(OJT_NOT_COMPLETED)
-    return Evaluation(attended, len(sessions), tuple(unmet))
-
-
-class Outcome(StrEnum):
-    COMPLETED = "completed"
-    NOT_COMPLETED = "not_completed"
-
-
-@dataclass(frozen=True)
-class Decision:
-    outcome: Outcome
-    unmet: tuple[str, ...]
-    attendance_ratio: float
-    record: ParticipantRecord = EMPTY_RECORD  # the participant's record the decision was taken on
-
-
-def _unique(facts: Iterable[Fact]) -> list[Fact]:
-    seen: set[str] = set()
-    unique = []
-    for fact in facts:
-        if fact.fact_id not in seen:
-            seen.add(fact.fact_id)
-            unique.append(fact)
-    return unique
-
-
-def completion_point(
-    rule: CompletionRule, sessions: Sequence[Session], facts: Iterable[Fact]
-) -> tuple[Evaluation, ParticipantRecord] | None:
-    """The first point of one participant's timeline (facts in ``(occurred_at, fact_id)`` order)
-    at which every requirement was met, with the evaluation and record at that point; None if
-    there is none. This is what delivering the facts one by one in order would have decided, and
-    it depends only on the set of facts, not on the order they arrived in."""
-    latest: dict[FactKey, Fact] = {}
-    record = EMPTY_RECORD
-    evaluation = evaluate(rule, sessions, record)
-    if evaluation.met:
-        return evaluation, record
-    for fact in sorted(_unique(facts), key=lambda f: f.rank):
-        latest[fact.key] = fact  # in timeline order, each fact is the latest of its subject
-        record = fold(latest.values()).get(fact.facilitator_id, EMPTY_RECORD)
-        evaluation = evaluate(rule, sessions, record)
-        if evaluation.met:
-            return evaluation, record
-    return None
-
-
-def decide(
-    rule: CompletionRule, sessions: Sequence[Session], facts: Sequence[Fact], *, withdrawn: bool, closing: bool
-) -> Decision | None:
-    """The decision to take now about one participant (``facts`` are all of theirs), or None to wait.
-
-    A participant completes as soon as the last requirement is met: at the first point of their
-    timeline where every requirement holds (:func:`completion_point`). One who never met them is
-    decided only when the training closes, since a missing fact may still arrive until then, and
-    on their current record. A withdrawn participant is decided at close, as not completed.
-    """
-    if withdrawn:
-        if not closing:
-            return None
-        record = fold(facts).get(facts[0].facilitator_id, EMPTY_RECORD) if facts else EMPTY_RECORD
-        return Decision(Outcome.NOT_COMPLETED, (WITHDRAWN,), evaluate(rule, sessions, record).attendance_ratio, record)
-    point = completion_point(rule, sessions, facts)
-    if point is not None:
-        evaluation, record = point
-        return Decision(Outcome.COMPLETED, (), evaluation.attendance_ratio, record)
-    if closing:
-        record = fold(facts).get(facts[0].facilitator_id, EMPTY_RECORD) if facts else EMPTY_RECORD
-        evaluation = evaluate(rule, sessions, record)
-        return Decision(Outcome.NOT_COMPLETED, evaluation.unmet, evaluation.attendance_ratio, record)
-    return None
-
-
-def gain(pre: Assessment | None, post: Assessment | None) -> float | None:
-    """Learning gain: post-test minus pre-test, each as a fraction of its maximum score."""
-    if pre is None or post is None:
-        return None
-    return round(post.ratio - pre.ratio, 4)
-
-
 # -- refusals ----------------------------------------------------------------------------------
 
 
@@ -377,63 +252,3 @@ def refusal_of(fact: Fact, ctx: FactContext) -> Refusal | None:
     elif isinstance(data, OJTAssignment | OJTCompletion) and data.kelurahan_code not in ctx.known_kelurahan:
         return Refusal(UNKNOWN_KELURAHAN, f"kelurahan {data.kelurahan_code} is not in the reference data")
     return None
-
-
-# -- schedules ---------------------------------------------------------------------------------
-
-
-def schedule_problems(
-    start_date: date,
-    end_date: date,
-    modules: Sequence[Module],
-    classes: Sequence[TrainingClass],
-    sessions: Sequence[Session],
-) -> list[str]:
-    """What is inconsistent in a schedule (empty when it is fine)."""
-    problems: list[str] = []
-    if end_date < start_date:
-        problems.append("end_date is before start_date")
-    for label, ids in (
-        ("module code", [m.code for m in modules]),
-        ("class id", [c.class_id for c in classes]),
-        ("session id", [s.session_id for s in sessions]),
-    ):
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            problems.append(f"duplicate {label}s: {', '.join(dupes)}")
-    module_codes = {m.code for m in modules}
-    for s in sessions:
-        if not start_date <= s.date <= end_date:
-            problems.append(f"session {s.session_id} on {s.date.isoformat()} is outside the training's dates")
-        if s.module_code is not None and s.module_code not in module_codes:
-            problems.append(f"session {s.session_id} refers to unknown module {s.module_code}")
-    return problems
-
-
-# -- certificates ------------------------------------------------------------------------------
-
-# Crockford-like alphabet: no 0/O, 1/I/L, so a code read aloud or typed from paper survives.
-CERTIFICATE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-CERTIFICATE_GROUPS = 4
-CERTIFICATE_GROUP_LENGTH = 4
-
-
-def format_certificate_code(symbols: Sequence[int]) -> str:
-    """A code from random symbol indexes (the caller draws them from a secure source):
-    16 symbols of a 31-letter alphabet, about 79 bits, as XXXX-XXXX-XXXX-XXXX."""
-    if len(symbols) != CERTIFICATE_GROUPS * CERTIFICATE_GROUP_LENGTH:
-        raise ValueError("wrong number of symbols")
-    chars = "".join(CERTIFICATE_ALPHABET[i] for i in symbols)
-    n = CERTIFICATE_GROUP_LENGTH
-    return "-".join(chars[i : i + n] for i in range(0, len(chars), n))
-
-
-def normalise_certificate_code(text: str) -> str | None:
-    """The canonical form of a typed code (case and dashes forgiven), or None if it cannot be one."""
-    chars = "".join(ch for ch in text.strip().upper() if ch not in "- ")
-    if len(chars) != CERTIFICATE_GROUPS * CERTIFICATE_GROUP_LENGTH or any(
-        ch not in CERTIFICATE_ALPHABET for ch in chars
-    ):
-        return None
-    n = CERTIFICATE_GROUP_LENGTH
-    return "-".join(chars[i : i + n] for i in range(0, len(chars), n))

@@ -1,5 +1,5 @@
 """HTTP entrypoints of the training service (``/api/v1``). They only translate requests into
-use-case calls and results into responses."""
+commands, run the use case in a unit of work, and translate its result into a response."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel
 
-from services.training import usecases
-from services.training.schemas import (
+from services.training.entrypoints import runtime as wiring
+from services.training.entrypoints.schemas import (
     Assessments,
     AttendanceSheet,
     CancelTraining,
@@ -24,22 +24,16 @@ from services.training.schemas import (
     ScheduleTraining,
     SyncBatch,
 )
+from services.training.usecases import classes, facts, queries, trainings
+from services.training.usecases.facts import FactIds, FactsOutcome, Origin
+from services.training.usecases.ports import Authorize, Deployment, UnitOfWork
+from services.training.usecases.sync import sync_facts
 from shared.auth import Caller, Principal, ensure_may_read, ensure_may_write
 from shared.contracts import CompletionRule, Module, Role, Session, TrainingClass, TrainingType
 from shared.service import Runtime, runtime_of
 
 router = APIRouter(prefix="/api/v1", tags=["training"])
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
-
-ROSTER_OF_TRAINING = """
-SELECT facilitator_id, enrollment_id, region, role, status, enrolled_at, withdrawn_at, province_code, kabkota_code
-FROM roster WHERE training_id = $1 ORDER BY enrolled_at, facilitator_id
-"""
-
-
-def _no_check(_: str) -> None:
-    return None
-
 
 # -- responses ---------------------------------------------------------------------------------
 
@@ -90,15 +84,15 @@ class TrainingOut(BaseModel):
     certificates: int
 
     @classmethod
-    def of(cls, s: usecases.TrainingSummary) -> TrainingOut:
-        t = s.training
+    def of(cls, s: trainings.TrainingSummary) -> TrainingOut:
+        t, c = s.training, s.counts
         return cls(
             **{k: getattr(t, k) for k in cls.model_fields if hasattr(t, k)},
-            enrolled=s.enrolled,
-            withdrawn=s.withdrawn,
-            completed=s.completed,
-            not_completed=s.not_completed,
-            certificates=s.certificates,
+            enrolled=c.enrolled,
+            withdrawn=c.withdrawn,
+            completed=c.completed,
+            not_completed=c.not_completed,
+            certificates=c.certificates,
         )
 
 
@@ -120,7 +114,7 @@ class FactsOut(BaseModel):
     results: list[FactResultOut]
 
     @classmethod
-    def of(cls, outcome: usecases.FactsOutcome) -> FactsOut:
+    def of(cls, outcome: FactsOutcome) -> FactsOut:
         return cls(
             recorded=outcome.count("recorded"),
             duplicates=outcome.count("duplicate"),
@@ -174,7 +168,7 @@ class ParticipantOut(BaseModel):
     certificate_code: str | None
 
     @classmethod
-    def of(cls, v: usecases.ParticipantView) -> ParticipantOut:
+    def of(cls, v: queries.ParticipantView) -> ParticipantOut:
         decision = None
         if v.outcome is not None and v.decided_by is not None and v.decided_at is not None:
             decision = DecisionOut(
@@ -259,8 +253,12 @@ class AssignedOut(BaseModel):
 # -- trainings ---------------------------------------------------------------------------------
 
 
-async def _summary(runtime: Runtime, training_id: uuid.UUID) -> TrainingOut:
-    return TrainingOut.of(await usecases.get_training(runtime, training_id, _no_check))
+def _writer(caller: Principal) -> Authorize:
+    return partial(ensure_may_write, caller)
+
+
+def _reader(caller: Principal) -> Authorize:
+    return partial(ensure_may_read, caller)
 
 
 @router.post(
@@ -270,32 +268,34 @@ async def _summary(runtime: Runtime, training_id: uuid.UUID) -> TrainingOut:
     responses={409: {"description": "training_exists: a training with this training_id exists"}},
 )
 async def schedule_training(body: ScheduleTraining, runtime: RuntimeDep, caller: Caller) -> TrainingOut:
-    async with runtime.outbox.unit_of_work() as uow:
-        training = await usecases.schedule_training(runtime, uow, body, partial(ensure_may_write, caller))
-    return await _summary(runtime, training.training_id)
+    async with wiring.new_unit_of_work(runtime) as uow:
+        summary = await trainings.schedule_training(body.command(), uow, wiring.deployment(runtime), _writer(caller))
+    return TrainingOut.of(summary)
 
 
 @router.get("/trainings/{training_id}", response_model=TrainingOut)
 async def get_training(training_id: uuid.UUID, runtime: RuntimeDep, caller: Caller) -> TrainingOut:
-    return TrainingOut.of(await usecases.get_training(runtime, training_id, partial(ensure_may_read, caller)))
+    return TrainingOut.of(await queries.get_training(wiring.reads(runtime), training_id, _reader(caller)))
 
 
 @router.put("/trainings/{training_id}", response_model=TrainingOut, summary="Update the schedule (full new state)")
 async def update_training(
     training_id: uuid.UUID, body: ScheduleDetails, runtime: RuntimeDep, caller: Caller
 ) -> TrainingOut:
-    async with runtime.outbox.unit_of_work() as uow:
-        await usecases.update_training(runtime, uow, training_id, body, partial(ensure_may_write, caller))
-    return await _summary(runtime, training_id)
+    cmd = trainings.UpdateTraining(training_id, body.schedule())
+    async with wiring.new_unit_of_work(runtime) as uow:
+        summary = await trainings.update_training(cmd, uow, wiring.deployment(runtime), _writer(caller))
+    return TrainingOut.of(summary)
 
 
 @router.post("/trainings/{training_id}/cancel", response_model=TrainingOut)
 async def cancel_training(
     training_id: uuid.UUID, body: CancelTraining, runtime: RuntimeDep, caller: Caller
 ) -> TrainingOut:
-    async with runtime.outbox.unit_of_work() as uow:
-        await usecases.cancel_training(runtime, uow, training_id, body.reason, partial(ensure_may_write, caller))
-    return await _summary(runtime, training_id)
+    cmd = trainings.CancelTraining(training_id, body.reason)
+    async with wiring.new_unit_of_work(runtime) as uow:
+        summary = await trainings.cancel_training(cmd, uow, wiring.deployment(runtime), _writer(caller))
+    return TrainingOut.of(summary)
 
 
 @router.post(
@@ -304,51 +304,38 @@ async def cancel_training(
     summary="Close: decide completion for everyone not decided yet, issue certificates",
 )
 async def close_training(training_id: uuid.UUID, runtime: RuntimeDep, caller: Caller) -> TrainingOut:
-    async with runtime.outbox.unit_of_work() as uow:
-        await usecases.close_training(runtime, uow, training_id, partial(ensure_may_write, caller))
-    return await _summary(runtime, training_id)
+    cmd = trainings.CloseTraining(training_id)
+    async with wiring.new_unit_of_work(runtime) as uow:
+        summary = await trainings.close_training(cmd, uow, wiring.deployment(runtime), _writer(caller))
+    return TrainingOut.of(summary)
 
 
 @router.get("/trainings/{training_id}/roster", response_model=Roster)
 async def get_roster(training_id: uuid.UUID, runtime: RuntimeDep, caller: Caller) -> Roster:
-    rows = await runtime.pool.fetch(ROSTER_OF_TRAINING, training_id)
-    for region in {r["region"] for r in rows}:
-        ensure_may_read(caller, region)
-    entries = [RosterEntry.model_validate(dict(r)) for r in rows]
-    return Roster(training_id=training_id, enrolled=sum(e.status == "enrolled" for e in entries), entries=entries)
+    roster = await queries.roster(wiring.reads(runtime), training_id, _reader(caller))
+    entries = [RosterEntry.model_validate(e, from_attributes=True) for e in roster.entries]
+    return Roster(training_id=training_id, enrolled=roster.enrolled, entries=entries)
 
 
 @router.post("/trainings/{training_id}/class-assignments", response_model=AssignedOut)
 async def assign_classes(
     training_id: uuid.UUID, body: ClassAssignments, runtime: RuntimeDep, caller: Caller
 ) -> AssignedOut:
-    async with runtime.outbox.unit_of_work() as uow:
-        n = await usecases.assign_classes(runtime, uow, training_id, body, partial(ensure_may_write, caller))
-    return AssignedOut(assigned=n)
+    async with wiring.new_unit_of_work(runtime) as uow:
+        done = await classes.assign_classes(body.command(training_id), uow, wiring.deployment(runtime), _writer(caller))
+    return AssignedOut(assigned=done.assigned)
 
 
 # -- participation -----------------------------------------------------------------------------
 
+RecordFacts = Callable[[Any, UnitOfWork, Deployment, Authorize, Origin], Awaitable[FactsOutcome]]
 
-async def _record_facts(
-    record: Callable[..., Awaitable[usecases.FactsOutcome]],
-    runtime: Runtime,
-    training_id: uuid.UUID,
-    body: Any,
-    caller: Principal,
-) -> FactsOut:
+
+async def _record_facts(record: RecordFacts, command: object, runtime: Runtime, caller: Principal) -> FactsOut:
     """Run a fact-recording use case for an HTTP caller: facts recorded now, ids generated."""
-    async with runtime.outbox.unit_of_work() as uow:
-        outcome = await record(
-            runtime,
-            uow,
-            training_id,
-            body,
-            partial(ensure_may_write, caller),
-            channel="http",
-            occurred_at=datetime.now(UTC),
-            ids=usecases.FactIds(),
-        )
+    origin = Origin(channel="http", occurred_at=datetime.now(UTC), ids=FactIds())
+    async with wiring.new_unit_of_work(runtime) as uow:
+        outcome = await record(command, uow, wiring.deployment(runtime), _writer(caller), origin)
     return FactsOut.of(outcome)
 
 
@@ -363,14 +350,14 @@ async def _record_facts(
 async def record_attendance(
     training_id: uuid.UUID, body: AttendanceSheet, runtime: RuntimeDep, caller: Caller
 ) -> FactsOut:
-    return await _record_facts(usecases.record_attendance, runtime, training_id, body, caller)
+    return await _record_facts(facts.record_attendance, body.command(training_id), runtime, caller)
 
 
 @router.post("/trainings/{training_id}/assessments", response_model=FactsOut, summary="Pre-test or post-test scores")
 async def record_assessments(
     training_id: uuid.UUID, body: Assessments, runtime: RuntimeDep, caller: Caller
 ) -> FactsOut:
-    return await _record_facts(usecases.record_assessments, runtime, training_id, body, caller)
+    return await _record_facts(facts.record_assessments, body.command(training_id), runtime, caller)
 
 
 @router.post(
@@ -380,12 +367,12 @@ async def record_assessments(
     responses={422: {"description": "unknown_kelurahan, not_enrolled, unknown_class"}},
 )
 async def assign_ojt(training_id: uuid.UUID, body: OJTAssignments, runtime: RuntimeDep, caller: Caller) -> FactsOut:
-    return await _record_facts(usecases.assign_ojt, runtime, training_id, body, caller)
+    return await _record_facts(facts.assign_ojt, body.command(training_id), runtime, caller)
 
 
 @router.post("/trainings/{training_id}/ojt-completions", response_model=FactsOut)
 async def complete_ojt(training_id: uuid.UUID, body: OJTCompletionIn, runtime: RuntimeDep, caller: Caller) -> FactsOut:
-    return await _record_facts(usecases.complete_ojt, runtime, training_id, body, caller)
+    return await _record_facts(facts.complete_ojt, body.command(training_id), runtime, caller)
 
 
 @router.post(
@@ -394,9 +381,9 @@ async def complete_ojt(training_id: uuid.UUID, body: OJTCompletionIn, runtime: R
     summary="Offline sync: facts recorded offline, in any order, duplicates allowed",
 )
 async def sync(training_id: uuid.UUID, body: SyncBatch, runtime: RuntimeDep, caller: Caller) -> FactsOut:
-    async with runtime.outbox.unit_of_work() as uow:
-        outcome = await usecases.sync_facts(
-            runtime, uow, training_id, body.facts, partial(ensure_may_write, caller), channel="sync"
+    async with wiring.new_unit_of_work(runtime) as uow:
+        outcome = await sync_facts(
+            body.command(training_id), uow, wiring.deployment(runtime), _writer(caller), channel="sync"
         )
     return FactsOut.of(outcome)
 
@@ -407,7 +394,7 @@ async def sync(training_id: uuid.UUID, body: SyncBatch, runtime: RuntimeDep, cal
     summary="Every participant's attendance, scores and gain, OJT, and completion",
 )
 async def get_participants(training_id: uuid.UUID, runtime: RuntimeDep, caller: Caller) -> ParticipantsOut:
-    training, views = await usecases.participants(runtime, training_id, partial(ensure_may_read, caller))
+    training, views = await queries.participants(wiring.reads(runtime), training_id, _reader(caller))
     return ParticipantsOut(
         training_id=training_id,
         status=training.status,
@@ -424,7 +411,7 @@ async def get_participants(training_id: uuid.UUID, runtime: RuntimeDep, caller: 
 async def get_history(
     training_id: uuid.UUID, facilitator_id: uuid.UUID, runtime: RuntimeDep, caller: Caller
 ) -> list[HistoryEntryOut]:
-    entries = await usecases.participant_history(runtime, training_id, facilitator_id, partial(ensure_may_read, caller))
+    entries = await queries.participant_history(wiring.reads(runtime), training_id, facilitator_id, _reader(caller))
     return [
         HistoryEntryOut(
             fact_id=e.fact.fact_id,
@@ -450,19 +437,19 @@ async def get_history(
     responses={404: {"description": "certificate_not_found"}},
 )
 async def verify_certificate(code: str, runtime: RuntimeDep) -> CertificateOut:
-    row = await usecases.verify_certificate(runtime, code)
+    c = await queries.verify_certificate(wiring.reads(runtime), code)
     return CertificateOut(
-        certificate_code=row["code"],
-        facilitator_id=row["facilitator_id"],
-        training_id=row["training_id"],
-        training_title=row["title"],
-        training_type=row["training_type"],
-        organiser=row["organiser"],
-        venue=row["venue"],
-        region=row["region"],
-        start_date=row["start_date"],
-        end_date=row["end_date"],
-        issued_at=row["issued_at"],
+        certificate_code=c.code,
+        facilitator_id=c.facilitator_id,
+        training_id=c.training_id,
+        training_title=c.title,
+        training_type=c.training_type,
+        organiser=c.organiser,
+        venue=c.venue,
+        region=c.region,
+        start_date=c.start_date,
+        end_date=c.end_date,
+        issued_at=c.issued_at,
     )
 
 
@@ -476,4 +463,5 @@ async def list_kelurahan(
     caller: Caller,
     code_prefix: Annotated[str, Query(max_length=20, pattern=r"^[\d.]*$")] = "",
 ) -> list[KelurahanOut]:
-    return [KelurahanOut.model_validate(dict(r)) for r in await usecases.known_kelurahan(runtime, code_prefix)]
+    known = await queries.known_kelurahan(wiring.reads(runtime), code_prefix)
+    return [KelurahanOut.model_validate(k, from_attributes=True) for k in known]

@@ -1,0 +1,130 @@
+"""The refusals of training delivery, as domain errors (shared.errors) with stable codes: the same
+code reaches an HTTP client (with the status of ``entrypoints/errors.py``) and a Kafka sender (as
+the ``IntakeRejected`` reason)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+
+from services.training.domain.facts import FACT_ID_CONFLICT, NOT_ENROLLED, Fact, Refusal
+from shared.errors import Conflict, DomainError, Invalid, NotFound
+
+TRAINING_NOT_FOUND = "training_not_found"
+TRAINING_EXISTS = "training_exists"
+TRAINING_CANCELLED = "training_cancelled"
+TRAINING_CLOSED = "training_closed"
+TRAINING_NOT_OVER = "training_not_over"
+TRAINING_HAS_DECISIONS = "training_has_decisions"
+CAPACITY_BELOW_ENROLLED = "capacity_below_enrolled"
+CLASS_IN_USE = "class_in_use"
+INVALID_SCHEDULE = "invalid_schedule"
+REGION_NOT_SERVED = "region_not_served"
+UNKNOWN_CLASS = "unknown_class"
+EMPTY_CLASS = "empty_class"
+NOT_IN_CLASS = "not_in_class"
+CERTIFICATE_NOT_FOUND = "certificate_not_found"
+
+
+class TrainingNotFound(NotFound):
+    def __init__(self, training_id: uuid.UUID) -> None:
+        super().__init__(TRAINING_NOT_FOUND, f"no training {training_id}")
+
+
+class TrainingExists(Conflict):
+    def __init__(self, training_id: uuid.UUID) -> None:
+        super().__init__(TRAINING_EXISTS, "a training with this id exists", {"training_id": str(training_id)})
+
+
+class TrainingCancelled(Conflict):
+    def __init__(self) -> None:
+        super().__init__(TRAINING_CANCELLED, "the training was cancelled")
+
+
+class TrainingClosed(Conflict):
+    def __init__(self) -> None:
+        super().__init__(TRAINING_CLOSED, "the training is closed; its completions are decided")
+
+
+class TrainingNotOver(Conflict):
+    def __init__(self, last_day: date) -> None:
+        super().__init__(TRAINING_NOT_OVER, f"the last session is on {last_day.isoformat()}; close it after that")
+
+
+class TrainingHasDecisions(Conflict):
+    def __init__(self) -> None:
+        super().__init__(TRAINING_HAS_DECISIONS, "participants already completed; close the training instead")
+
+
+class CapacityBelowEnrolled(Conflict):
+    def __init__(self, enrolled: int, capacity: int) -> None:
+        super().__init__(CAPACITY_BELOW_ENROLLED, f"{enrolled} participants are enrolled; capacity {capacity} is less")
+
+
+class ClassInUse(Conflict):
+    """A class with participants cannot be removed (answered 422 over HTTP, see the error table)."""
+
+    def __init__(self, class_ids: Sequence[str]) -> None:
+        super().__init__(CLASS_IN_USE, f"classes with participants cannot be removed: {', '.join(class_ids)}")
+
+
+class InvalidSchedule(Invalid):
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__(INVALID_SCHEDULE, "; ".join(problems)[:1000], {"problems": list(problems)})
+
+
+class RegionNotServed(Invalid):
+    def __init__(self, served: Sequence[str], region: str) -> None:
+        super().__init__(REGION_NOT_SERVED, f"this deployment serves {list(served)}, not {region}")
+
+
+class UnknownClass(Invalid):
+    def __init__(self, class_ids: Sequence[str], *, with_details: bool = False) -> None:
+        super().__init__(
+            UNKNOWN_CLASS,
+            f"the training has no class {', '.join(class_ids)}",
+            {"classes": list(class_ids)} if with_details else None,
+        )
+
+
+class EmptyClass(Invalid):
+    def __init__(self, class_id: str) -> None:
+        super().__init__(EMPTY_CLASS, f"class {class_id} has no participants")
+
+
+class NotInClass(Invalid):
+    def __init__(self, class_id: str, outside: Sequence[str]) -> None:
+        super().__init__(
+            NOT_IN_CLASS,
+            f"{len(outside)} participant(s) on the sheet are not in class {class_id}",
+            {"facilitator_ids": list(outside[:100])},
+        )
+
+
+class NotEnrolled(Invalid):
+    def __init__(self, missing: Sequence[str]) -> None:
+        super().__init__(
+            NOT_ENROLLED,
+            f"{len(missing)} facilitator(s) are not enrolled in this training",
+            {"facilitator_ids": list(missing[:100])},
+        )
+
+
+class CertificateNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__(CERTIFICATE_NOT_FOUND, "no certificate has this code")
+
+
+def facts_refused(refused: Sequence[tuple[Fact, Refusal]]) -> DomainError:
+    """The refusal of a request whose facts must all be recorded or none: named after the first
+    refused fact, every refusal in ``details.refused``. A conflict when the facts were only
+    refused for reusing a ``fact_id`` with other content, a rule violation otherwise."""
+    first = refused[0][1]
+    details = [
+        {"fact_id": f.fact_id, "facilitator_id": str(f.facilitator_id), "code": r.code, "message": r.message}
+        for f, r in refused[:100]
+    ]
+    suffix = f" (and {len(refused) - 1} more refusal(s), see details)" if len(refused) > 1 else ""
+    kind = Conflict if all(r.code == FACT_ID_CONFLICT for _, r in refused) else Invalid
+    return kind(first.code, first.message + suffix, {"refused": details})

@@ -1,0 +1,59 @@
+"""Kafka entrypoints of the training service: the roster from the registration service's
+enrollment events, and the kelurahan known from its reference data. These keep copies of another
+service's facts, with no rule of training's own, so they go straight to the repositories (whose
+SQL makes them independent of the order events arrive in)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from services.training.repositories.kelurahan import PostgresKelurahan
+from services.training.repositories.roster import PostgresRoster
+from shared.consumer import Consumer
+from shared.contracts import EnrollmentWithdrawn, FacilitatorEnrolled, OrgUnitDefined, OrgUnitLevel
+from shared.db import Conn
+from shared.envelope import Event
+from shared.topics import ENROLLMENT, ORGUNIT
+
+
+async def on_enrollment_events(conn: Conn, events: Sequence[Event[Any]]) -> None:
+    roster = PostgresRoster(conn)
+    for event in events:
+        p, env = event.payload, event.envelope
+        if isinstance(p, FacilitatorEnrolled):
+            await roster.record_enrollment(
+                p.training_id,
+                p.facilitator_id,
+                p.enrollment_id,
+                env.region,
+                p.role.value,
+                env.occurred_at,
+                p.province_code,
+                p.kabkota_code,
+            )
+        elif isinstance(p, EnrollmentWithdrawn):
+            await roster.record_withdrawal(p.training_id, p.facilitator_id, env.occurred_at)
+
+
+async def on_org_units(conn: Conn, events: Sequence[Event[Any]]) -> None:
+    kelurahan = PostgresKelurahan(conn)
+    for event in events:
+        p = event.payload
+        if isinstance(p, OrgUnitDefined) and p.level is OrgUnitLevel.KELURAHAN:
+            await kelurahan.define(p.code, p.name, p.parent_code, event.envelope.region, p.effective_from)
+
+
+ROSTER = Consumer(
+    name="training.roster",
+    streams=(ENROLLMENT,),
+    handles=frozenset({FacilitatorEnrolled.event_type, EnrollmentWithdrawn.event_type}),
+    apply=on_enrollment_events,
+)
+
+KELURAHAN = Consumer(
+    name="training.kelurahan",
+    streams=(ORGUNIT,),
+    handles=frozenset({OrgUnitDefined.event_type}),
+    apply=on_org_units,
+)

@@ -1,0 +1,153 @@
+"""Queries: a training with its counts, its roster, its participants' state and history, public
+certificate verification, known kelurahan. They read outside any unit of work."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.training import domain
+from services.training.domain import Fact, Training
+from services.training.domain.errors import CertificateNotFound, TrainingNotFound
+from services.training.usecases.ports import (
+    Authorize,
+    CertificateView,
+    KnownKelurahan,
+    Reads,
+    RosterEntry,
+)
+from services.training.usecases.trainings import TrainingSummary
+from shared.contracts import AssessmentKind
+
+
+async def get_training(reads: Reads, training_id: uuid.UUID, authorize_read: Authorize) -> TrainingSummary:
+    training = await reads.training(training_id)
+    if training is None:
+        raise TrainingNotFound(training_id)
+    authorize_read(training.region)
+    return TrainingSummary(training, await reads.counts(training_id))
+
+
+@dataclass(frozen=True)
+class Roster:
+    training_id: uuid.UUID
+    entries: list[RosterEntry]
+
+    @property
+    def enrolled(self) -> int:
+        return sum(e.status == "enrolled" for e in self.entries)
+
+
+async def roster(reads: Reads, training_id: uuid.UUID, authorize_read: Authorize) -> Roster:
+    """The roster as learned from enrollments; the caller must be allowed to read every region on it."""
+    entries = await reads.roster(training_id)
+    for region in {e.region for e in entries}:
+        authorize_read(region)
+    return Roster(training_id, entries)
+
+
+@dataclass(frozen=True)
+class ParticipantView:
+    facilitator_id: uuid.UUID
+    status: str
+    role: str
+    province_code: str | None
+    kabkota_code: str | None
+    class_id: str | None
+    attendance: dict[str, str]
+    attended: int
+    attendance_ratio: float
+    pre: domain.Assessment | None
+    post: domain.Assessment | None
+    gain: float | None
+    ojt_assignment: domain.OJTAssignment | None
+    ojt_completion: domain.OJTCompletion | None
+    unmet_now: list[str]
+    outcome: str | None
+    unmet: list[str] | None
+    decided_by: str | None
+    decided_at: datetime | None
+    certificate_code: str | None
+
+    @property
+    def decision_outdated(self) -> bool:
+        """Whether the facts as they stand now would decide differently (a correction arrived
+        after the decision; the decision stands, see README)."""
+        if self.outcome is None or (self.outcome == "not_completed" and self.unmet == [domain.WITHDRAWN]):
+            return False
+        return (self.outcome == "completed") != (not self.unmet_now)
+
+
+async def participants(
+    reads: Reads, training_id: uuid.UUID, authorize_read: Authorize
+) -> tuple[Training, list[ParticipantView]]:
+    summary = await get_training(reads, training_id, authorize_read)
+    training = summary.training
+    rows = await reads.participants(training_id)
+    records = domain.fold(await reads.facts_of_training(training_id))
+    views = []
+    for row in rows:
+        record = records.get(row.facilitator_id, domain.EMPTY_RECORD)
+        evaluation = domain.evaluate(training.completion_rule, training.sessions, record)
+        pre, post = record.assessment(AssessmentKind.PRE), record.assessment(AssessmentKind.POST)
+        assignment = record.ojt_assignment.data if record.ojt_assignment else None
+        completion = record.ojt_completion.data if record.ojt_completion else None
+        views.append(
+            ParticipantView(
+                facilitator_id=row.facilitator_id,
+                status=row.status,
+                role=row.role,
+                province_code=row.province_code,
+                kabkota_code=row.kabkota_code,
+                class_id=row.class_id,
+                attendance={
+                    s.session_id: status.value
+                    for s in training.sessions
+                    if (status := record.status_of(s.session_id)) is not None
+                },
+                attended=evaluation.attended,
+                attendance_ratio=evaluation.attendance_ratio,
+                pre=pre,
+                post=post,
+                gain=domain.gain(pre, post),
+                ojt_assignment=assignment if isinstance(assignment, domain.OJTAssignment) else None,
+                ojt_completion=completion if isinstance(completion, domain.OJTCompletion) else None,
+                unmet_now=list(evaluation.unmet),
+                outcome=row.outcome,
+                unmet=list(row.unmet) if row.unmet is not None else None,
+                decided_by=row.decided_by,
+                decided_at=row.decided_at,
+                certificate_code=row.certificate_code,
+            )
+        )
+    return training, views
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    fact: Fact
+    channel: str
+    recorded_at: datetime
+    current: bool
+
+
+async def participant_history(
+    reads: Reads, training_id: uuid.UUID, facilitator_id: uuid.UUID, authorize_read: Authorize
+) -> list[HistoryEntry]:
+    await get_training(reads, training_id, authorize_read)
+    stored = await reads.history(training_id, facilitator_id)
+    current = {f.fact_id for f in domain.current_facts(s.fact for s in stored).values()}
+    return [HistoryEntry(s.fact, s.channel, s.recorded_at, s.fact.fact_id in current) for s in stored]
+
+
+async def verify_certificate(reads: Reads, code: str) -> CertificateView:
+    canonical = domain.normalise_certificate_code(code)
+    certificate = await reads.certificate(canonical) if canonical else None
+    if certificate is None:
+        raise CertificateNotFound()
+    return certificate
+
+
+async def known_kelurahan(reads: Reads, code_prefix: str) -> list[KnownKelurahan]:
+    return await reads.kelurahan(code_prefix)
