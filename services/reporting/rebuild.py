@@ -20,6 +20,22 @@ every event a live consumer applied before the swap was read by it from the log,
 the end offsets read under the lock, and the rebuild applied it too; every event the rebuild applied
 beyond a live consumer's position is in the swapped-in ``processed_events``, so when the live
 consumer reaches it, it is acknowledged as a duplicate. Consumer group offsets are not touched.
+
+A rebuild never swaps in less than the live read model holds. It stops before the swap, leaves the
+live tables (and the previous ones) as they are, drops its shadow tables and raises
+:class:`RebuildAborted` (the command prints its reason on one line and exits with status 2) when:
+
+* the live read model holds regions this run does not replay (``KOTAKU_REGIONS`` is a subset);
+* a partition's log no longer starts at offset 0 (records deleted by retention or
+  ``deleteRecords``), checked before the replay and, through ``auto_offset_reset="none"``, again
+  by every fetch;
+* an event failed to apply;
+* a writer died (the reader never waits on a writer that is gone);
+* under the swap's lock, some (consumer, region) of the live ``region_freshness`` counts more
+  applied events than the rebuilt one.
+
+Poison records (too deep to parse, not JSON, invalid) are skipped and counted as rejected, as the
+live consumers dead-letter them.
 """
 
 from __future__ import annotations
@@ -29,6 +45,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import re
 import sys
 import time
 import uuid
@@ -39,7 +56,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import OffsetOutOfRangeError
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -52,6 +69,7 @@ from rich.progress import (
 from services.reporting.decoding import decode
 from services.reporting.kafka import partitions_of
 from services.reporting.projections import DEDUPE_TABLE, PROJECTIONS, READ_MODEL_TABLES, Projection
+from shared import kafka_clients
 from shared.envelope import Event, RejectedMessage
 from shared.logs import configure_logging
 from shared.settings import Settings, load_settings
@@ -61,6 +79,11 @@ log = logging.getLogger(__name__)
 SCHEMA = "reporting"
 SWAP_LOCK_TIMEOUT = "10s"
 SWAP_ATTEMPTS = 5
+
+
+class RebuildAborted(Exception):
+    """The rebuild stopped before its swap because swapping would lose data (or it could not finish):
+    the live read model is untouched. The message is one line, for an operator."""
 
 
 def shadow_schema(schema: str = SCHEMA) -> str:
@@ -120,19 +143,46 @@ def routes(regions: Sequence[str], prefix: str) -> dict[str, Route]:
 
 
 async def create_shadow(conn: asyncpg.Connection, schema: str) -> None:
-    shadow, previous = shadow_schema(schema), previous_schema(schema)
+    shadow = shadow_schema(schema)
     await conn.execute(f'DROP SCHEMA IF EXISTS "{shadow}" CASCADE')
-    await conn.execute(f'DROP SCHEMA IF EXISTS "{previous}" CASCADE')
     await conn.execute(f'CREATE SCHEMA "{shadow}"')
     for table in (*READ_MODEL_TABLES, DEDUPE_TABLE):
         await conn.execute(f'CREATE TABLE "{shadow}"."{table}" (LIKE "{schema}"."{table}" INCLUDING ALL)')
         options = await conn.fetchval(RELOPTIONS, f'"{schema}"."{table}"')
         if options:  # LIKE does not copy storage parameters such as fillfactor
             await conn.execute(f'ALTER TABLE "{shadow}"."{table}" SET ({", ".join(options)})')
+        await _copy_index_names(conn, f'"{schema}"."{table}"', shadow, table)
     await conn.execute(f'CREATE UNLOGGED TABLE "{shadow}".{STAGING} ({STAGING_DDL})')
 
 
+async def _copy_index_names(conn: asyncpg.Connection, live: str, shadow: str, table: str) -> None:
+    """LIKE names the copied indexes after PostgreSQL's defaults (``<table>_<column>_idx``): give
+    each one the name of the live index it copies, so that names survive the swap (a migration
+    may refer to them)."""
+    names: dict[str, list[str]] = {}
+    for row in await conn.fetch(INDEXES, live):
+        names.setdefault(_index_shape(row["definition"]), []).append(row["name"])
+    for row in await conn.fetch(INDEXES, f'"{shadow}"."{table}"'):
+        wanted = names.get(_index_shape(row["definition"]))
+        if wanted:
+            name = wanted.pop(0)
+            if name != row["name"]:
+                await conn.execute(f'ALTER INDEX "{shadow}"."{row["name"]}" RENAME TO "{name}"')
+
+
+def _index_shape(definition: str) -> str:
+    """An index definition without its name and table: ``CREATE INDEX ON USING brin (processed_at)``."""
+    return INDEX_NAME_AND_TABLE.sub(r"CREATE \1INDEX ON ", definition, count=1)
+
+
 RELOPTIONS = "SELECT reloptions FROM pg_class WHERE oid = $1::regclass"
+INDEXES = """
+SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS definition
+FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid
+WHERE i.indrelid = $1::regclass
+ORDER BY c.relname
+"""
+INDEX_NAME_AND_TABLE = re.compile(r"^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?\S+ ")
 # Like shared.consumer's RECORD_PROCESSED, but returns only the ids that were already recorded
 # (usually none), which spares decoding every fresh id of a large batch.
 RECORD_PROCESSED_DUPLICATES = """
@@ -212,7 +262,9 @@ class Replayer:
             route = self.routes[record.topic]
             try:
                 event = decode(record.value, route.region)
-            except RejectedMessage:
+            except (RejectedMessage, RecursionError):
+                # RecursionError: JSON nested too deep for the parser. The live consumer dead-letters
+                # such a record (it is not in the live read model either): skipped and counted.
                 self.report.rejected += 1
                 continue
             work = works[shard_of(event, shards)] if shards > 1 else works[0]
@@ -293,21 +345,27 @@ class Replayer:
         try:
             remaining = {tp for tp, end in until.items() if await self.consumer.position(tp) < end}
             while remaining:
-                fetched = await self.consumer.getmany(*remaining, timeout_ms=1000, max_records=self.batch_size)
+                try:
+                    fetched = await self.consumer.getmany(*remaining, timeout_ms=1000, max_records=self.batch_size)
+                except OffsetOutOfRangeError as exc:  # the consumer never resets silently (see rebuild)
+                    raise RebuildAborted(
+                        f"records were deleted from the log during the replay ({_out_of_range(exc)}), "
+                        "and a read model rebuilt without them would lose them"
+                    ) from exc
+                _raise_if_stopped(writers)
                 records = [r for part in fetched.values() for r in part]
                 if records:
                     read += len(records)
                     self.report.records += len(records)
                     for queue, work in zip(queues, await self._decode(records), strict=True):
-                        await queue.put(work)
-                if any(w.done() for w in writers):
-                    break
+                        await _put(queue, work, writers)
                 for tp in list(remaining):
                     if await self.consumer.position(tp) >= until[tp]:
                         remaining.discard(tp)
             for queue in queues:
-                await queue.put(None)
-            await asyncio.gather(*writers)
+                await _put(queue, None, writers)
+            await asyncio.wait(writers, return_when=asyncio.FIRST_EXCEPTION)
+            _raise_if_stopped(writers, finished=True)
         finally:
             for writer in writers:
                 if not writer.done():
@@ -317,8 +375,49 @@ class Replayer:
         return read
 
 
+async def _put(queue: asyncio.Queue[Work | None], item: Work | None, writers: Sequence[asyncio.Task[None]]) -> None:
+    """Hand ``item`` to a writer's queue, but never wait on a queue whose writer is gone: a full
+    queue of a dead writer would block the reader forever."""
+    if not queue.full():
+        queue.put_nowait(item)
+        return
+    putting = asyncio.ensure_future(queue.put(item))
+    try:
+        await asyncio.wait({putting, *writers}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not putting.done():
+            putting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await putting
+    _raise_if_stopped(writers)
+
+
+def _out_of_range(exc: OffsetOutOfRangeError) -> str:
+    positions = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    named = [f"{tp.topic}[{tp.partition}] at {offset}" for tp, offset in positions.items()]
+    return ", ".join(named) or str(exc)
+
+
+def _raise_if_stopped(writers: Sequence[asyncio.Task[None]], *, finished: bool = False) -> None:
+    """Raise :class:`RebuildAborted` if a writer failed, or stopped before it was told to
+    (``finished``: every writer was told to stop; then only failures count)."""
+    for n, writer in enumerate(writers):
+        if not writer.done():
+            continue
+        if writer.cancelled():
+            raise RebuildAborted(f"writer {n} was cancelled")
+        error = writer.exception()
+        if error is not None:
+            log.error("rebuild writer failed", exc_info=error, extra={"writer": n})
+            raise RebuildAborted(f"writer {n} failed: {error!r}") from error
+    if not finished and any(writer.done() for writer in writers):
+        raise RebuildAborted("a writer stopped before the end of the replay")
+
+
 def _swap_statements(schema: str) -> Iterator[str]:
     shadow, previous = shadow_schema(schema), previous_schema(schema)
+    # the previous tables are replaced only by a swap: a rebuild that stops keeps them
+    yield f'DROP SCHEMA IF EXISTS "{previous}" CASCADE'
     yield f'CREATE SCHEMA "{previous}"'
     for table in (*READ_MODEL_TABLES, DEDUPE_TABLE):
         yield f'ALTER TABLE "{schema}"."{table}" SET SCHEMA "{previous}"'
@@ -331,6 +430,74 @@ INSERT INTO {shadow}.processed_events SELECT * FROM {schema}.processed_events
 WHERE consumer <> ALL($1::text[]) ON CONFLICT DO NOTHING
 """
 
+# Regions whose events the live read model holds. Every applied event is counted in region_freshness
+# under the region of its topic; the base tables carry that same region (which also covers rows
+# written before region_freshness counted per region).
+LIVE_REGIONS = """
+SELECT region FROM "{schema}".region_freshness WHERE events_applied > 0
+UNION SELECT region FROM "{schema}".facilitators WHERE region IS NOT NULL
+UNION SELECT region FROM "{schema}".facilitator_assignments
+UNION SELECT region FROM "{schema}".province_regions
+UNION SELECT region FROM "{schema}".trainings WHERE region IS NOT NULL
+UNION SELECT region FROM "{schema}".participants WHERE region IS NOT NULL
+"""
+# (consumer, region) for which the rebuilt tables count fewer applied events than the live ones.
+# Read under the swap's lock: no live batch is in flight, and every event a live consumer applied
+# lies below the end offsets the rebuild replayed to, so the rebuilt count can only be larger.
+FEWER_EVENTS = """
+SELECT l.consumer, l.region, l.events_applied AS live, coalesce(s.events_applied, 0) AS rebuilt
+FROM "{schema}".region_freshness AS l
+LEFT JOIN "{shadow}".region_freshness AS s USING (consumer, region)
+WHERE coalesce(s.events_applied, 0) < l.events_applied
+ORDER BY l.consumer, l.region
+"""
+
+
+async def check_regions(conn: asyncpg.Connection, schema: str, regions: Sequence[str]) -> None:
+    """Refuse a rebuild that does not replay every region the live read model holds: the swap would
+    drop those regions' read model."""
+    live = {str(r["region"]) for r in await conn.fetch(LIVE_REGIONS.format(schema=schema))}
+    others = sorted(live - set(regions))
+    if others:
+        raise RebuildAborted(
+            f"the live read model holds region(s) {', '.join(others)} that this rebuild does not replay "
+            f"(KOTAKU_REGIONS={','.join(regions)}), and the swap would drop their read model; "
+            f"run it with KOTAKU_REGIONS={','.join([*regions, *others])}"
+        )
+
+
+async def check_log_starts(consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition]) -> None:
+    """Refuse to replay a log that no longer starts at offset 0: the records before its start were
+    deleted (retention, deleteRecords), and a read model rebuilt without them would lose them."""
+    if not partitions:
+        return
+    starts: dict[TopicPartition, int] = await consumer.beginning_offsets(list(partitions))
+    cut = [tp for tp in partitions if starts[tp] > 0]
+    if cut:
+        named = ", ".join(f"{tp.topic}[{tp.partition}] starts at {starts[tp]}" for tp in cut)
+        raise RebuildAborted(
+            f"the log no longer starts at offset 0 ({named}): records were deleted from it, "
+            "and a read model rebuilt without them would lose them"
+        )
+
+
+def check_failed(report: RebuildReport) -> None:
+    if report.failed:
+        raise RebuildAborted(
+            f"{report.failed} event(s) failed to apply (logged as 'event skipped by the rebuild'); "
+            "the rebuilt read model would miss them"
+        )
+
+
+async def check_nothing_lost(conn: asyncpg.Connection, schema: str) -> None:
+    rows = await conn.fetch(FEWER_EVENTS.format(schema=schema, shadow=shadow_schema(schema)))
+    if rows:
+        named = ", ".join(f"{r['consumer']} {r['region']}: {r['rebuilt']} < {r['live']}" for r in rows)
+        raise RebuildAborted(
+            f"the rebuilt read model counts fewer applied events than the live one ({named}); "
+            "events the live consumers applied are no longer in the log"
+        )
+
 
 async def rebuild(
     settings: Settings,
@@ -341,6 +508,8 @@ async def rebuild(
     drop_previous: bool = False,
     writers: int = 2,
 ) -> RebuildReport:
+    """Replay, then swap. Raises :class:`RebuildAborted` (live tables untouched, shadow tables
+    dropped) instead of swapping in a read model that would hold less than the live one."""
     report = RebuildReport()
     started = time.perf_counter()
     # Decoding allocates millions of short-lived objects: fewer cyclic GC passes (nothing here
@@ -356,20 +525,22 @@ async def rebuild(
         for _ in range(max(1, writers))
     ]
     work = conns[0]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+    consumer = kafka_clients.consumer(
+        settings,
+        client_id="kotaku-reporting-rebuild",
         group_id=None,
         enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        client_id="kotaku-reporting-rebuild",
+        # Never jump silently: a fetch below the start of the log (records deleted meanwhile) raises.
+        auto_offset_reset="none",
         max_partition_fetch_bytes=4 * 1024 * 1024,
         fetch_max_bytes=32 * 1024 * 1024,
     )
+    created = swapped = False
     try:
-        await create_shadow(admin, schema)
-        await consumer.start()
         routes_ = routes(settings.regions, settings.topic_prefix)
-        admin_client = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="kotaku-rebuild")
+        await check_regions(admin, schema, settings.regions)
+        await consumer.start()
+        admin_client = kafka_clients.admin(settings, "kotaku-rebuild")
         await admin_client.start()
         try:
             partitions = await partitions_of(admin_client, list(routes_))
@@ -379,9 +550,12 @@ async def rebuild(
         if missing:
             log.warning("topics not found; nothing to replay from them", extra={"topics": missing})
         report.partitions = len(partitions)
+        await check_log_starts(consumer, partitions)
+        created = True
+        await create_shadow(admin, schema)
         consumer.assign(partitions)
-        if partitions:
-            await consumer.seek_to_beginning(*partitions)
+        for tp in partitions:
+            consumer.seek(tp, 0)
         replayer = Replayer(consumer, conns, routes_, report, batch_size)
         bar = _progress_bar() if progress else None
 
@@ -392,6 +566,7 @@ async def rebuild(
                 await _end_offsets(consumer, partitions), derive=False, progress=bar
             )
         report.bulk_seconds = time.perf_counter() - bulk_started
+        check_failed(report)
         derive_started = time.perf_counter()
         async with work.transaction():
             await work.execute(BIG_SORTS)
@@ -417,8 +592,9 @@ async def rebuild(
 
         # 2. catch up without blocking anyone
         report.catchup_records += await replayer.replay(await _end_offsets(consumer, partitions), derive=True)
+        check_failed(report)
 
-        # 3. swap under the dedupe table's lock
+        # 3. swap under the dedupe table's lock, unless the new tables would hold less than the live ones
         swap_started = time.perf_counter()
         names = [p.consumer.name for p in PROJECTIONS]
         for attempt in range(1, SWAP_ATTEMPTS + 1):
@@ -430,9 +606,12 @@ async def rebuild(
                     report.catchup_records += await replayer.replay(
                         await _end_offsets(consumer, partitions), derive=True
                     )
+                    check_failed(report)
+                    await check_nothing_lost(admin, schema)
                     await admin.execute(COPY_OTHER_CONSUMERS.format(shadow=shadow, schema=schema), names)
                     for statement in _swap_statements(schema):
                         await admin.execute(statement)
+                swapped = True
                 break
             except asyncpg.LockNotAvailableError:
                 if attempt == SWAP_ATTEMPTS:
@@ -445,12 +624,25 @@ async def rebuild(
     finally:
         await consumer.stop()
         for conn in conns:
-            await conn.close()
-        await admin.close()
+            await _close(conn)
+        if created and not swapped:  # the writers are gone: nothing holds a lock on the shadow tables
+            try:
+                await admin.execute(f'DROP SCHEMA IF EXISTS "{shadow}" CASCADE')
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                log.warning("could not drop the shadow tables", extra={"schema": shadow, "error": repr(exc)})
+        await _close(admin)
         gc.set_threshold(*thresholds)
         gc.unfreeze()
     report.seconds = time.perf_counter() - started
     return report
+
+
+async def _close(conn: asyncpg.Connection) -> None:
+    """Close gracefully; a connection left mid-statement by a failed writer is cut off."""
+    try:
+        await conn.close(timeout=10)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+        conn.terminate()
 
 
 async def _end_offsets(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
@@ -489,17 +681,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = load_settings()
     configure_logging("reporting", settings.log_level)
-    report = asyncio.run(
-        rebuild(settings, batch_size=args.batch_size, progress=not args.no_progress, drop_previous=args.drop_previous)
-    )
+    try:
+        report = asyncio.run(
+            rebuild(
+                settings, batch_size=args.batch_size, progress=not args.no_progress, drop_previous=args.drop_previous
+            )
+        )
+    except RebuildAborted as exc:
+        reason = " ".join(str(exc).split())
+        print(f"rebuild refused to swap, the live read model is untouched: {reason}", file=sys.stderr)
+        sys.exit(2)
     print(
         f"rebuild: {report.records:,} records from {report.partitions} partitions, {report.applied:,} events applied, "
         f"{report.duplicates:,} duplicates, {report.ignored:,} ignored, {report.rejected:,} rejected, "
         f"{report.failed:,} failed; bulk {report.bulk_rate:,.0f} records/s; swapped in {report.swap_seconds:.2f}s "
         f"(total {report.seconds:.1f}s)"
     )
-    if report.failed:
-        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,18 @@
 """The rebuild replays the whole log into fresh tables, equal row for row to the incrementally built
 ones, and swaps them in while the live consumers keep running, so that nothing is skipped or
-applied twice across the swap."""
+applied twice across the swap. It never swaps in less than the live read model holds: a failed
+event, a region left out, a truncated or re-created log or a dead writer stop it before the swap,
+and poison records are skipped as the live consumers skip them."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import re
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,12 +20,15 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from bench.generator import FACILITATORS_CONSUMER, TRAININGS_CONSUMER, Generator, Synthetic
+from services.reporting import rebuild as rebuilding
 from services.reporting.projections import DEDUPE_TABLE, READ_MODEL_TABLES
 from shared.kafka_admin import delete_topics, ensure_topics
-from shared.topics import all_topics
+from shared.settings import Settings, load_settings
+from shared.topics import FACILITATOR, TRAINING, all_topics
 from tests.integration.conftest import BOOTSTRAP, REGION, Stack, eventually
 
 pytestmark = pytest.mark.real
@@ -62,7 +70,9 @@ async def applied(db: asyncpg.Connection) -> dict[str, int]:
     return {r["consumer"]: r["n"] for r in rows}
 
 
-async def rebuild(stack: Stack, *args: str) -> str:
+async def run_rebuild(stack: Stack, *args: str, **env: str) -> tuple[int | None, str, str]:
+    """``python -m services.reporting rebuild`` with the reporting service's environment (plus
+    ``env``): its exit status, stdout and stderr."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -71,13 +81,80 @@ async def rebuild(stack: Stack, *args: str) -> str:
         "--no-progress",
         *args,
         cwd=ROOT,
-        env=stack.services["reporting"].env,
+        env={**stack.services["reporting"].env, **env},
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.PIPE,
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode == 0, out.decode()
-    return out.decode()
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def rebuild(stack: Stack, *args: str) -> str:
+    code, out, err = await run_rebuild(stack, *args)
+    assert code == 0, out + err
+    return out
+
+
+async def refused_rebuild(stack: Stack, **env: str) -> str:
+    """A rebuild that must refuse to swap: its one-line reason."""
+    code, out, err = await run_rebuild(stack, **env)
+    assert code == 2, f"exit status {code}\n{out}{err}"
+    reasons = [line for line in err.splitlines() if line.startswith("rebuild refused to swap")]
+    assert len(reasons) == 1, err
+    return reasons[0]
+
+
+def in_process_settings(stack: Stack) -> Settings:
+    """The reporting service's settings, for a rebuild run inside the test."""
+    env = stack.services["reporting"].env
+    return load_settings(
+        database_url=env["KOTAKU_DATABASE_URL"],
+        regions=env["KOTAKU_REGIONS"],
+        topic_prefix=stack.prefix,
+        kafka_bootstrap=BOOTSTRAP,
+    )
+
+
+async def schemas(db: asyncpg.Connection) -> set[str]:
+    rows = await db.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'reporting%'")
+    return {r["nspname"] for r in rows}
+
+
+async def snapshot(db: asyncpg.Connection, schema: str = "reporting") -> dict[str, Any]:
+    """The tables of ``schema``: which ones they are (their oids: a swap replaces them) and their
+    rows (wall-clock columns aside)."""
+    tables = (*READ_MODEL_TABLES, DEDUPE_TABLE)
+    oids = {t: await db.fetchval("SELECT to_regclass($1)::oid", f'"{schema}"."{t}"') for t in tables}
+    return {"oids": oids, "rows": {t: await table_rows(db, schema, t) for t in tables}}
+
+
+async def settled(db: asyncpg.Connection, schema: str = "reporting") -> dict[str, Any]:
+    """A snapshot once the live consumers have nothing left to do (two in a row a second apart agree)."""
+    last = await snapshot(db, schema)
+    for _ in range(30):
+        await asyncio.sleep(1.0)
+        now = await snapshot(db, schema)
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"{schema} kept changing")
+
+
+def assert_unchanged(before: dict[str, Any], after: dict[str, Any]) -> None:
+    assert after["oids"] == before["oids"], "the tables were replaced"
+    for table, rows in before["rows"].items():
+        now = after["rows"][table]
+        gone, new = [r for r in rows if r not in now][:3], [r for r in now if r not in rows][:3]
+        assert now == rows, f"{table}: {len(rows)} rows before, {len(now)} after; gone {gone}, new {new}"
+
+
+async def caught_up_with(db: asyncpg.Connection, events: Sequence[Synthetic]) -> None:
+    want = expected_applied(events)
+
+    async def done() -> bool:
+        return await applied(db) == want
+
+    await eventually(done, within=60)
 
 
 async def table_rows(db: asyncpg.Connection, schema: str, table: str) -> list[tuple[Any, ...]]:
@@ -189,3 +266,201 @@ async def test_live_consumers_neither_skip_nor_double_apply_across_a_swap(
     await assert_same_tables(db, "reporting", "reporting_previous")
     await rebuild(stack, "--drop-previous")
     assert await db.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname = 'reporting_previous'") == 0
+
+
+# -- a rebuild never swaps in less than the live read model holds -----------------------------------
+
+
+async def test_refuses_to_swap_when_an_event_fails_to_apply(
+    stack: Stack, producer: AIOKafkaProducer, service_db: dict[str, asyncpg.Connection]
+) -> None:
+    service = stack.start("reporting")
+    events = list(Generator([REGION], seed=21).events(1000))
+    await publish(producer, stack, events)
+    db = service_db["reporting"]
+    await caught_up_with(db, events)
+    service.stop()  # what the live consumer does with the next event is not the subject here
+    before = await settled(db)
+    # A registration the contract accepts but PostgreSQL refuses (NUL in a text column): the
+    # rebuild counts it as failed.
+    registration = next(e for e in Generator([REGION], seed=22).events(100) if e.event_type == "FacilitatorRegistered")
+    bad = dataclasses.replace(registration, payload={**registration.payload, "full_name": "Nama\x00Rusak"})
+    await publish(producer, stack, [bad])
+
+    reason = await refused_rebuild(stack)
+
+    assert "1 event(s) failed to apply" in reason
+    assert_unchanged(before, await snapshot(db))  # the same tables, the same rows
+    assert await schemas(db) == {"reporting"}  # no previous tables, shadow tables dropped
+
+
+async def test_refuses_to_swap_when_regions_of_the_live_read_model_are_left_out(
+    stack: Stack,
+    other_region: str,
+    producer: AIOKafkaProducer,
+    service_db: dict[str, asyncpg.Connection],
+) -> None:
+    stack.start("reporting", KOTAKU_REGIONS=REGIONS)
+    events = list(Generator([REGION, other_region], seed=23).events(1000))
+    await publish(producer, stack, events)
+    db = service_db["reporting"]
+    await caught_up_with(db, events)
+    before = await settled(db)
+
+    reason = await refused_rebuild(stack, KOTAKU_REGIONS=REGION)
+
+    assert f"region(s) {other_region} that this rebuild does not replay" in reason
+    assert f"run it with KOTAKU_REGIONS={REGION},{other_region}" in reason
+    assert_unchanged(before, await snapshot(db))
+    assert await schemas(db) == {"reporting"}
+
+
+async def test_refuses_to_swap_when_the_log_no_longer_starts_at_offset_zero(
+    stack: Stack,
+    producer: AIOKafkaProducer,
+    service_db: dict[str, asyncpg.Connection],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stack.start("reporting")
+    events = list(Generator([REGION], seed=24).events(1000))
+    await publish(producer, stack, events)
+    db = service_db["reporting"]
+    await caught_up_with(db, events)
+    await rebuild(stack)  # a good rebuild first: its previous tables must survive the refused one
+    before = {schema: await settled(db, schema) for schema in ("reporting", "reporting_previous")}
+
+    topic = stack.topic(TRAINING.topic(REGION))
+    partitions = [TopicPartition(topic, p) for p in range(3)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    cut = next(tp for tp in partitions if ends[tp] > 1)
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        await admin.delete_records({cut: RecordsToDelete(before_offset=1)})
+    finally:
+        await admin.close()
+
+    reason = await refused_rebuild(stack)
+
+    assert f"{topic}[{cut.partition}] starts at 1" in reason
+    for schema, tables in before.items():
+        assert_unchanged(tables, await snapshot(db, schema))
+    assert await schemas(db) == {"reporting", "reporting_previous"}
+
+    # Records deleted after that check (while the replay runs) are noticed by the fetch itself:
+    # the consumer never jumps to the new start of the log.
+    async def no_check(*_: Any) -> None:
+        return None
+
+    monkeypatch.setattr(rebuilding, "check_log_starts", no_check)
+    deleted = re.escape(f"records were deleted from the log during the replay ({topic}[{cut.partition}] at 0)")
+    with pytest.raises(rebuilding.RebuildAborted, match=deleted):
+        await asyncio.wait_for(rebuilding.rebuild(in_process_settings(stack), progress=False), 60)
+    for schema, tables in before.items():
+        assert_unchanged(tables, await snapshot(db, schema))
+    assert await schemas(db) == {"reporting", "reporting_previous"}
+
+
+async def test_a_dead_writer_stops_the_rebuild_promptly_and_nothing_is_swapped(
+    stack: Stack,
+    producer: AIOKafkaProducer,
+    service_db: dict[str, asyncpg.Connection],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stack.start("reporting")
+    events = list(Generator([REGION], seed=25).events(3000))
+    await publish(producer, stack, events)
+    db = service_db["reporting"]
+    await caught_up_with(db, events)
+    before = await settled(db)
+
+    # Writer 0 takes its first batch, works on it for a while (the reader meanwhile fills its
+    # queue and waits for room), then dies.
+    apply = rebuilding.Replayer._apply
+    killed = False
+
+    async def dying(
+        self: rebuilding.Replayer, conn: asyncpg.Connection, work: rebuilding.Work, *, derive: bool
+    ) -> None:
+        nonlocal killed
+        if conn is self.conns[0] and not killed:
+            killed = True
+            await asyncio.sleep(1.0)
+            raise RuntimeError("writer killed by the test")
+        await apply(self, conn, work, derive=derive)
+
+    monkeypatch.setattr(rebuilding.Replayer, "_apply", dying)
+    started = time.monotonic()
+    with pytest.raises(
+        rebuilding.RebuildAborted, match=r"writer 0 failed: RuntimeError\('writer killed by the test'\)"
+    ):
+        await asyncio.wait_for(rebuilding.rebuild(in_process_settings(stack), progress=False, batch_size=50), 30)
+    assert killed
+    assert time.monotonic() - started < 15
+    assert_unchanged(before, await snapshot(db))
+    assert await schemas(db) == {"reporting"}
+
+
+async def test_refuses_to_swap_when_the_live_read_model_counts_events_the_log_no_longer_has(
+    stack: Stack, producer: AIOKafkaProducer, service_db: dict[str, asyncpg.Connection]
+) -> None:
+    service = stack.start("reporting")
+    events = list(Generator([REGION], seed=27).events(1000))
+    await publish(producer, stack, events)
+    db = service_db["reporting"]
+    await caught_up_with(db, events)
+    service.stop()
+    before = await settled(db)
+    # The facilitator topic deleted and created again, empty: it starts at offset 0, so only the
+    # count under the swap's lock can tell that its events are gone.
+    topic = stack.topic(FACILITATOR.topic(REGION))
+    await delete_topics(BOOTSTRAP, [topic])
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+
+        async def gone() -> bool:
+            return topic not in await admin.list_topics()
+
+        await eventually(gone, within=30)
+    finally:
+        await admin.close()
+    await ensure_topics(BOOTSTRAP, [topic], partitions=3)
+
+    reason = await refused_rebuild(stack)
+
+    registered = expected_applied(events)[FACILITATORS_CONSUMER]
+    assert f"fewer applied events than the live one ({FACILITATORS_CONSUMER} {REGION}: 0 < {registered})" in reason
+    assert_unchanged(before, await snapshot(db))
+    assert await schemas(db) == {"reporting"}
+
+
+POISON = (
+    b"[" * 100_000,  # not JSON, and 100,000 levels deep before the parser finds out
+    b"[" * 50_000 + b"]" * 50_000,  # JSON, 50,000 arrays deep
+)
+
+
+async def test_poison_records_are_rejected_and_the_rebuild_goes_on(
+    stack: Stack, producer: AIOKafkaProducer, service_db: dict[str, asyncpg.Connection]
+) -> None:
+    stack.start("reporting").stop()  # the live consumers are not the subject here
+    events = list(Generator([REGION], seed=26).events(1000))
+    envelope = events[0].body().replace(b'"payload":{', b'"payload":' + b"[" * 50_000 + b"{", 1)
+    poison = [*POISON, envelope + b"]" * 50_000]  # an envelope whose payload is 50,000 arrays deep
+    await publish(producer, stack, events[:500])
+    futures = [await producer.send(stack.topic(FACILITATOR.topic(REGION)), value) for value in poison]
+    await asyncio.gather(*futures)
+    await publish(producer, stack, events[500:])
+
+    out = await rebuild(stack)
+
+    assert f"{len(events) + len(poison):,} records" in out
+    assert f"{len(poison)} rejected, 0 failed" in out
+    db = service_db["reporting"]
+    assert await applied(db) == expected_applied(events)
