@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 export KOTAKU_REGIONS ?= oc02
 export PYTHON := $(abspath $(PY))
 
-.PHONY: help install infra run demo stop status test test-fast lint typecheck bench clean
+.PHONY: help install infra run demo stop status test test-fast lint typecheck contracts bench faults clean
 
 help:
 	@echo "make run        install, start Kafka + PostgreSQL + the three services, load the demo"
@@ -13,6 +13,8 @@ help:
 	@echo "make test       lint, type checks, unit tests and tests on the real broker and database"
 	@echo "make test-fast  lint, type checks and unit tests only (no broker or database)"
 	@echo "make bench      benchmark reporting against a raw Kafka consumer (1,000,000 events)"
+	@echo "make faults     fault suite: 5,000 ledgered commands under SIGKILLs, broker kills, a PostgreSQL"
+	@echo "                outage and consumer churn (FAULTS_ARGS='--brokers 3', '--short'; docs/faults.md)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON_BOOT) -m venv $(VENV)
@@ -30,7 +32,7 @@ infra: install
 	deploy/local/kafka.sh start
 
 run: infra
-	$(PY) -m shared.devstack up
+	$(PY) -m shared.tools.devstack up
 	$(PY) -m demo.load
 	@echo
 	@echo "KOTAKU Ops is running:"
@@ -44,18 +46,19 @@ demo: install
 	$(PY) -m demo.load
 
 stop:
-	-@[ -x $(PY) ] && $(PY) -m shared.devstack down
+	-@[ -x $(PY) ] && $(PY) -m shared.tools.devstack down
 	deploy/local/kafka.sh stop
 	deploy/local/postgres.sh stop-if-ours
 
 status:
-	-@$(PY) -m shared.devstack status
+	-@$(PY) -m shared.tools.devstack status
 	-@deploy/local/kafka.sh status
 	-@deploy/local/postgres.sh status
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	for f in deploy/local/*.sh; do bash -n "$$f" || exit 1; done
 
 typecheck: install
@@ -67,8 +70,16 @@ test-fast: lint typecheck
 test: lint typecheck infra
 	$(PY) -m pytest
 
+DEFINITIONS := services.registration.app:DEFINITION services.training.app:DEFINITION services.reporting.app:DEFINITION
+
+contracts: install
+	$(PY) -m shared.tools.contracts $(DEFINITIONS)
+
 bench: infra
 	$(PY) -m bench.run
+
+faults: infra
+	$(PY) -m tests.faults $(FAULTS_ARGS)
 
 clean: stop
 	rm -rf .local $(VENV)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from shared.topics import ENROLLMENT, FACILITATOR, PARTICIPATION, TRAINING, Stream
+from shared.kernel.topics import ENROLLMENT, FACILITATOR, PARTICIPATION, TRAINING, Stream
 
 FACILITATORS_CONSUMER = "reporting.facilitators"
 TRAININGS_CONSUMER = "reporting.trainings"

@@ -44,12 +44,12 @@ from bench.generator import Generator, Synthetic, regions
 from services.reporting.kafka import partitions_of
 from services.reporting.projections import CONSUMERS
 from services.reporting.rebuild import rebuild
-from shared import kafka_clients
-from shared.db import migrate
-from shared.devstack import ROOT, ServiceProcess, database_url, local_secrets, service_process
-from shared.kafka_admin import delete_topics, ensure_topics
-from shared.settings import Settings
-from shared.topics import ENROLLMENT, FACILITATOR, ORGUNIT, PARTICIPATION, TRAINING, dlq_topic, regional_topics
+from shared.kernel import kafka as kafka_clients
+from shared.kernel.db import migrate
+from shared.kernel.settings import Settings
+from shared.kernel.topics import ENROLLMENT, FACILITATOR, ORGUNIT, PARTICIPATION, TRAINING, dlq_topic, regional_topics
+from shared.tools.devstack import ROOT, ServiceProcess, database_url, local_secrets, service_process
+from shared.tools.kafka_admin import delete_topics, ensure_topics
 
 STREAMS = (ORGUNIT, FACILITATOR, ENROLLMENT, TRAINING, PARTICIPATION)
 RESULTS = Path(__file__).parent / "results"

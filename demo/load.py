@@ -25,7 +25,7 @@ import httpx
 from demo import south_sumatra as demo
 from demo.registration import load_registration
 from demo.training import run_demo_training, schedule_demo_training
-from shared.devstack import local_credentials
+from shared.tools.devstack import local_credentials
 
 
 def _progress(label: str, done: int, total: int) -> None:

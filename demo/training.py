@@ -31,8 +31,8 @@ from typing import Any
 import httpx
 
 from demo.south_sumatra import REGION, TRAINING_ID
-from shared import kafka_clients
-from shared.topics import TRAINING_INTAKE
+from shared.kernel import kafka as kafka_clients
+from shared.kernel.topics import TRAINING_INTAKE
 
 WIB = timezone(timedelta(hours=7))
 START, END = date(2016, 7, 31), date(2016, 8, 7)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from services.registration.entrypoints import consumers, http, intake
 from services.registration.entrypoints.errors import ERRORS
-from shared.service import ServiceDefinition
+from shared.kernel.runtime import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
     name="registration",

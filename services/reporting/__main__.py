@@ -1,7 +1,7 @@
 import sys
 
 from services.reporting.app import DEFINITION
-from shared.service import main
+from shared.bootstrap.service import main
 
 if sys.argv[1:2] == ["rebuild"]:
     # Replays the log into fresh tables and swaps them in (see services/reporting/rebuild.py).

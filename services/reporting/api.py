@@ -28,11 +28,11 @@ from services.reporting.models import (
     TrainingReport,
 )
 from services.reporting.projections import CONSUMERS
-from shared.auth import OptionalCaller, Principal, ensure_may_read, ensure_national_reader, require_principal
-from shared.contracts import Role, TrainingType
-from shared.http import ApiError
-from shared.service import Runtime, runtime_of
-from shared.validation import KabkotaCode, ProvinceCode, RegionCode
+from shared.kernel.auth import OptionalCaller, Principal, ensure_may_read, ensure_national_reader, require_principal
+from shared.kernel.contracts import Role, TrainingType
+from shared.kernel.http import ApiError
+from shared.kernel.runtime import Runtime, runtime_of
+from shared.kernel.validation import KabkotaCode, ProvinceCode, RegionCode
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from services.reporting import api, dashboard, projections
-from shared.service import ServiceDefinition
+from shared.kernel.runtime import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
     name="reporting",

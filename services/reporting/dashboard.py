@@ -21,10 +21,10 @@ from services.reporting import charts, repository
 from services.reporting.api import WIB, AggregatesCaller, FiltersDep, LagDep, report_today
 from services.reporting.lag import SOURCE as LAG_SOURCE
 from services.reporting.models import AreaReport, Filters, Report
-from shared.contracts import Role, TrainingType
-from shared.http import ApiError
-from shared.service import Runtime, runtime_of
-from shared.validation import KabkotaCode, ProvinceCode, RegionCode
+from shared.kernel.contracts import Role, TrainingType
+from shared.kernel.http import ApiError
+from shared.kernel.runtime import Runtime, runtime_of
+from shared.kernel.validation import KabkotaCode, ProvinceCode, RegionCode
 
 router = APIRouter(include_in_schema=False)
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]

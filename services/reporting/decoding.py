@@ -1,4 +1,4 @@
-"""A faster path to the same decision as :func:`shared.envelope.decode_event`.
+"""A faster path to the same decision as :func:`shared.kernel.envelope.decode_event`.
 
 Parsing the envelope straight from JSON bytes (pydantic's parser) is about twice as fast as
 ``json.loads`` followed by validation. Anything the fast path does not accept outright is handed to
@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.envelope import CONTRACTS, MAX_EVENT_BYTES, Envelope, Event, decode_event
+from shared.kernel.envelope import CONTRACTS, MAX_EVENT_BYTES, Envelope, Event, decode_event
 
 
 def decode(raw: bytes | None, topic_region: str) -> Event[Any]:

@@ -14,9 +14,9 @@ import time
 from collections.abc import Sequence
 
 from services.reporting.kafka import partitions_of
-from shared import kafka_clients
-from shared.consumer import Consumer
-from shared.kafka_clients import Kafka
+from shared.kernel import kafka as kafka_clients
+from shared.kernel.consumer import Consumer
+from shared.kernel.kafka import Kafka
 
 log = logging.getLogger(__name__)
 

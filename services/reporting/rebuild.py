@@ -69,10 +69,10 @@ from rich.progress import (
 from services.reporting.decoding import decode
 from services.reporting.kafka import partitions_of
 from services.reporting.projections import DEDUPE_TABLE, PROJECTIONS, READ_MODEL_TABLES, Projection
-from shared import kafka_clients
-from shared.envelope import Event, RejectedMessage
-from shared.logs import configure_logging
-from shared.settings import Settings, load_settings
+from shared.kernel import kafka as kafka_clients
+from shared.kernel.envelope import Event, RejectedMessage
+from shared.kernel.logs import configure_logging
+from shared.kernel.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ WHERE i.indrelid = $1::regclass
 ORDER BY c.relname
 """
 INDEX_NAME_AND_TABLE = re.compile(r"^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?\S+ ")
-# Like shared.consumer's RECORD_PROCESSED, but returns only the ids that were already recorded
+# Like shared.kernel.consumer's RECORD_PROCESSED, but returns only the ids that were already recorded
 # (usually none), which spares decoding every fresh id of a large batch.
 RECORD_PROCESSED_DUPLICATES = """
 WITH fresh AS (
@@ -312,7 +312,7 @@ class Replayer:
         ids = [e.envelope.event_id for e in events]
         seen = {r["event_id"] for r in await conn.fetch(RECORD_PROCESSED_DUPLICATES, projection.consumer.name, ids)}
         fresh: list[Event[Any]] = []
-        for event in events:  # a repeat inside the batch is a duplicate too, as in shared.consumer
+        for event in events:  # a repeat inside the batch is a duplicate too, as in shared.kernel.consumer
             if event.envelope.event_id not in seen:
                 seen.add(event.envelope.event_id)
                 fresh.append(event)

@@ -48,7 +48,7 @@ from services.reporting.models import (
     UnreportedSession,
 )
 from services.reporting.names import display_name
-from shared.db import Conn
+from shared.kernel.db import Conn
 
 # SQL templates here are filled only with constants of this module, never with input; every value
 # is a $n parameter.

@@ -1,4 +1,4 @@
 from services.training.app import DEFINITION
-from shared.service import main
+from shared.bootstrap.service import main
 
 main(DEFINITION)

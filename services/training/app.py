@@ -4,7 +4,7 @@ from pathlib import Path
 
 from services.training.entrypoints import consumers, http, intake
 from services.training.entrypoints.errors import ERRORS
-from shared.service import ServiceDefinition
+from shared.kernel.runtime import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
     name="training",

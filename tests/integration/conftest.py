@@ -20,11 +20,11 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
-from shared.auth import CredentialStore
-from shared.auth import Role as AuthRole
-from shared.devstack import ServiceProcess, local_secrets, service_process
-from shared.kafka_admin import delete_topics, ensure_topics
-from shared.topics import all_topics
+from shared.kernel.auth import CredentialStore
+from shared.kernel.auth import Role as AuthRole
+from shared.kernel.topics import all_topics
+from shared.tools.devstack import ServiceProcess, local_secrets, service_process
+from shared.tools.kafka_admin import delete_topics, ensure_topics
 
 pytestmark = pytest.mark.real
 

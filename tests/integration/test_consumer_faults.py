@@ -18,11 +18,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from services.training.entrypoints.consumers import on_enrollment_events
-from shared.consumer import prune_processed_events
-from shared.contracts import EnrollmentWithdrawn, FacilitatorEnrolled
-from shared.contracts.registration import Role
-from shared.envelope import Event, EventPayload, new_event
-from shared.topics import ENROLLMENT, FACILITATOR, REGISTRATION_INTAKE, REJECTIONS, TRAINING_INTAKE, dlq_topic
+from shared.kernel.consumer import prune_processed_events
+from shared.kernel.contracts import EnrollmentWithdrawn, FacilitatorEnrolled
+from shared.kernel.contracts.registration import Role
+from shared.kernel.envelope import Event, EventPayload, new_event
+from shared.kernel.topics import ENROLLMENT, FACILITATOR, REGISTRATION_INTAKE, REJECTIONS, TRAINING_INTAKE, dlq_topic
 from tests.integration.conftest import REGION, Stack, admin_dsn, eventually, metric_value, read_topic
 
 pytestmark = pytest.mark.real

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.contracts import FacilitatorRegistered, Role
-from shared.envelope import Event, new_event
-from shared.topics import FACILITATOR, dlq_topic
+from shared.kernel.contracts import FacilitatorRegistered, Role
+from shared.kernel.envelope import Event, new_event
+from shared.kernel.topics import FACILITATOR, dlq_topic
 from tests.integration.conftest import REGION, Stack, eventually, metric_value, read_topic
 
 pytestmark = pytest.mark.real
@@ -174,7 +174,12 @@ async def test_an_event_that_keeps_failing_is_retried_a_bounded_number_of_times_
 
 def dlq_cli(*args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "shared.dlq", *args], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-m", "shared.tools.dlq", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return done.stdout
 

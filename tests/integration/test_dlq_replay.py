@@ -1,4 +1,4 @@
-"""The dead-letter replay tool (``python -m shared.dlq``) on the real broker.
+"""The dead-letter replay tool (``python -m shared.tools.dlq``) on the real broker.
 
 Dead letters are written here with a plain producer, the way the dead-letter path writes them: the
 original value, key, timestamp and headers (duplicate keys and non-UTF-8 bytes included), followed
@@ -18,9 +18,9 @@ import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.dlq import list_dead_letters, replay
-from shared.kafka_admin import delete_topics, ensure_topics
-from shared.topics import dlq_topic
+from shared.kernel.topics import dlq_topic
+from shared.tools.dlq import list_dead_letters, replay
+from shared.tools.kafka_admin import delete_topics, ensure_topics
 from tests.integration.conftest import BOOTSTRAP, read_topic
 
 pytestmark = pytest.mark.real

@@ -22,15 +22,15 @@ import pytest
 from aiokafka.errors import TopicAuthorizationFailedError
 from faststream.kafka import KafkaBroker
 
-from shared.contracts import OrgUnitDefined
-from shared.contracts.registration import OrgUnitLevel
-from shared.db import SHARED_MIGRATIONS, create_pool, migrate
-from shared.devstack import database_url, local_secrets
-from shared.envelope import Event, EventPayload, new_event
-from shared.kafka_admin import delete_topics, ensure_topics
-from shared.metrics import Metrics
-from shared.outbox import Outbox, OutboxRelay
-from shared.topics import ORGUNIT
+from shared.kernel.contracts import OrgUnitDefined
+from shared.kernel.contracts.registration import OrgUnitLevel
+from shared.kernel.db import SHARED_MIGRATIONS, create_pool, migrate
+from shared.kernel.envelope import Event, EventPayload, new_event
+from shared.kernel.metrics import Metrics
+from shared.kernel.outbox import Outbox, OutboxRelay
+from shared.kernel.topics import ORGUNIT
+from shared.tools.devstack import database_url, local_secrets
+from shared.tools.kafka_admin import delete_topics, ensure_topics
 from tests.integration.conftest import BOOTSTRAP, Stack, read_topic
 
 pytestmark = pytest.mark.real

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.contracts import Role
-from shared.kafka_admin import delete_topics, ensure_topics
-from shared.topics import ENROLLMENT, all_topics
+from shared.kernel.contracts import Role
+from shared.kernel.topics import ENROLLMENT, all_topics
+from shared.tools.kafka_admin import delete_topics, ensure_topics
 from tests.integration.conftest import BOOTSTRAP, REGION, Stack, eventually
 from tests.integration.test_registration_support import (
     API,

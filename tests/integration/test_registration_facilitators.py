@@ -10,8 +10,8 @@ import asyncpg
 import httpx
 import pytest
 
-from shared.devstack import local_secrets
-from shared.topics import FACILITATOR
+from shared.kernel.topics import FACILITATOR
+from shared.tools.devstack import local_secrets
 from tests.integration.conftest import REGION, Stack
 from tests.integration.test_registration_support import API, events, of_type, person
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.topics import REGISTRATION_INTAKE, REJECTIONS
+from shared.kernel.topics import REGISTRATION_INTAKE, REJECTIONS
 from tests.integration.conftest import REGION, Stack, metric_value
 from tests.integration.test_registration_support import API, events, person
 from tests.unit.test_registration_names import OTHER_JUNK, SEED_SPAM

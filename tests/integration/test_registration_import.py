@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from demo.registration import demo_csv, load_registration
-from shared.topics import FACILITATOR
+from shared.kernel.topics import FACILITATOR
 from tests.integration.conftest import REGION, Stack, read_topic
 from tests.integration.test_registration_support import API
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.topics import ENROLLMENT, FACILITATOR, REGISTRATION_INTAKE, REJECTIONS, dlq_topic
+from shared.kernel.topics import ENROLLMENT, FACILITATOR, REGISTRATION_INTAKE, REJECTIONS, dlq_topic
 from tests.integration.conftest import REGION, Stack, read_topic
 from tests.integration.test_registration_support import events, schedule_training
 

@@ -7,7 +7,7 @@ import asyncpg
 import httpx
 import pytest
 
-from shared.topics import FACILITATOR, ORGUNIT
+from shared.kernel.topics import FACILITATOR, ORGUNIT
 from tests.integration.conftest import REGION, Stack, read_topic
 from tests.integration.test_registration_support import API, events, of_type, person, registration_cli
 

@@ -12,9 +12,16 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from shared.contracts import Role, TrainingCancelled, TrainingClosed, TrainingScheduled, TrainingType, TrainingUpdated
-from shared.envelope import EventPayload, new_event
-from shared.topics import TRAINING
+from shared.kernel.contracts import (
+    Role,
+    TrainingCancelled,
+    TrainingClosed,
+    TrainingScheduled,
+    TrainingType,
+    TrainingUpdated,
+)
+from shared.kernel.envelope import EventPayload, new_event
+from shared.kernel.topics import TRAINING
 from tests.integration.conftest import REGION, Stack, eventually, read_topic
 
 API = "/api/v1"

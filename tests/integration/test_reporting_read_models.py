@@ -22,7 +22,7 @@ import openpyxl  # type: ignore[import-untyped]
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.contracts import (
+from shared.kernel.contracts import (
     AssessmentKind,
     AssessmentScored,
     AttendanceRecorded,
@@ -46,9 +46,9 @@ from shared.contracts import (
     TrainingScheduled,
     TrainingType,
 )
-from shared.envelope import Event, EventPayload, new_event
-from shared.kafka_admin import delete_topics, ensure_topics
-from shared.topics import all_topics
+from shared.kernel.envelope import Event, EventPayload, new_event
+from shared.kernel.topics import all_topics
+from shared.tools.kafka_admin import delete_topics, ensure_topics
 from tests.integration.conftest import BOOTSTRAP, REGION, Stack, eventually
 
 pytestmark = pytest.mark.real

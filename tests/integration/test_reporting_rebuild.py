@@ -26,9 +26,9 @@ from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from bench.generator import FACILITATORS_CONSUMER, TRAININGS_CONSUMER, Generator, Synthetic
 from services.reporting import rebuild as rebuilding
 from services.reporting.projections import DEDUPE_TABLE, READ_MODEL_TABLES
-from shared.kafka_admin import delete_topics, ensure_topics
-from shared.settings import Settings, load_settings
-from shared.topics import FACILITATOR, TRAINING, all_topics
+from shared.kernel.settings import Settings, load_settings
+from shared.kernel.topics import FACILITATOR, TRAINING, all_topics
+from shared.tools.kafka_admin import delete_topics, ensure_topics
 from tests.integration.conftest import BOOTSTRAP, REGION, Stack, eventually
 
 pytestmark = pytest.mark.real

@@ -10,7 +10,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.topics import FACILITATOR
+from shared.kernel.topics import FACILITATOR
 from tests.integration.conftest import REGION, Stack, eventually, read_topic
 from tests.integration.test_registration_support import schedule_training
 

@@ -12,14 +12,14 @@ from collections.abc import AsyncIterator
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from shared.kafka_admin import (
+from shared.kernel.topics import DAY_MS, RetentionPolicy, TopicClass, all_topics, topic_class
+from shared.tools.kafka_admin import (
     DYNAMIC_TOPIC_CONFIG,
     delete_topics,
     describe_topic_configs,
     ensure_topics,
     reconcile_topics,
 )
-from shared.topics import DAY_MS, RetentionPolicy, TopicClass, all_topics, topic_class
 from tests.integration.conftest import BOOTSTRAP
 
 pytestmark = pytest.mark.real
@@ -106,7 +106,7 @@ async def test_existing_topics_are_brought_to_the_policy_and_keep_their_other_se
     before = await topic_configs(topics)
     assert before[others[0]]["retention.ms"][1] != DYNAMIC_TOPIC_CONFIG
 
-    with caplog.at_level(logging.INFO, logger="shared.kafka_admin"):
+    with caplog.at_level(logging.INFO, logger="shared.tools.kafka_admin"):
         changes = await reconcile_topics(BOOTSTRAP, topics, partitions=1, policy=POLICY)
 
     assert changes.created == []

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.topics import PARTICIPATION, TRAINING
+from shared.kernel.topics import PARTICIPATION, TRAINING
 from tests.integration.conftest import REGION, Stack, read_topic
 from tests.integration.test_training_helpers import (
     PALEMBANG_OJT,

@@ -11,7 +11,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from demo.training import OJT_KELURAHAN, run_demo_training, schedule_demo_training
-from shared.topics import PARTICIPATION
+from shared.kernel.topics import PARTICIPATION
 from tests.integration.conftest import BOOTSTRAP, REGION, Stack, read_topic
 from tests.integration.test_training_helpers import define_kelurahan, enroll, events_of
 

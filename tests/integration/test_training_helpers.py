@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from shared.contracts import FacilitatorEnrolled, OrgUnitDefined, OrgUnitLevel, Role
-from shared.envelope import Event, EventPayload, new_event
+from shared.kernel.contracts import FacilitatorEnrolled, OrgUnitDefined, OrgUnitLevel, Role
+from shared.kernel.envelope import Event, EventPayload, new_event
 from tests.integration.conftest import REGION, Stack, eventually
 
 # Illustrative codes for the 8 OJT kelurahan of the demo (the real 2016 sites are not known).

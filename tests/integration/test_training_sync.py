@@ -12,8 +12,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.contracts import FacilitatorEnrolled, Role
-from shared.topics import PARTICIPATION, REJECTIONS, TRAINING, TRAINING_INTAKE, dlq_topic
+from shared.kernel.contracts import FacilitatorEnrolled, Role
+from shared.kernel.topics import PARTICIPATION, REJECTIONS, TRAINING, TRAINING_INTAKE, dlq_topic
 from tests.integration.conftest import REGION, Stack, eventually, read_topic
 from tests.integration.test_training_helpers import (
     PALEMBANG_OJT,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from shared.metrics import Metrics
+from shared.kernel.metrics import Metrics
 
 SUFFIXES = {
     "counter": ("_total", "_created"),

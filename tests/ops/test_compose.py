@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
-from shared.devstack import SERVICES
-from shared.settings import RetentionSettings, Settings
-from shared.topics import DEFAULT_INTAKE_RETENTION_DAYS, DEFAULT_REJECTIONS_RETENTION_DAYS
+from shared.kernel.settings import RetentionSettings, Settings
+from shared.kernel.topics import DEFAULT_INTAKE_RETENTION_DAYS, DEFAULT_REJECTIONS_RETENTION_DAYS
+from shared.tools.devstack import SERVICES
 from tests.ops.conftest import REPO, run, tool
 
 COMPOSE = REPO / "docker-compose.yml"
@@ -73,7 +73,7 @@ def test_services_match_the_local_stack() -> None:
 def test_the_topic_job_creates_topics_with_the_retention_of_their_class() -> None:
     services = compose()["services"]
     job = services["kafka-topics"]
-    assert job["command"] == ["python", "-m", "shared.kafka_admin"]
+    assert job["command"] == ["python", "-m", "shared.tools.kafka_admin"]
     assert job["depends_on"]["kafka"] == {"condition": "service_healthy"}
     env = job["environment"]
     assert env["KOTAKU_KAFKA_BOOTSTRAP"] == "kafka:29092"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.topics import TopicClass, all_topics, topic_class
+from shared.kernel.topics import TopicClass, all_topics, topic_class
 from tests.ops.conftest import REPO, run, tool
 
 K8S = REPO / "deploy" / "k8s"
@@ -155,7 +155,7 @@ def test_topics_are_the_code_s_topics_with_rf3(docs: Docs) -> None:
     assert any(name.endswith(".dlq") for name in topics)
 
 
-# retention.ms per topic class, written out here rather than taken from shared/topics.py
+# retention.ms per topic class, written out here rather than taken from shared/kernel/topics.py
 RETENTION_BY_CLASS = {
     TopicClass.CANONICAL: -1,  # rebuilds replay canonical streams from the beginning
     TopicClass.INTAKE: 7 * 24 * 3600 * 1000,  # raw NIKs: days, not forever

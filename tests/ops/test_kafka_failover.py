@@ -17,8 +17,8 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.kafka_admin import ensure_topics
-from shared.topics import all_topics
+from shared.kernel.topics import all_topics
+from shared.tools.kafka_admin import ensure_topics
 from tests.integration.conftest import REGION, Stack
 from tests.ops.conftest import REPO, run
 

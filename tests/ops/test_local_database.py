@@ -1,5 +1,5 @@
 """Each clone has its own local database: deploy/local/postgres.sh names it after the clone's path
-and writes the name to .local/db.env, where shared.devstack reads it. Runs no PostgreSQL."""
+and writes the name to .local/db.env, where shared.tools.devstack reads it. Runs no PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import devstack
+from shared.tools import devstack
 from tests.ops.conftest import REPO, run
 
 SCRIPT = Path("deploy") / "local" / "postgres.sh"

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import yaml
 
-from shared.devstack import SERVICES
+from shared.tools.devstack import SERVICES
 from tests.integration.conftest import Stack
 from tests.ops.conftest import REPO, run, tool
 from tests.ops.metric_names import EXTERNAL, kotaku_series, series_in

@@ -12,11 +12,11 @@ import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError
 
-from shared.consumer import dead_letter_id, parse_batch, raw_bodies, rewind
-from shared.db import database_unavailable
-from shared.envelope import RejectedMessage, decode_event, parse_json
-from shared.intake import intake_decoder
-from shared.topics import REGISTRATION_INTAKE
+from shared.kernel.consumer import dead_letter_id, parse_batch, raw_bodies, rewind
+from shared.kernel.db import database_unavailable
+from shared.kernel.envelope import RejectedMessage, decode_event, parse_json
+from shared.kernel.intake import intake_decoder
+from shared.kernel.topics import REGISTRATION_INTAKE
 
 
 def record(

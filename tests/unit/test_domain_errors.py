@@ -7,8 +7,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from shared.errors import Conflict, DomainError, ErrorTable, Forbidden, Invalid, NotFound
-from shared.http import install_error_handlers
+from shared.kernel.errors import Conflict, DomainError, ErrorTable, Forbidden, Invalid, NotFound
+from shared.kernel.http import install_error_handlers
 
 
 @pytest.mark.parametrize(

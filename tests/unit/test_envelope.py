@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from shared.contracts import FacilitatorEnrolled, FacilitatorRegistered, Role
-from shared.envelope import CONTRACTS, MAX_EVENT_BYTES, RejectedMessage, decode_event, new_event
+from shared.kernel.contracts import FacilitatorEnrolled, FacilitatorRegistered, Role
+from shared.kernel.envelope import CONTRACTS, MAX_EVENT_BYTES, RejectedMessage, decode_event, new_event
 
 
 def registered() -> FacilitatorRegistered:

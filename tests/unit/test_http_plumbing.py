@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from shared.http import ApiError, BodyLimitMiddleware, install_error_handlers
+from shared.kernel.http import ApiError, BodyLimitMiddleware, install_error_handlers
 
 
 class Item(BaseModel):

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from faststream.security import SASLScram512
 
-from shared.kafka_clients import client_options, faststream_security
-from shared.settings import load_settings
+from shared.kernel.kafka import client_options, faststream_security
+from shared.kernel.settings import load_settings
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from demo import south_sumatra
 from demo.registration import demo_csv
 from services.registration.domain.facilitators import check_speciality
 from services.registration.entrypoints.csvfile import parse_csv, validate_row
-from shared.contracts import Role, Speciality
+from shared.kernel.contracts import Role, Speciality
 
 
 def test_the_demo_file_has_the_242_people_of_the_scenario_every_row_valid() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from services.registration.entrypoints.referencefile import load_reference_data
-from shared.contracts import OrgUnitLevel
+from shared.kernel.contracts import OrgUnitLevel
 
 PROVINCES_2016 = {
     "11", "12", "13", "14", "15", "16", "17", "18", "19", "21", "31", "32", "33", "34", "35", "36", "51",

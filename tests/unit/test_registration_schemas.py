@@ -19,8 +19,8 @@ from services.registration.entrypoints.schemas import (
     RegisterFacilitator,
     normalise_phone,
 )
-from shared.contracts import FacilitatorRegistered, Role, Speciality
-from shared.errors import DomainError
+from shared.kernel.contracts import FacilitatorRegistered, Role, Speciality
+from shared.kernel.errors import DomainError
 
 
 def body(**changes: object) -> dict[str, object]:

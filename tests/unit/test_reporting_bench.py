@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-import shared.contracts  # noqa: F401 - registers the contracts
+import shared.kernel.contracts  # noqa: F401 - registers the contracts
 from bench.generator import FACILITATORS_CONSUMER, TRAININGS_CONSUMER, Generator, regions
 from bench.run import Results, judge, percentile, table
-from shared.envelope import decode_event
+from shared.kernel.envelope import decode_event
 
 
 def test_every_generated_event_is_valid_against_the_contracts() -> None:

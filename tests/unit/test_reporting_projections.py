@@ -18,7 +18,7 @@ from services.reporting.projections import DEDUPE_TABLE, READ_MODEL_TABLES
 from services.reporting.projections.common import ByType, lww_upsert, rounds
 from services.reporting.projections.trainings import UPSERT_PARTICIPANTS, merge_participants
 from services.reporting.rebuild import shard_of
-from shared.contracts import (
+from shared.kernel.contracts import (
     AssessmentKind,
     AssessmentScored,
     AttendanceRecorded,
@@ -29,7 +29,7 @@ from shared.contracts import (
     TrainingCompleted,
     TrainingNotCompleted,
 )
-from shared.envelope import Event, EventPayload, RejectedMessage, decode_event, new_event
+from shared.kernel.envelope import Event, EventPayload, RejectedMessage, decode_event, new_event
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "reporting" / "migrations"
 T0 = datetime(2016, 7, 31, 8, tzinfo=UTC)

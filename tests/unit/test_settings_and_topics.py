@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from shared.settings import load_retention_policy, load_settings
-from shared.topics import (
+from shared.kernel.settings import load_retention_policy, load_settings
+from shared.kernel.topics import (
     ALL_STREAMS,
     DAY_MS,
     ENROLLMENT,

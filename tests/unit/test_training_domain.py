@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from services.training import domain
 from services.training.domain import Assessment, Attendance, Fact, OJTAssignment, OJTCompletion, Outcome
 from services.training.entrypoints.schemas import AttendanceSheet, OJTAssignments, SyncBatch
-from shared.contracts import (
+from shared.kernel.contracts import (
     AssessmentKind,
     AttendanceStatus,
     CompletionRule,

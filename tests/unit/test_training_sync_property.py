@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from services.training import domain
 from services.training.domain import Assessment, Attendance, Fact, OJTAssignment, OJTCompletion
-from shared.contracts import AssessmentKind, AttendanceStatus, CompletionRule, Session, SessionKind
+from shared.kernel.contracts import AssessmentKind, AttendanceStatus, CompletionRule, Session, SessionKind
 
 WIB = timezone(timedelta(hours=7))
 PEOPLE = [uuid.UUID(int=i) for i in range(1, 5)]

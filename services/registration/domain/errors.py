@@ -2,7 +2,7 @@
 
 The codes are a public contract: HTTP clients read them in ``{"error": {"code": ...}}`` and
 regional systems read them as the ``reason`` of an ``IntakeRejected``. Each refusal is one of the
-kinds of shared.errors (NotFound, Conflict, Invalid, Forbidden); the HTTP status of each code is
+kinds of shared.kernel.errors (NotFound, Conflict, Invalid, Forbidden); the HTTP status of each code is
 given by ``services.registration.entrypoints.errors.ERRORS``.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from shared.errors import Conflict, Invalid, NotFound
+from shared.kernel.errors import Conflict, Invalid, NotFound
 
 # -- facilitators -------------------------------------------------------------------------------
 

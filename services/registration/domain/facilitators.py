@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from services.registration.domain import errors
-from shared.contracts import Role, Speciality
+from shared.kernel.contracts import Role, Speciality
 
 Status = Literal["active", "inactive"]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.registration.domain import errors
-from shared.contracts import OrgUnitLevel
+from shared.kernel.contracts import OrgUnitLevel
 
 CODE_PATTERN = r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$"
 LEVELS: tuple[OrgUnitLevel, ...] = (

@@ -1,6 +1,6 @@
 """Command line of the registration service: ``python -m services.registration <command>``.
 
-serve                      run the service (default; see shared.service)
+serve                      run the service (default; see shared.bootstrap.service)
 migrate [--no-seed]        apply migrations, then load the committed org-unit reference data
                            (adds what is missing; publishes it through the outbox)
 seed-orgunits [--file F] [--update] [--republish]
@@ -31,12 +31,12 @@ from services.registration.entrypoints.csvfile import CsvFileError, parse_csv, w
 from services.registration.entrypoints.referencefile import DATA_FILE
 from services.registration.repositories.unit_of_work import PgStore
 from services.registration.usecases.orgunits import SeedReport, seed_orgunits
-from shared import service
-from shared.db import create_pool
-from shared.logs import configure_logging
-from shared.metrics import Metrics
-from shared.outbox import Outbox
-from shared.settings import load_settings
+from shared.bootstrap import service
+from shared.kernel.db import create_pool
+from shared.kernel.logs import configure_logging
+from shared.kernel.metrics import Metrics
+from shared.kernel.outbox import Outbox
+from shared.kernel.settings import load_settings
 
 COMMANDS = ("migrate", "seed-orgunits", "import-csv", "intake-schemas")
 

@@ -9,11 +9,11 @@ from typing import Any
 
 from services.registration.repositories.unit_of_work import PgRepositories
 from services.registration.usecases.trainings import LearnEnd, LearnSchedule, learn_end, learn_schedule
-from shared.consumer import Consumer
-from shared.contracts import TrainingCancelled, TrainingClosed, TrainingScheduled, TrainingUpdated
-from shared.db import Conn
-from shared.envelope import Event
-from shared.topics import TRAINING
+from shared.kernel.consumer import Consumer
+from shared.kernel.contracts import TrainingCancelled, TrainingClosed, TrainingScheduled, TrainingUpdated
+from shared.kernel.db import Conn
+from shared.kernel.envelope import Event
+from shared.kernel.topics import TRAINING
 
 HANDLED = (TrainingScheduled, TrainingUpdated, TrainingCancelled, TrainingClosed)
 

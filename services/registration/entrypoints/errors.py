@@ -9,6 +9,6 @@ rejects with the code, whatever its status).
 
 from __future__ import annotations
 
-from shared.errors import ErrorTable
+from shared.kernel.errors import ErrorTable
 
 ERRORS = ErrorTable({})

@@ -35,11 +35,11 @@ from services.registration.entrypoints.schemas import (
 from services.registration.entrypoints.wiring import Wiring
 from services.registration.usecases import bulk, enrollments, facilitators, orgunits
 from services.registration.usecases.ports import FacilitatorFilter, OrgUnitFilter, UnitInRegion
-from shared.auth import Caller, Principal, ensure_admin, ensure_may_read, ensure_may_write
-from shared.contracts import OrgUnitLevel, Role, Speciality
-from shared.http import ApiError
-from shared.service import Runtime, runtime_of
-from shared.validation import KabkotaCode, ProvinceCode, RegionCode
+from shared.kernel.auth import Caller, Principal, ensure_admin, ensure_may_read, ensure_may_write
+from shared.kernel.contracts import OrgUnitLevel, Role, Speciality
+from shared.kernel.http import ApiError
+from shared.kernel.runtime import Runtime, runtime_of
+from shared.kernel.validation import KabkotaCode, ProvinceCode, RegionCode
 
 router = APIRouter(prefix="/api/v1", tags=["registration"])
 CODE_PATH = CODE_PATTERN

@@ -1,5 +1,5 @@
 """Kafka intake of the registration service (``<region>.registration.intake.v1``): the same use
-cases as the HTTP API, for regional systems that publish instead of calling. See shared.intake
+cases as the HTTP API, for regional systems that publish instead of calling. See shared.kernel.intake
 and docs/intake.md; the JSON Schemas in docs/intake/ are generated from the models used here
 (``python -m services.registration intake-schemas``)."""
 
@@ -23,12 +23,12 @@ from services.registration.entrypoints.schemas import (
 from services.registration.entrypoints.wiring import Wiring
 from services.registration.repositories.unit_of_work import PgUnitOfWork
 from services.registration.usecases import enrollments, facilitators
-from shared import outbox
-from shared.contracts import IntakeRejected
-from shared.envelope import Envelope
-from shared.intake import IntakeCommand, IntakeEnvelope, IntakeMessage, intake_consumer
-from shared.service import Runtime
-from shared.topics import REGISTRATION_INTAKE
+from shared.kernel import outbox
+from shared.kernel.contracts import IntakeRejected
+from shared.kernel.envelope import Envelope
+from shared.kernel.intake import IntakeCommand, IntakeEnvelope, IntakeMessage, intake_consumer
+from shared.kernel.runtime import Runtime
+from shared.kernel.topics import REGISTRATION_INTAKE
 
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "docs" / "intake"
 

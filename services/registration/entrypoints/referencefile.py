@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.registration.domain.orgunits import CODE_PATTERN, OrgUnit, RegionAssignment, level_of, parent_of
 from services.registration.usecases.orgunits import SeedOrgUnits
-from shared.contracts import OrgUnitLevel
-from shared.validation import RegionCode
+from shared.kernel.contracts import OrgUnitLevel
+from shared.kernel.validation import RegionCode
 
 DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "orgunits.json"
 

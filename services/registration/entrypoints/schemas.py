@@ -17,8 +17,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from services.registration.domain.names import FacilitatorName
 from services.registration.domain.reasons import DeactivationReason, WithdrawalReason
-from shared.contracts import OrgUnitLevel, Role, Speciality
-from shared.validation import KabkotaCode, Nik, ProvinceCode, RegionCode
+from shared.kernel.contracts import OrgUnitLevel, Role, Speciality
+from shared.kernel.validation import KabkotaCode, Nik, ProvinceCode, RegionCode
 
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2100, 12, 31)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.registration.repositories.unit_of_work import PgStore
-from shared.service import Runtime
+from shared.kernel.runtime import Runtime
 
 
 @dataclass(frozen=True)

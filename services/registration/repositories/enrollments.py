@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from services.registration.domain.enrollments import Enrollment
-from shared.db import Conn
+from shared.kernel.db import Conn
 
 COUNT_ACTIVE = "SELECT count(*) FROM enrollments WHERE training_id = $1 AND status = 'enrolled'"
 ENROLLMENT_OF = """

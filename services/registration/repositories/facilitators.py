@@ -10,8 +10,8 @@ import asyncpg
 
 from services.registration.domain.facilitators import AssignmentRecord, Facilitator
 from services.registration.usecases.ports import FacilitatorFilter, Page
-from shared.contracts import Role, Speciality
-from shared.db import Conn
+from shared.kernel.contracts import Role, Speciality
+from shared.kernel.db import Conn
 
 INSERT_FACILITATOR = """
 INSERT INTO facilitators (facilitator_id, nik_hash, phone_hash, full_name, role, speciality, region,

@@ -8,8 +8,8 @@ import asyncpg
 
 from services.registration.domain.orgunits import OrgUnit, RegionAssignment
 from services.registration.usecases.ports import OrgUnitFilter, Page, UnitInRegion
-from shared.contracts import OrgUnitLevel
-from shared.db import Conn
+from shared.kernel.contracts import OrgUnitLevel
+from shared.kernel.db import Conn
 
 UNIT_BY_CODE = "SELECT code, level, name, parent_code, effective_from FROM org_units WHERE code = $1"
 LOCK_UNIT = UNIT_BY_CODE + " FOR UPDATE"

@@ -10,7 +10,7 @@ from datetime import datetime
 import asyncpg
 
 from services.registration.domain.enrollments import KnownTraining
-from shared.db import Conn
+from shared.kernel.db import Conn
 
 TRAINING_BY_ID = """
 SELECT training_id, region, status, training_type, title, start_date, end_date, capacity, eligible_roles

@@ -1,5 +1,5 @@
 """The PostgreSQL unit of work: the repositories on one connection inside one transaction, and
-the events the use case emits, written to the outbox (shared.outbox) in that same transaction."""
+the events the use case emits, written to the outbox (shared.kernel.outbox) in that same transaction."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from services.registration.repositories.enrollments import PgEnrollments
 from services.registration.repositories.facilitators import PgFacilitators
 from services.registration.repositories.orgunits import PgOrgUnits
 from services.registration.repositories.trainings import PgTrainings
-from shared import outbox
-from shared.db import Conn
-from shared.envelope import Event, EventPayload
+from shared.kernel import outbox
+from shared.kernel.db import Conn
+from shared.kernel.envelope import Event, EventPayload
 
 
 class PgRepositories:

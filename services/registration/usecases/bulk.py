@@ -20,7 +20,7 @@ from services.registration.domain import errors
 from services.registration.domain.facilitators import check_region_served
 from services.registration.usecases.facilitators import NewFacilitator, register_facilitator
 from services.registration.usecases.ports import Authorize, UnitOfWorkFactory
-from shared.errors import DomainError
+from shared.kernel.errors import DomainError
 
 Status = Literal["accepted", "duplicate", "rejected"]
 

@@ -26,8 +26,8 @@ from services.registration.domain.facilitators import check_region_served
 from services.registration.domain.reasons import WithdrawalReason
 from services.registration.usecases.facilitators import SOURCE, locked
 from services.registration.usecases.ports import Authorize, Repositories, UnitOfWork
-from shared.contracts import EnrollmentWithdrawn, FacilitatorEnrolled
-from shared.envelope import new_event
+from shared.kernel.contracts import EnrollmentWithdrawn, FacilitatorEnrolled
+from shared.kernel.envelope import new_event
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from services.registration.usecases.ports import (
     UnitOfWork,
     require,
 )
-from shared.contracts import (
+from shared.kernel.contracts import (
     EnrollmentWithdrawn,
     FacilitatorDeactivated,
     FacilitatorReassigned,
@@ -41,7 +41,7 @@ from shared.contracts import (
     Role,
     Speciality,
 )
-from shared.envelope import new_event
+from shared.kernel.envelope import new_event
 
 SOURCE = "kotaku.registration"
 

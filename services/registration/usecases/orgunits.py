@@ -34,8 +34,8 @@ from services.registration.usecases.ports import (
     UnitOfWork,
     require,
 )
-from shared.contracts import OrgUnitDefined, OrgUnitLevel, ProvinceAssignedToRegion
-from shared.envelope import new_event
+from shared.kernel.contracts import OrgUnitDefined, OrgUnitLevel, ProvinceAssignedToRegion
+from shared.kernel.envelope import new_event
 
 # -- commands and results -----------------------------------------------------------------------
 

@@ -18,8 +18,8 @@ from typing import Generic, Protocol, TypeVar
 from services.registration.domain.enrollments import Enrollment, KnownTraining
 from services.registration.domain.facilitators import AssignmentRecord, Facilitator
 from services.registration.domain.orgunits import OrgUnit, RegionAssignment
-from shared.contracts import OrgUnitLevel, Role, Speciality
-from shared.envelope import Event, EventPayload
+from shared.kernel.contracts import OrgUnitLevel, Role, Speciality
+from shared.kernel.envelope import Event, EventPayload
 
 # The caller's check that it may act on (or read) a region: an HTTP credential's regions, or the
 # region of the intake topic a message arrived on. It raises to refuse.

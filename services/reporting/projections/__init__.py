@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from services.reporting.projections import facilitators, trainings
-from shared.consumer import Consumer
-from shared.db import Conn
-from shared.envelope import Event
+from shared.kernel.consumer import Consumer
+from shared.kernel.db import Conn
+from shared.kernel.envelope import Event
 
 
 class ApplyFn(Protocol):

@@ -12,8 +12,8 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from shared.db import Conn
-from shared.envelope import Event
+from shared.kernel.db import Conn
+from shared.kernel.envelope import Event
 
 T = TypeVar("T")
 

@@ -24,8 +24,8 @@ from services.reporting.projections.common import (
     rounds,
     touch_freshness,
 )
-from shared.consumer import Consumer
-from shared.contracts import (
+from shared.kernel.consumer import Consumer
+from shared.kernel.contracts import (
     FacilitatorDeactivated,
     FacilitatorReassigned,
     FacilitatorRegistered,
@@ -33,9 +33,9 @@ from shared.contracts import (
     OrgUnitDefined,
     ProvinceAssignedToRegion,
 )
-from shared.db import Conn
-from shared.envelope import Event
-from shared.topics import FACILITATOR, ORGUNIT
+from shared.kernel.db import Conn
+from shared.kernel.envelope import Event
+from shared.kernel.topics import FACILITATOR, ORGUNIT
 
 NAME = "reporting.facilitators"
 

@@ -24,8 +24,8 @@ from services.reporting.projections.common import (
     rounds,
     touch_freshness,
 )
-from shared.consumer import Consumer
-from shared.contracts import (
+from shared.kernel.consumer import Consumer
+from shared.kernel.contracts import (
     AssessmentKind,
     AssessmentScored,
     AttendanceRecorded,
@@ -41,9 +41,9 @@ from shared.contracts import (
     TrainingScheduled,
     TrainingUpdated,
 )
-from shared.db import Conn
-from shared.envelope import Event
-from shared.topics import ENROLLMENT, PARTICIPATION, TRAINING
+from shared.kernel.db import Conn
+from shared.kernel.envelope import Event
+from shared.kernel.topics import ENROLLMENT, PARTICIPATION, TRAINING
 
 NAME = "reporting.trainings"
 

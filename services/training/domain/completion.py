@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from services.training.domain.facts import EMPTY_RECORD, Assessment, Fact, FactKey, ParticipantRecord, fold
-from shared.contracts.training import AttendanceStatus, CompletionRule, Session
+from shared.kernel.contracts.training import AttendanceStatus, CompletionRule, Session
 
 # Unmet requirement codes (the contract of TrainingNotCompleted names them).
 ATTENDANCE_BELOW_MINIMUM = "attendance_below_minimum"

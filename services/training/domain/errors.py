@@ -1,4 +1,4 @@
-"""The refusals of training delivery, as domain errors (shared.errors) with stable codes: the same
+"""The refusals of training delivery, as domain errors (shared.kernel.errors) with stable codes: the same
 code reaches an HTTP client (with the status of ``entrypoints/errors.py``) and a Kafka sender (as
 the ``IntakeRejected`` reason)."""
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from services.training.domain.facts import FACT_ID_CONFLICT, NOT_ENROLLED, Fact, Refusal
-from shared.errors import Conflict, DomainError, Invalid, NotFound
+from shared.kernel.errors import Conflict, DomainError, Invalid, NotFound
 
 TRAINING_NOT_FOUND = "training_not_found"
 TRAINING_EXISTS = "training_exists"

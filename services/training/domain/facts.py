@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from shared.contracts.training import AssessmentKind, AttendanceStatus, Session
+from shared.kernel.contracts.training import AssessmentKind, AttendanceStatus, Session
 
 # Refusal codes (stable: clients act on them).
 NOT_ENROLLED = "not_enrolled"

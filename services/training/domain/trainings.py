@@ -13,8 +13,8 @@ from services.training.domain.errors import (
     TrainingClosed,
     TrainingNotOver,
 )
-from shared.contracts.registration import Role
-from shared.contracts.training import CompletionRule, Module, Session, TrainingClass, TrainingType
+from shared.kernel.contracts.registration import Role
+from shared.kernel.contracts.training import CompletionRule, Module, Session, TrainingClass, TrainingType
 
 SCHEDULED = "scheduled"
 CANCELLED = "cancelled"

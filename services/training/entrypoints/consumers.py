@@ -10,11 +10,11 @@ from typing import Any
 
 from services.training.repositories.kelurahan import PostgresKelurahan
 from services.training.repositories.roster import PostgresRoster
-from shared.consumer import Consumer
-from shared.contracts import EnrollmentWithdrawn, FacilitatorEnrolled, OrgUnitDefined, OrgUnitLevel
-from shared.db import Conn
-from shared.envelope import Event
-from shared.topics import ENROLLMENT, ORGUNIT
+from shared.kernel.consumer import Consumer
+from shared.kernel.contracts import EnrollmentWithdrawn, FacilitatorEnrolled, OrgUnitDefined, OrgUnitLevel
+from shared.kernel.db import Conn
+from shared.kernel.envelope import Event
+from shared.kernel.topics import ENROLLMENT, ORGUNIT
 
 
 async def on_enrollment_events(conn: Conn, events: Sequence[Event[Any]]) -> None:

@@ -2,7 +2,7 @@
 listed here, whose status differs from their kind's."""
 
 from services.training.domain.errors import CLASS_IN_USE
-from shared.errors import ErrorTable
+from shared.kernel.errors import ErrorTable
 
 ERRORS = ErrorTable(
     {

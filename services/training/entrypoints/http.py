@@ -28,9 +28,9 @@ from services.training.usecases import classes, facts, queries, trainings
 from services.training.usecases.facts import FactIds, FactsOutcome, Origin
 from services.training.usecases.ports import Authorize, Deployment, UnitOfWork
 from services.training.usecases.sync import sync_facts
-from shared.auth import Caller, Principal, ensure_may_read, ensure_may_write
-from shared.contracts import CompletionRule, Module, Role, Session, TrainingClass, TrainingType
-from shared.service import Runtime, runtime_of
+from shared.kernel.auth import Caller, Principal, ensure_may_read, ensure_may_write
+from shared.kernel.contracts import CompletionRule, Module, Role, Session, TrainingClass, TrainingType
+from shared.kernel.runtime import Runtime, runtime_of
 
 router = APIRouter(prefix="/api/v1", tags=["training"])
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]

@@ -1,6 +1,6 @@
 """Kafka intake of the training service (``<region>.training.intake.v1``): the same use cases as
 the HTTP API, for regional systems and field teams that publish instead of calling. See
-shared.intake: every message ends accepted, rejected with a reason on ``<region>.rejections.v1``,
+shared.kernel.intake: every message ends accepted, rejected with a reason on ``<region>.rejections.v1``,
 or dead-lettered. A domain error of a use case becomes a rejection with its code.
 
 Message types: ScheduleTraining, RecordAttendance, ScoreAssessments, AssignOJT, CompleteOJT,
@@ -34,12 +34,12 @@ from services.training.usecases import facts, trainings
 from services.training.usecases.facts import FACT_NAMESPACE, FactIds, FactsOutcome, Origin
 from services.training.usecases.ports import Authorize, Deployment, UnitOfWork
 from services.training.usecases.sync import sync_facts as sync_batch
-from shared import outbox
-from shared.contracts.intake import FieldError, IntakeRejected
-from shared.envelope import new_event
-from shared.intake import Handler, IntakeCommand, IntakeMessage, intake_consumer
-from shared.service import Runtime
-from shared.topics import TRAINING_INTAKE
+from shared.kernel import outbox
+from shared.kernel.contracts.intake import FieldError, IntakeRejected
+from shared.kernel.envelope import new_event
+from shared.kernel.intake import Handler, IntakeCommand, IntakeMessage, intake_consumer
+from shared.kernel.runtime import Runtime
+from shared.kernel.topics import TRAINING_INTAKE
 
 
 def _ids(message: IntakeMessage) -> FactIds:

@@ -1,4 +1,4 @@
-"""What the entrypoints take from the composition root (shared.service.Runtime) for the use
+"""What the entrypoints take from the composition root (shared.bootstrap.service.Runtime) for the use
 cases: the deployment's plain values, a PostgreSQL unit of work, the read side."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from services.training.repositories.reads import PostgresReads
 from services.training.repositories.unit_of_work import PostgresUnitOfWork, unit_of_work
 from services.training.usecases.ports import Deployment
-from shared.service import Runtime
+from shared.kernel.runtime import Runtime
 
 
 def deployment(runtime: Runtime) -> Deployment:

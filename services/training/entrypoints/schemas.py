@@ -23,7 +23,7 @@ from services.training.usecases.facts import (
 )
 from services.training.usecases.sync import SyncFacts
 from services.training.usecases.trainings import ScheduleTraining as ScheduleCommand
-from shared.contracts import (
+from shared.kernel.contracts import (
     AssessmentKind,
     AttendanceStatus,
     CompletionRule,
@@ -33,7 +33,7 @@ from shared.contracts import (
     TrainingClass,
     TrainingType,
 )
-from shared.validation import RegionCode, ShortText
+from shared.kernel.validation import RegionCode, ShortText
 
 FactId = Annotated[
     str,

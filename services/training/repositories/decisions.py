@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from services.training.domain import Decision
 from services.training.usecases.ports import Participant
-from shared.db import Conn
+from shared.kernel.db import Conn
 
 COUNT_DECISIONS = "SELECT count(*) FROM decisions WHERE training_id = $1"
 UNDECIDED = """

@@ -11,7 +11,7 @@ import asyncpg
 
 from services.training import domain
 from services.training.domain import Fact
-from shared.db import Conn
+from shared.kernel.db import Conn
 
 INSERT_FACTS = """
 INSERT INTO participation_facts (training_id, fact_id, kind, facilitator_id, subject, occurred_at, data, channel)

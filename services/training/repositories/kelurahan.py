@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from shared.db import Conn
+from shared.kernel.db import Conn
 
 KNOWN_KELURAHAN_AMONG = "SELECT code FROM known_kelurahan WHERE code = ANY($1::text[])"
 UPSERT_KELURAHAN = """

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from shared.db import Conn
+from shared.kernel.db import Conn
 
 COUNT_ENROLLED = "SELECT count(*) FROM roster WHERE training_id = $1 AND status = 'enrolled'"
 ENROLLED_AMONG = """

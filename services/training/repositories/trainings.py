@@ -11,8 +11,8 @@ import asyncpg
 
 from services.training.domain import Schedule, Training
 from services.training.usecases.ports import NewTraining, TrainingCounts
-from shared.contracts import CompletionRule, Module, Role, Session, TrainingClass, TrainingType
-from shared.db import Conn
+from shared.kernel.contracts import CompletionRule, Module, Role, Session, TrainingClass, TrainingType
+from shared.kernel.db import Conn
 
 Executor = Conn | asyncpg.Pool  # a connection in a unit of work, or the pool for reads
 

@@ -1,4 +1,4 @@
-"""The PostgreSQL unit of work: the repositories on the connection of one shared.outbox unit of
+"""The PostgreSQL unit of work: the repositories on the connection of one shared.kernel.outbox unit of
 work, whose transaction commits the state change and the emitted events (outbox rows) together."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from services.training.repositories.facts import PostgresFacts
 from services.training.repositories.kelurahan import PostgresKelurahan
 from services.training.repositories.roster import PostgresClasses, PostgresRoster
 from services.training.repositories.trainings import PostgresTrainings
-from shared import outbox
-from shared.db import Conn
-from shared.envelope import Event, EventPayload
+from shared.kernel import outbox
+from shared.kernel.db import Conn
+from shared.kernel.envelope import Event, EventPayload
 
 
 class PostgresUnitOfWork:

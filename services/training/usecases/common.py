@@ -9,7 +9,7 @@ from typing import Any
 from services.training.domain import Training
 from services.training.domain.errors import RegionNotServed, TrainingNotFound
 from services.training.usecases.ports import Authorize, Deployment, UnitOfWork
-from shared.envelope import EventPayload, new_event
+from shared.kernel.envelope import EventPayload, new_event
 
 
 def check_region_served(deployment: Deployment, region: str) -> None:

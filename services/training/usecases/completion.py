@@ -12,7 +12,7 @@ from services.training import domain
 from services.training.domain import Fact, Outcome, Training
 from services.training.usecases.common import emit
 from services.training.usecases.ports import Deployment, UnitOfWork
-from shared.contracts import AssessmentKind, CertificateIssued, TrainingCompleted, TrainingNotCompleted
+from shared.kernel.contracts import AssessmentKind, CertificateIssued, TrainingCompleted, TrainingNotCompleted
 
 REQUIREMENTS_MET = "requirements_met"
 TRAINING_CLOSED = "training_closed"

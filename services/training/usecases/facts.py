@@ -19,7 +19,7 @@ from services.training.domain.errors import EmptyClass, NotInClass, UnknownClass
 from services.training.usecases.common import emit, locked
 from services.training.usecases.completion import decide_due
 from services.training.usecases.ports import Authorize, Deployment, UnitOfWork
-from shared.contracts import (
+from shared.kernel.contracts import (
     AssessmentKind,
     AssessmentScored,
     AttendanceRecorded,
@@ -27,7 +27,7 @@ from shared.contracts import (
     OJTAssigned,
     OJTCompleted,
 )
-from shared.envelope import EventPayload
+from shared.kernel.envelope import EventPayload
 
 FACT_NAMESPACE = uuid.UUID("0b6f3c1e-7a0d-4f57-9d2e-3c5a8e41b9d7")
 OJT_DATA = (domain.OJTAssignment, domain.OJTCompletion)

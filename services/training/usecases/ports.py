@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime
 from typing import Protocol
 
 from services.training.domain import Decision, Fact, Schedule, Training
-from shared.contracts import TrainingType
-from shared.envelope import Event, EventPayload
+from shared.kernel.contracts import TrainingType
+from shared.kernel.envelope import Event, EventPayload
 
 # The caller's check that it may act on (or read) a region: an HTTP credential's regions, or the
 # region of the intake topic a message arrived on. It raises to refuse.

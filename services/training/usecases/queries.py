@@ -18,7 +18,7 @@ from services.training.usecases.ports import (
     RosterEntry,
 )
 from services.training.usecases.trainings import TrainingSummary
-from shared.contracts import AssessmentKind
+from shared.kernel.contracts import AssessmentKind
 
 
 async def get_training(reads: Reads, training_id: uuid.UUID, authorize_read: Authorize) -> TrainingSummary:

@@ -17,7 +17,7 @@ from services.training.domain.errors import (
 from services.training.usecases.common import check_region_served, emit, locked, reload
 from services.training.usecases.completion import decide_due
 from services.training.usecases.ports import Authorize, Deployment, NewTraining, TrainingCounts, UnitOfWork
-from shared.contracts import TrainingCancelled, TrainingClosed, TrainingScheduled, TrainingType, TrainingUpdated
+from shared.kernel.contracts import TrainingCancelled, TrainingClosed, TrainingScheduled, TrainingType, TrainingUpdated
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from services.registration.domain.facilitators import Facilitator
 from services.registration.domain.orgunits import OrgUnit, level_of, parent_of
 from services.registration.usecases import facilitators
 from services.registration.usecases.facilitators import NewFacilitator
-from shared.contracts import Role, Speciality
+from shared.kernel.contracts import Role, Speciality
 from tests.unit.registration.fakes import MemoryStore
 
 KEY = b"test-key"

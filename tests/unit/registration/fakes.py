@@ -19,8 +19,8 @@ from services.registration.domain.enrollments import Enrollment, KnownTraining
 from services.registration.domain.facilitators import AssignmentRecord, Facilitator
 from services.registration.domain.orgunits import OrgUnit, RegionAssignment
 from services.registration.usecases.ports import FacilitatorFilter, OrgUnitFilter, Page, UnitInRegion
-from shared.contracts import Role, Speciality
-from shared.envelope import Event, EventPayload
+from shared.kernel.contracts import Role, Speciality
+from shared.kernel.envelope import Event, EventPayload
 
 
 @dataclass

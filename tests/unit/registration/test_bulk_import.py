@@ -10,7 +10,7 @@ import pytest
 from services.registration.entrypoints.csvfile import import_command
 from services.registration.usecases import bulk
 from services.registration.usecases.bulk import ImportFacilitators, ImportReport
-from shared.errors import Invalid
+from shared.kernel.errors import Invalid
 from tests.unit.registration.conftest import KEY, SERVED, Refused, allow, refuse
 from tests.unit.registration.fakes import MemoryStore
 

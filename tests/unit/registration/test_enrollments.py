@@ -12,8 +12,8 @@ from services.registration.domain.enrollments import Enrollment, KnownTraining
 from services.registration.domain.reasons import DeactivationReason, WithdrawalReason
 from services.registration.usecases import enrollments, facilitators
 from services.registration.usecases.enrollments import Enroll, Withdraw
-from shared.contracts import EnrollmentWithdrawn, FacilitatorEnrolled, Role
-from shared.errors import Conflict, DomainError, Invalid, NotFound
+from shared.kernel.contracts import EnrollmentWithdrawn, FacilitatorEnrolled, Role
+from shared.kernel.errors import Conflict, DomainError, Invalid, NotFound
 from tests.unit.registration.conftest import SERVED, Refused, allow, refuse, register, training
 from tests.unit.registration.fakes import MemoryStore
 

@@ -10,7 +10,7 @@ import pytest
 
 from services.registration.domain import errors
 from services.registration.entrypoints.errors import ERRORS
-from shared.errors import DomainError
+from shared.kernel.errors import DomainError
 
 ID = uuid.uuid4()
 DAY = date(2016, 1, 1)

@@ -13,7 +13,7 @@ from services.registration.domain.reasons import WITHDRAWN_BY_DEACTIVATION, Deac
 from services.registration.usecases import enrollments, facilitators
 from services.registration.usecases.facilitators import ChangeDetails, Deactivate, Reassign
 from services.registration.usecases.ports import FacilitatorFilter
-from shared.contracts import (
+from shared.kernel.contracts import (
     EnrollmentWithdrawn,
     FacilitatorDeactivated,
     FacilitatorReassigned,
@@ -22,7 +22,7 @@ from shared.contracts import (
     Role,
     Speciality,
 )
-from shared.errors import Conflict, DomainError, Invalid, NotFound
+from shared.kernel.errors import Conflict, DomainError, Invalid, NotFound
 from tests.unit.registration.conftest import KEY, SERVED, Refused, allow, person, refuse, register, training
 from tests.unit.registration.fakes import MemoryStore
 

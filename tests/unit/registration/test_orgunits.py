@@ -12,8 +12,8 @@ from services.registration.entrypoints.referencefile import command, load_refere
 from services.registration.usecases import orgunits
 from services.registration.usecases.orgunits import AssignProvince, DefineOrgUnit, SeedOrgUnits
 from services.registration.usecases.ports import OrgUnitFilter
-from shared.contracts import OrgUnitDefined, OrgUnitLevel, ProvinceAssignedToRegion
-from shared.errors import Conflict, Invalid, NotFound
+from shared.kernel.contracts import OrgUnitDefined, OrgUnitLevel, ProvinceAssignedToRegion
+from shared.kernel.errors import Conflict, Invalid, NotFound
 from tests.unit.registration.conftest import SERVED, START, Refused, allow_admin, unit
 from tests.unit.registration.fakes import MemoryStore
 

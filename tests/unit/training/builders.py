@@ -10,7 +10,7 @@ from services.training.domain import Schedule
 from services.training.usecases import trainings
 from services.training.usecases.facts import FactIds, Origin
 from services.training.usecases.trainings import ScheduleTraining, TrainingSummary
-from shared.contracts import CompletionRule, Module, Role, Session, SessionKind, TrainingClass, TrainingType
+from shared.kernel.contracts import CompletionRule, Module, Role, Session, SessionKind, TrainingClass, TrainingType
 from tests.unit.training.fakes import DEPLOYMENT, REGION, FakeDatabase, only
 
 WIB = timezone(timedelta(hours=7))

@@ -28,8 +28,8 @@ from services.training.usecases.ports import (
     StoredFact,
     TrainingCounts,
 )
-from shared.envelope import Event, EventPayload
-from shared.errors import Forbidden
+from shared.kernel.envelope import Event, EventPayload
+from shared.kernel.errors import Forbidden
 
 NOW = datetime(2016, 8, 20, 9, 0, tzinfo=UTC)
 REGION = "oc02"

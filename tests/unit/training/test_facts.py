@@ -21,7 +21,7 @@ from services.training.usecases.facts import (
     ScoreEntry,
 )
 from services.training.usecases.trainings import CloseTraining
-from shared.contracts import (
+from shared.kernel.contracts import (
     AssessmentKind,
     AssessmentScored,
     AttendanceRecorded,
@@ -30,7 +30,7 @@ from shared.contracts import (
     OJTCompleted,
     TrainingCompleted,
 )
-from shared.errors import Conflict, Forbidden, Invalid
+from shared.kernel.errors import Conflict, Forbidden, Invalid
 from tests.unit.training.builders import KEL, at, http, scheduled
 from tests.unit.training.fakes import DEPLOYMENT, NOW, REGION, FakeDatabase, only
 

@@ -29,8 +29,8 @@ from services.training.domain.facts import Refusal
 from services.training.entrypoints.errors import ERRORS
 from services.training.usecases import queries
 from services.training.usecases.sync import SyncFacts, sync_facts
-from shared.contracts import AttendanceStatus
-from shared.errors import DomainError, Forbidden, NotFound
+from shared.kernel.contracts import AttendanceStatus
+from shared.kernel.errors import DomainError, Forbidden, NotFound
 from tests.unit.training.builders import KEL, at, scheduled
 from tests.unit.training.fakes import DEPLOYMENT, REGION, FakeDatabase, only
 from tests.unit.training.test_sync_and_completion import everything

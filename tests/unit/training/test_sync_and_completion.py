@@ -11,7 +11,7 @@ from services.training.usecases import facts
 from services.training.usecases.completion import issue_certificate
 from services.training.usecases.facts import AttendanceEntry, RecordAttendance
 from services.training.usecases.sync import SyncFacts, sync_facts
-from shared.contracts import (
+from shared.kernel.contracts import (
     AssessmentKind,
     AttendanceRecorded,
     AttendanceStatus,

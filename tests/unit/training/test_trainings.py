@@ -14,7 +14,7 @@ from services.training.domain import CANCELLED, CLOSED, SCHEDULED
 from services.training.usecases import facts, trainings
 from services.training.usecases.facts import CompleteOJT, ScoreAssessments, ScoreEntry
 from services.training.usecases.trainings import CancelTraining, CloseTraining, ScheduleTraining, UpdateTraining
-from shared.contracts import (
+from shared.kernel.contracts import (
     AssessmentKind,
     CompletionRule,
     Session,
@@ -28,7 +28,7 @@ from shared.contracts import (
     TrainingType,
     TrainingUpdated,
 )
-from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from shared.kernel.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from tests.unit.training.builders import KEL, at, http, schedule, scheduled
 from tests.unit.training.fakes import DEPLOYMENT, NOW, REGION, FakeDatabase, FakeUnitOfWork, only
 

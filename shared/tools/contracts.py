@@ -1,7 +1,7 @@
 """Committed documentation of the event contracts, generated from the code.
 
-    python -m shared.contracts.export            write docs/contracts/*.json and docs/asyncapi/*.json
-    python -m shared.contracts.export --check    exit 1 if the committed files differ from the code
+    python -m shared.tools.contracts            write docs/contracts/*.json and docs/asyncapi/*.json
+    python -m shared.tools.contracts --check    exit 1 if the committed files differ from the code
 
 ``docs/contracts/`` holds one JSON Schema per registered contract (``<EventType>.v<N>.json``) and
 one for the envelope; ``docs/asyncapi/<service>.json`` is an AsyncAPI 3.0 document per service,
@@ -19,8 +19,8 @@ export refuses to overwrite a committed schema with a breaking change unless tol
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
+import pkgutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,18 +31,17 @@ from typing import Any, Union, cast
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, create_model
 
-import shared.contracts  # noqa: F401  (registers every contract)
-from shared import kafka_clients
-from shared.consumer import Consumer, ConsumerContext, subscribe
-from shared.envelope import CONTRACTS, Envelope, EventPayload
-from shared.metrics import Metrics
-from shared.service import ServiceDefinition
-from shared.topics import Stream, dlq_topic
+import shared.kernel.contracts  # noqa: F401  (registers every contract)
+from shared.kernel import kafka as kafka_clients
+from shared.kernel.consumer import Consumer, ConsumerContext, subscribe
+from shared.kernel.envelope import CONTRACTS, Envelope, EventPayload
+from shared.kernel.metrics import Metrics
+from shared.kernel.runtime import ServiceDefinition
+from shared.kernel.topics import Stream, dlq_topic
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS_DIR = ROOT / "docs" / "contracts"
 ASYNCAPI_DIR = ROOT / "docs" / "asyncapi"
-SERVICES = ("registration", "training", "reporting")
 EXAMPLE_REGION = "oc02"
 Schema = dict[str, Any]
 
@@ -160,12 +159,10 @@ class Drift:
         if self.breaking:
             lines.append(
                 "Do not change a released contract incompatibly: add a new contract with schema_version = 2 on a "
-                ".v2 stream (shared/topics.py) and keep v1 until every consumer has moved."
+                ".v2 stream (shared/kernel/topics.py) and keep v1 until every consumer has moved."
             )
         if self.compatible:
-            lines.append(
-                f"Compatible changes in {', '.join(sorted(self.compatible))}: run python -m shared.contracts.export"
-            )
+            lines.append(f"Compatible changes in {', '.join(sorted(self.compatible))}: run make contracts")
         return "\n".join(lines)
 
 
@@ -291,29 +288,39 @@ def asyncapi_document(definition: ServiceDefinition, region: str = EXAMPLE_REGIO
     return document
 
 
-def service_definition(name: str) -> ServiceDefinition:
-    module = importlib.import_module(f"services.{name}.app")
-    return cast(ServiceDefinition, module.DEFINITION)
+def service_definition(reference: str) -> ServiceDefinition:
+    """The definition a caller names, as ``package.module:NAME`` (e.g. the Makefile's
+    ``services.registration.app:DEFINITION``): the tool itself knows no service."""
+    found = pkgutil.resolve_name(reference)
+    if not isinstance(found, ServiceDefinition):
+        raise SystemExit(f"{reference} is not a ServiceDefinition")
+    return found
 
 
 def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def generated_files(services: Sequence[str] = SERVICES) -> dict[Path, str]:
+def generated_files(definitions: Sequence[ServiceDefinition]) -> dict[Path, str]:
     files = {CONTRACTS_DIR / name: dumps(schema) for name, schema in contract_schemas().items()}
-    for name in services:
-        files[ASYNCAPI_DIR / f"{name}.json"] = dumps(asyncapi_document(service_definition(name)))
+    for definition in definitions:
+        files[ASYNCAPI_DIR / f"{definition.name}.json"] = dumps(asyncapi_document(definition))
     return files
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.contracts.export", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m shared.tools.contracts", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 if the committed files differ")
     parser.add_argument("--accept-breaking", action="store_true", help="overwrite even on a breaking change")
+    parser.add_argument(
+        "definitions",
+        nargs="+",
+        metavar="MODULE:NAME",
+        help="the services' definitions, e.g. services.training.app:DEFINITION",
+    )
     args = parser.parse_args(argv)
     found = drift(committed_schemas(), contract_schemas())
-    files = generated_files()
+    files = generated_files([service_definition(ref) for ref in args.definitions])
     stale = [p for p, text in files.items() if not p.exists() or p.read_text() != text]
     stale += [p for p in CONTRACTS_DIR.glob("*.json") if p not in files]
     if args.check:

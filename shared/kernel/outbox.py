@@ -30,10 +30,10 @@ from typing import Any
 
 import asyncpg
 
-from shared import faults
-from shared.db import CONNECTION_ERRORS, Conn
-from shared.envelope import Event, EventPayload
-from shared.metrics import Metrics
+from shared.kernel import faults
+from shared.kernel.db import CONNECTION_ERRORS, Conn
+from shared.kernel.envelope import Event, EventPayload
+from shared.kernel.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

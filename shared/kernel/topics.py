@@ -6,7 +6,7 @@ change gets a new ``.v2`` topic; an added optional field does not.
 
 Every stream belongs to one :class:`TopicClass`, and its dead-letter twin belongs to the same class.
 The class decides the topic's ``retention.ms`` (:class:`RetentionPolicy`), wherever topics are made:
-``shared.kafka_admin`` (local stack, tests, Compose) and the KafkaTopics of ``deploy/k8s``.
+``shared.tools.kafka_admin`` (local stack, tests, Compose) and the KafkaTopics of ``deploy/k8s``.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class RetentionPolicy:
     """``retention.ms`` per topic class. Canonical topics are always kept forever (rebuilding a
     read model replays them from the beginning); the short-lived classes are configurable
     (``KOTAKU_INTAKE_RETENTION_DAYS``, ``KOTAKU_REJECTIONS_RETENTION_DAYS``: see
-    ``shared.settings.RetentionSettings``)."""
+    ``shared.kernel.settings.RetentionSettings``)."""
 
     intake_ms: int = DEFAULT_INTAKE_RETENTION_DAYS * DAY_MS
     rejections_ms: int = DEFAULT_REJECTIONS_RETENTION_DAYS * DAY_MS

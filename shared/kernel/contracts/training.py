@@ -8,10 +8,10 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from shared.contracts.registration import Role
-from shared.envelope import ContractModel, EventPayload
-from shared.topics import PARTICIPATION, TRAINING
-from shared.validation import KELURAHAN_CODE, ShortText
+from shared.kernel.contracts.registration import Role
+from shared.kernel.envelope import ContractModel, EventPayload
+from shared.kernel.topics import PARTICIPATION, TRAINING
+from shared.kernel.validation import KELURAHAN_CODE, ShortText
 
 
 class TrainingType(StrEnum):

@@ -17,9 +17,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.db import CONNECTION_ERRORS, database_unavailable
-from shared.errors import DomainError, ErrorTable
-from shared.metrics import Metrics
+from shared.kernel.db import CONNECTION_ERRORS, database_unavailable
+from shared.kernel.errors import DomainError, ErrorTable
+from shared.kernel.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

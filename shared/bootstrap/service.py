@@ -11,11 +11,8 @@ import argparse
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import AsyncIterator, Sequence
 
-import asyncpg
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -23,53 +20,19 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared import faults, kafka_clients
-from shared.auth import CredentialStore
-from shared.consumer import Consumer, ConsumerContext, KafkaDeadLetters, run_pruning, subscribe
-from shared.db import create_pool, migrate
-from shared.errors import ErrorTable
-from shared.http import BodyLimitMiddleware, install_error_handlers, install_request_metrics
-from shared.logs import configure_logging
-from shared.metrics import Metrics
-from shared.outbox import Outbox, OutboxRelay
-from shared.settings import Settings, load_settings
+from shared.kernel import faults
+from shared.kernel import kafka as kafka_clients
+from shared.kernel.auth import CredentialStore
+from shared.kernel.consumer import Consumer, ConsumerContext, KafkaDeadLetters, run_pruning, subscribe
+from shared.kernel.db import create_pool, migrate
+from shared.kernel.http import BodyLimitMiddleware, install_error_handlers, install_request_metrics
+from shared.kernel.logs import configure_logging
+from shared.kernel.metrics import Metrics
+from shared.kernel.outbox import Outbox, OutboxRelay
+from shared.kernel.runtime import Runtime, ServiceDefinition
+from shared.kernel.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ServiceDefinition:
-    name: str  # also the database schema and the event ``source``
-    title: str
-    default_port: int
-    migrations: Path
-    routers: Sequence[APIRouter] = ()
-    # A consumer, or a factory that builds one from the runtime (when it needs settings or the outbox).
-    consumers: Sequence[Consumer | Callable[[Runtime], Consumer]] = ()
-    description: str = ""
-    errors: ErrorTable = field(default_factory=ErrorTable)  # HTTP status of each domain error code
-
-
-@dataclass
-class Runtime:
-    """What request handlers and use cases need at run time; one per process."""
-
-    definition: ServiceDefinition
-    settings: Settings
-    metrics: Metrics
-    pool: asyncpg.Pool
-    broker: KafkaBroker
-    outbox: Outbox
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    @property
-    def source(self) -> str:
-        return f"kotaku.{self.definition.name}"
-
-
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
 
 
 def build_broker(settings: Settings, metrics: Metrics, client_id: str) -> KafkaBroker:

@@ -29,16 +29,16 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from shared.consumer import Consumer
-from shared.contracts.intake import FieldError, IntakeRejected
-from shared.db import Conn
-from shared.envelope import RejectedMessage, new_event, parse_json
-from shared.errors import DomainError
-from shared.http import ApiError
-from shared.outbox import UnitOfWork
-from shared.service import Runtime
-from shared.topics import Stream
-from shared.validation import ShortText
+from shared.kernel.consumer import Consumer
+from shared.kernel.contracts.intake import FieldError, IntakeRejected
+from shared.kernel.db import Conn
+from shared.kernel.envelope import RejectedMessage, new_event, parse_json
+from shared.kernel.errors import DomainError, Forbidden
+from shared.kernel.http import ApiError
+from shared.kernel.outbox import UnitOfWork
+from shared.kernel.runtime import Runtime
+from shared.kernel.topics import Stream
+from shared.kernel.validation import ShortText
 
 INTAKE_NAMESPACE = uuid.UUID("6f1d3a52-2b7c-4c1e-9a55-0b1d9c3e7a11")
 
@@ -85,7 +85,7 @@ class IntakeMessage:
         """An intake message may act only on the region of the topic it arrived on (Kafka ACLs
         decide who may write that topic): the intake counterpart of an HTTP credential check."""
         if region != self.topic_region:
-            raise ApiError(403, "region_forbidden", f"the {self.topic_region} intake cannot write {region} data")
+            raise Forbidden("region_forbidden", f"the {self.topic_region} intake cannot write {region} data")
 
     @property
     def occurred_at(self) -> datetime:

@@ -14,8 +14,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from shared.settings import REGION_PATTERN
-from shared.topics import Stream
+from shared.kernel.settings import REGION_PATTERN
+from shared.kernel.topics import Stream
 
 MAX_EVENT_BYTES = 256 * 1024
 
@@ -95,7 +95,7 @@ class Event(Generic[P]):
     def key(self) -> str:
         return self.payload.key()
 
-    # What the consumer plumbing needs of anything it processes (see shared.consumer.Message).
+    # What the consumer plumbing needs of anything it processes (see shared.kernel.consumer.Message).
     @property
     def dedupe_id(self) -> uuid.UUID:
         return self.envelope.event_id

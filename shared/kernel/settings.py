@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from shared.topics import DEFAULT_INTAKE_RETENTION_DAYS, DEFAULT_REJECTIONS_RETENTION_DAYS, RetentionPolicy
+from shared.kernel.topics import DEFAULT_INTAKE_RETENTION_DAYS, DEFAULT_REJECTIONS_RETENTION_DAYS, RetentionPolicy
 
 REGION_PATTERN = r"^oc\d{2}$"
 _REGION_RE = re.compile(REGION_PATTERN)
@@ -20,7 +20,7 @@ _REGION_RE = re.compile(REGION_PATTERN)
 
 class KafkaSettings(BaseSettings):
     """How to reach the Kafka cluster, and as whom: what every Kafka client of the project needs
-    (services, rebuild, DLQ tool, lag monitor, topic admin, bench), read by shared.kafka_clients."""
+    (services, rebuild, DLQ tool, lag monitor, topic admin, bench), read by shared.kernel.kafka."""
 
     model_config = SettingsConfigDict(env_prefix="KOTAKU_", extra="ignore")
 
@@ -103,7 +103,7 @@ class Settings(KafkaSettings):
 
 class RetentionSettings(BaseSettings):
     """How long the short-lived topic classes keep messages, read by whatever creates topics
-    (``shared.kafka_admin``). Canonical streams are kept forever: that is not a setting."""
+    (``shared.tools.kafka_admin``). Canonical streams are kept forever: that is not a setting."""
 
     model_config = SettingsConfigDict(env_prefix="KOTAKU_", extra="ignore")
 

@@ -1,6 +1,6 @@
 """The one place where Kafka clients are built: the services' FastStream broker and every plain
 aiokafka client (dead-letter producer, rebuild, DLQ tool, lag monitor, topic admin, bench), all with
-the security (TLS, SASL/SCRAM) of :class:`shared.settings.KafkaSettings`.
+the security (TLS, SASL/SCRAM) of :class:`shared.kernel.settings.KafkaSettings`.
 
 A tool given only a bootstrap string (``--bootstrap``) connects there, with the security settings
 of the environment (``KOTAKU_KAFKA_*``), so it works against a secured cluster too."""
@@ -17,7 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
-from shared.settings import KafkaSettings, load_kafka_settings
+from shared.kernel.settings import KafkaSettings, load_kafka_settings
 
 Kafka = KafkaSettings | str
 

@@ -1,7 +1,7 @@
 """Inspect and replay dead-letter topics.
 
-    python -m shared.dlq list   <topic>.dlq [--limit N]
-    python -m shared.dlq replay <topic>.dlq [--reason CODE]... [--dry-run]
+    python -m shared.tools.dlq list   <topic>.dlq [--limit N]
+    python -m shared.tools.dlq replay <topic>.dlq [--reason CODE]... [--dry-run]
 
 ``replay`` republishes each dead letter to the topic it came from (``<topic>``, the dead-letter
 topic's name without ``.dlq``), after the cause was fixed, exactly as it was: the same value, key
@@ -45,9 +45,9 @@ from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from shared import kafka_clients
-from shared.kafka_clients import Kafka
-from shared.topics import DLQ_SUFFIX
+from shared.kernel import kafka as kafka_clients
+from shared.kernel.kafka import Kafka
+from shared.kernel.topics import DLQ_SUFFIX
 
 DLQ_HEADER_PREFIX = "x-dlq-"
 REPLAYED_FROM = "x-dlq-replayed-from"
@@ -339,7 +339,7 @@ async def replay(bootstrap: Kafka, topic: str, *, reasons: Sequence[str] = (), d
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m shared.dlq", description="Inspect and replay dead letters.")
+    parser = argparse.ArgumentParser(prog="python -m shared.tools.dlq", description="Inspect and replay dead letters.")
     parser.add_argument("--bootstrap", default=os.environ.get("KOTAKU_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     sub = parser.add_subparsers(dest="command", required=True)
     ls = sub.add_parser("list", help="show dead letters with their reasons")

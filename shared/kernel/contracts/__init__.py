@@ -4,8 +4,8 @@ A breaking change is a new contract with ``schema_version = 2`` on a ``.v2`` str
 optional field is not breaking.
 """
 
-from shared.contracts.intake import FieldError, IntakeRejected
-from shared.contracts.registration import (
+from shared.kernel.contracts.intake import FieldError, IntakeRejected
+from shared.kernel.contracts.registration import (
     EnrollmentWithdrawn,
     FacilitatorDeactivated,
     FacilitatorEnrolled,
@@ -18,7 +18,7 @@ from shared.contracts.registration import (
     Role,
     Speciality,
 )
-from shared.contracts.training import (
+from shared.kernel.contracts.training import (
     AssessmentKind,
     AssessmentScored,
     AttendanceRecorded,

@@ -1,8 +1,8 @@
 """Topic administration: create the topics of the configured regions and keep their retention to
-the policy of their class (``shared.topics.RetentionPolicy``). Idempotent; safe to run at every
+the policy of their class (``shared.kernel.topics.RetentionPolicy``). Idempotent; safe to run at every
 start.
 
-    python -m shared.kafka_admin [--regions oc02,oc05] [--prefix P] [--partitions N] ...
+    python -m shared.tools.kafka_admin [--regions oc02,oc05] [--prefix P] [--partitions N] ...
 
 creates the topics of ``KOTAKU_REGIONS`` (dead-letter twins included) on ``KOTAKU_KAFKA_BOOTSTRAP``
 and brings the retention of existing ones to the policy (``KOTAKU_INTAKE_RETENTION_DAYS``,
@@ -23,10 +23,10 @@ from aiokafka.admin import NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError, for_code
 
-from shared import kafka_clients
-from shared.kafka_clients import Kafka
-from shared.settings import load_retention_policy
-from shared.topics import RetentionPolicy, all_topics, topic_class
+from shared.kernel import kafka as kafka_clients
+from shared.kernel.kafka import Kafka
+from shared.kernel.settings import load_retention_policy
+from shared.kernel.topics import RetentionPolicy, all_topics, topic_class
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,8 @@ async def reconcile_topics(
     """Create the topics that do not exist yet, with the ``retention.ms`` of their class, and set
     the retention of those that exist to the policy when it differs or is only the broker's
     default. Other settings of existing topics are kept. Topics that are not ours (no class in
-    ``shared.topics``) are created without a retention and never altered. ``policy`` defaults to
-    the environment's (:func:`shared.settings.load_retention_policy`)."""
+    ``shared.kernel.topics``) are created without a retention and never altered. ``policy`` defaults to
+    the environment's (:func:`shared.kernel.settings.load_retention_policy`)."""
     policy = policy or load_retention_policy()
     wanted = {t: policy.for_topic(t) for t in topics}
     changes = TopicChanges()
@@ -206,7 +206,7 @@ def describe(changes: TopicChanges) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m shared.kafka_admin", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m shared.tools.kafka_admin", description=__doc__.split("\n")[0])
     parser.add_argument("--bootstrap", default=os.environ.get("KOTAKU_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     parser.add_argument("--regions", default=os.environ.get("KOTAKU_REGIONS", "oc02"))
     parser.add_argument("--prefix", default=os.environ.get("KOTAKU_TOPIC_PREFIX", ""))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.envelope import ContractModel, EventPayload
-from shared.topics import REJECTIONS
+from shared.kernel.envelope import ContractModel, EventPayload
+from shared.kernel.topics import REJECTIONS
 
 
 class FieldError(ContractModel):

@@ -46,12 +46,12 @@ from aiokafka.errors import IllegalStateError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 
-from shared import faults
-from shared.db import Conn, database_unavailable
-from shared.envelope import Event, RejectedMessage, decode_event
-from shared.logs import correlation_id
-from shared.metrics import Metrics
-from shared.topics import Stream, dlq_topic, region_of
+from shared.kernel import faults
+from shared.kernel.db import Conn, database_unavailable
+from shared.kernel.envelope import Event, RejectedMessage, decode_event
+from shared.kernel.logs import correlation_id
+from shared.kernel.metrics import Metrics
+from shared.kernel.topics import Stream, dlq_topic, region_of
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class Consumer:
 
     Events of other types on the same streams are acknowledged and counted as ``ignored``.
     ``decode`` turns raw bytes into a :class:`Message` or raises :class:`RejectedMessage`
-    (dead letter); canonical events use :func:`shared.envelope.decode_event`.
+    (dead letter); canonical events use :func:`shared.kernel.envelope.decode_event`.
     The consumer group is ``<name>.<region>``: one group (and one Kafka consumer) per region, so
     a backlog in one region never delays another.
     """

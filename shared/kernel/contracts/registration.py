@@ -8,9 +8,9 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from shared.envelope import EventPayload
-from shared.topics import ENROLLMENT, FACILITATOR, ORGUNIT
-from shared.validation import (
+from shared.kernel.envelope import EventPayload
+from shared.kernel.topics import ENROLLMENT, FACILITATOR, ORGUNIT
+from shared.kernel.validation import (
     KABKOTA_CODE,
     ORGUNIT_CODE,
     PROVINCE_CODE,

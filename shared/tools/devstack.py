@@ -1,10 +1,10 @@
 """The local stack: runs the three services as background processes against the Kafka broker and
 PostgreSQL started by ``deploy/local``. Used by ``make run`` / ``make stop`` and by the tests.
 
-    python -m shared.devstack up       create topics (retention per topic class), migrate, start the
+    python -m shared.tools.devstack up       create topics (retention per topic class), migrate, start the
                                        services, wait until ready
-    python -m shared.devstack down     stop the services (SIGTERM, then SIGKILL after a timeout)
-    python -m shared.devstack status   show what runs where
+    python -m shared.tools.devstack down     stop the services (SIGTERM, then SIGKILL after a timeout)
+    python -m shared.tools.devstack status   show what runs where
 
 Connection details, and the name of this clone's own database, come from ``.local/db.env``
 (written by ``deploy/local/postgres.sh``); the NIK hash key is generated once into
@@ -27,11 +27,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.auth import CredentialStore, Role
-from shared.kafka_admin import describe, reconcile_topics
-from shared.topics import all_topics
+from shared.kernel.auth import CredentialStore, Role
+from shared.kernel.topics import all_topics
+from shared.tools.kafka_admin import describe, reconcile_topics
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SERVICES: dict[str, int] = {"registration": 8001, "training": 8002, "reporting": 8003}
 
 
@@ -287,7 +287,7 @@ def status() -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m shared.devstack")
+    parser = argparse.ArgumentParser(prog="python -m shared.tools.devstack")
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--regions", default=os.environ.get("KOTAKU_REGIONS", "oc02"))
     args = parser.parse_args()

@@ -6,9 +6,9 @@ regions and the SHA-256 of its secret, never the secret itself: tokens are 256-b
 fast hash is enough and verification stays cheap. Every service reads the same file and reloads
 it when it changes, so issuing or revoking a credential needs no restart.
 
-    python -m shared.auth create --role region --region oc02 --label "OC 02 MIS"   (prints the token once)
-    python -m shared.auth list
-    python -m shared.auth revoke <key_id>
+    python -m shared.kernel.auth create --role region --region oc02 --label "OC 02 MIS"   (prints the token once)
+    python -m shared.kernel.auth list
+    python -m shared.kernel.auth revoke <key_id>
 
 Roles: ``region`` writes and reads its own regions' data; ``national`` reads everything;
 ``admin`` manages reference data and may act on every region.
@@ -33,8 +33,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from shared.http import ApiError
-from shared.settings import REGION_PATTERN
+from shared.kernel.errors import Forbidden
+from shared.kernel.http import ApiError
+from shared.kernel.settings import REGION_PATTERN
 
 TOKEN_PREFIX = "kt_"  # noqa: S105 - a prefix, not a secret
 
@@ -184,26 +185,26 @@ OptionalCaller = Annotated[Principal | None, Depends(optional_principal)]
 
 def ensure_may_write(principal: Principal, region: str) -> None:
     if not principal.may_write(region):
-        raise ApiError(403, "region_forbidden", f"this credential may not write data of region {region}")
+        raise Forbidden("region_forbidden", f"this credential may not write data of region {region}")
 
 
 def ensure_may_read(principal: Principal, region: str) -> None:
     if not principal.may_read(region):
-        raise ApiError(403, "region_forbidden", f"this credential may not read data of region {region}")
+        raise Forbidden("region_forbidden", f"this credential may not read data of region {region}")
 
 
 def ensure_admin(principal: Principal) -> None:
     if principal.role is not Role.ADMIN:
-        raise ApiError(403, "admin_required", "this action needs an admin credential")
+        raise Forbidden("admin_required", "this action needs an admin credential")
 
 
 def ensure_national_reader(principal: Principal) -> None:
     if not principal.reads_everything:
-        raise ApiError(403, "national_reader_required", "this data needs a national read credential")
+        raise Forbidden("national_reader_required", "this data needs a national read credential")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m shared.auth", description="Manage API credentials.")
+    parser = argparse.ArgumentParser(prog="python -m shared.kernel.auth", description="Manage API credentials.")
     parser.add_argument(
         "--file",
         type=Path,
