@@ -74,32 +74,31 @@ async def publish_training_event(
     )
 
 
+def _schedule(capacity: int, eligible: tuple[Role, ...]) -> dict[str, Any]:
+    """What TrainingScheduled and TrainingUpdated of the test training both say."""
+    return {
+        "title": "Pelatihan Dasar Fasilitator KOTAKU",
+        "venue": "Asrama Haji Palembang",
+        "start_date": date(2016, 7, 31),
+        "end_date": date(2016, 8, 7),
+        "capacity": capacity,
+        "eligible_roles": list(eligible),
+    }
+
+
 def scheduled(
     training_id: uuid.UUID, *, capacity: int = 30, eligible: tuple[Role, ...] = (Role.FASILITATOR, Role.ASKOT)
 ) -> TrainingScheduled:
     return TrainingScheduled(
         training_id=training_id,
         training_type=TrainingType.BASIC,
-        title="Pelatihan Dasar Fasilitator KOTAKU",
         organiser="OC 02 Sumatera Selatan",
-        venue="Asrama Haji Palembang",
-        start_date=date(2016, 7, 31),
-        end_date=date(2016, 8, 7),
-        capacity=capacity,
-        eligible_roles=list(eligible),
+        **_schedule(capacity, eligible),
     )
 
 
 def updated(training_id: uuid.UUID, *, capacity: int, eligible: tuple[Role, ...]) -> TrainingUpdated:
-    return TrainingUpdated(
-        training_id=training_id,
-        title="Pelatihan Dasar Fasilitator KOTAKU",
-        venue="Asrama Haji Palembang",
-        start_date=date(2016, 7, 31),
-        end_date=date(2016, 8, 7),
-        capacity=capacity,
-        eligible_roles=list(eligible),
-    )
+    return TrainingUpdated(training_id=training_id, **_schedule(capacity, eligible))
 
 
 def cancelled(training_id: uuid.UUID) -> TrainingCancelled:

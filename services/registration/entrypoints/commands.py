@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
-from services.registration.entrypoints.schemas import FacilitatorIn, ImportRow, RegisterFacilitator
-from services.registration.usecases.facilitators import NewFacilitator
+from services.registration.entrypoints.schemas import (
+    FacilitatorIn,
+    ImportRow,
+    ReassignFacilitator,
+    ReassignmentIn,
+    RegisterFacilitator,
+)
+from services.registration.usecases.facilitators import NewFacilitator, Reassign
 
 
 def new_facilitator(body: RegisterFacilitator | ImportRow, region: str, default_effective_from: date) -> NewFacilitator:
@@ -24,4 +31,16 @@ def new_facilitator(body: RegisterFacilitator | ImportRow, region: str, default_
         effective_from=body.effective_from or default_effective_from,
         speciality=body.speciality,
         phone=phone,
+    )
+
+
+def reassignment(facilitator_id: uuid.UUID, body: ReassignmentIn | ReassignFacilitator) -> Reassign:
+    """The new assignment, from the HTTP body (the id is in the path) or an intake message."""
+    return Reassign(
+        facilitator_id=facilitator_id,
+        role=body.role,
+        speciality=body.speciality,
+        province_code=body.province_code,
+        kabkota_code=body.kabkota_code,
+        effective_from=body.effective_from,
     )

@@ -10,18 +10,21 @@ changed by ``admin`` only. Without a credential every endpoint answers 401.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Collection
+from dataclasses import asdict
 from datetime import date, datetime
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel
 
+from services.registration.domain.enrollments import Enrollment
 from services.registration.domain.facilitators import AssignmentRecord, Facilitator
 from services.registration.domain.orgunits import CODE_PATTERN, OrgUnit, RegionAssignment
 from services.registration.domain.reasons import WithdrawalReason
 from services.registration.entrypoints import csvfile
-from services.registration.entrypoints.commands import new_facilitator
+from services.registration.entrypoints.commands import new_facilitator, reassignment
 from services.registration.entrypoints.schemas import (
     DeactivationIn,
     EnrollmentIn,
@@ -34,7 +37,7 @@ from services.registration.entrypoints.schemas import (
 )
 from services.registration.entrypoints.wiring import Wiring
 from services.registration.usecases import bulk, enrollments, facilitators, orgunits
-from services.registration.usecases.ports import FacilitatorFilter, OrgUnitFilter, UnitInRegion
+from services.registration.usecases.ports import FacilitatorFilter, OrgUnitFilter, UnitInRegion, UnitOfWork
 from shared.kernel.auth import Caller, Principal, ensure_admin, ensure_may_read, ensure_may_write
 from shared.kernel.contracts import OrgUnitLevel, Role, Speciality
 from shared.kernel.http import ApiError
@@ -51,6 +54,21 @@ def _wiring(runtime: Annotated[Runtime, Depends(runtime_of)]) -> Wiring:
 
 
 WiringDep = Annotated[Wiring, Depends(_wiring)]
+
+
+_Cmd = TypeVar("_Cmd", contravariant=True)
+_Auth = TypeVar("_Auth", contravariant=True)
+_Out = TypeVar("_Out", covariant=True)
+
+
+class _WriteUseCase(Protocol[_Cmd, _Auth, _Out]):
+    def __call__(self, uow: UnitOfWork, cmd: _Cmd, *, served: Collection[str], authorize: _Auth) -> Awaitable[_Out]: ...
+
+
+async def _write(wiring: Wiring, use_case: _WriteUseCase[_Cmd, _Auth, _Out], cmd: _Cmd, authorize: _Auth) -> _Out:
+    """Run a use case in one unit of work, for the regions this deployment serves."""
+    async with wiring.store.unit_of_work() as uow:
+        return await use_case(uow, cmd, served=wiring.served, authorize=authorize)
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -157,6 +175,10 @@ class EnrollmentOut(BaseModel):
     facilitator_id: uuid.UUID
     status: Literal["enrolled", "withdrawn"] = "enrolled"
 
+    @classmethod
+    def of(cls, enrollment: Enrollment) -> EnrollmentOut:
+        return cls.model_validate(enrollment, from_attributes=True)
+
 
 class TrainingOut(BaseModel):
     """A training as registration knows it from the training service's events."""
@@ -183,14 +205,7 @@ class OrgUnitOut(BaseModel):
 
     @classmethod
     def of(cls, unit: OrgUnit, region: str | None) -> OrgUnitOut:
-        return cls(
-            code=unit.code,
-            level=unit.level,
-            name=unit.name,
-            parent_code=unit.parent_code,
-            effective_from=unit.effective_from,
-            region=region,
-        )
+        return cls(**asdict(unit), region=region)
 
 
 class RegionAssignmentOut(BaseModel):
@@ -356,18 +371,8 @@ async def update_facilitator(
 async def reassign_facilitator(
     facilitator_id: uuid.UUID, body: ReassignmentIn, wiring: WiringDep, caller: Caller
 ) -> FacilitatorOut:
-    cmd = facilitators.Reassign(
-        facilitator_id=facilitator_id,
-        role=body.role,
-        speciality=body.speciality,
-        province_code=body.province_code,
-        kabkota_code=body.kabkota_code,
-        effective_from=body.effective_from,
-    )
-    async with wiring.store.unit_of_work() as uow:
-        changed = await facilitators.reassign_facilitator(
-            uow, cmd, served=wiring.served, authorize=partial(ensure_may_write, caller)
-        )
+    cmd = reassignment(facilitator_id, body)
+    changed = await _write(wiring, facilitators.reassign_facilitator, cmd, partial(ensure_may_write, caller))
     return FacilitatorOut.of(changed)
 
 
@@ -376,10 +381,7 @@ async def deactivate_facilitator(
     facilitator_id: uuid.UUID, body: DeactivationIn, wiring: WiringDep, caller: Caller
 ) -> FacilitatorOut:
     cmd = facilitators.Deactivate(facilitator_id, body.reason, body.effective_from or date.today())
-    async with wiring.store.unit_of_work() as uow:
-        changed = await facilitators.deactivate_facilitator(
-            uow, cmd, served=wiring.served, authorize=partial(ensure_may_write, caller)
-        )
+    changed = await _write(wiring, facilitators.deactivate_facilitator, cmd, partial(ensure_may_write, caller))
     return FacilitatorOut.of(changed)
 
 
@@ -417,15 +419,8 @@ async def get_training(training_id: uuid.UUID, wiring: WiringDep, caller: Caller
 )
 async def enroll(training_id: uuid.UUID, body: EnrollmentIn, wiring: WiringDep, caller: Caller) -> EnrollmentOut:
     cmd = enrollments.Enroll(training_id, body.facilitator_id)
-    async with wiring.store.unit_of_work() as uow:
-        enrollment = await enrollments.enroll_facilitator(
-            uow, cmd, served=wiring.served, authorize=partial(ensure_may_write, caller)
-        )
-    return EnrollmentOut(
-        enrollment_id=enrollment.enrollment_id,
-        training_id=enrollment.training_id,
-        facilitator_id=enrollment.facilitator_id,
-    )
+    enrollment = await _write(wiring, enrollments.enroll_facilitator, cmd, partial(ensure_may_write, caller))
+    return EnrollmentOut.of(enrollment)
 
 
 @router.delete(
@@ -444,16 +439,8 @@ async def withdraw(
     reason: Annotated[WithdrawalReason, Query()] = WithdrawalReason.OTHER,
 ) -> EnrollmentOut:
     cmd = enrollments.Withdraw(training_id, facilitator_id, reason)
-    async with wiring.store.unit_of_work() as uow:
-        enrollment = await enrollments.withdraw_enrollment(
-            uow, cmd, served=wiring.served, authorize=partial(ensure_may_write, caller)
-        )
-    return EnrollmentOut(
-        enrollment_id=enrollment.enrollment_id,
-        training_id=enrollment.training_id,
-        facilitator_id=enrollment.facilitator_id,
-        status=enrollment.status,
-    )
+    enrollment = await _write(wiring, enrollments.withdraw_enrollment, cmd, partial(ensure_may_write, caller))
+    return EnrollmentOut.of(enrollment)
 
 
 # -- reference data -----------------------------------------------------------------------------
@@ -510,8 +497,7 @@ def _written(written: orgunits.UnitWritten) -> OrgUnitWritten:
 )
 async def define_orgunit(body: OrgUnitIn, wiring: WiringDep, caller: Caller) -> OrgUnitWritten:
     cmd = orgunits.DefineOrgUnit(code=body.code, name=body.name, effective_from=body.effective_from, replace=False)
-    async with wiring.store.unit_of_work() as uow:
-        written = await orgunits.define_orgunit(uow, cmd, served=wiring.served, authorize=partial(ensure_admin, caller))
+    written = await _write(wiring, orgunits.define_orgunit, cmd, partial(ensure_admin, caller))
     return _written(written)
 
 
@@ -520,8 +506,7 @@ async def put_orgunit(
     code: CodePath, body: OrgUnitPut, wiring: WiringDep, caller: Caller, response: Response
 ) -> OrgUnitWritten:
     cmd = orgunits.DefineOrgUnit(code=code, name=body.name, effective_from=body.effective_from, replace=True)
-    async with wiring.store.unit_of_work() as uow:
-        written = await orgunits.define_orgunit(uow, cmd, served=wiring.served, authorize=partial(ensure_admin, caller))
+    written = await _write(wiring, orgunits.define_orgunit, cmd, partial(ensure_admin, caller))
     if written.created:
         response.status_code = status.HTTP_201_CREATED
     return _written(written)
@@ -541,10 +526,7 @@ async def assign_province(
     response: Response,
 ) -> RegionAssignmentWritten:
     cmd = orgunits.AssignProvince(province_code=code, region=body.region, effective_from=body.effective_from)
-    async with wiring.store.unit_of_work() as uow:
-        written = await orgunits.assign_province(
-            uow, cmd, served=wiring.served, authorize=partial(ensure_admin, caller)
-        )
+    written = await _write(wiring, orgunits.assign_province, cmd, partial(ensure_admin, caller))
     if not written.changed:
         response.status_code = status.HTTP_200_OK
     return RegionAssignmentWritten(

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.registration.entrypoints.commands import new_facilitator
+from services.registration.entrypoints.commands import new_facilitator, reassignment
 from services.registration.entrypoints.schemas import (
     DeactivateFacilitator,
     EnrollFacilitator,
@@ -60,14 +60,7 @@ async def update_facilitator(
 async def reassign_facilitator(
     runtime: Runtime, transaction: outbox.UnitOfWork, body: ReassignFacilitator, message: IntakeMessage
 ) -> None:
-    cmd = facilitators.Reassign(
-        facilitator_id=body.facilitator_id,
-        role=body.role,
-        speciality=body.speciality,
-        province_code=body.province_code,
-        kabkota_code=body.kabkota_code,
-        effective_from=body.effective_from,
-    )
+    cmd = reassignment(body.facilitator_id, body)
     await facilitators.reassign_facilitator(
         PgUnitOfWork(transaction), cmd, served=Wiring.of(runtime).served, authorize=message.authorize
     )

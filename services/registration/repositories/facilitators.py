@@ -147,23 +147,16 @@ class PgFacilitators:
     async def set_phone_hash(self, facilitator_id: uuid.UUID, phone_hash: bytes | None) -> None:
         await self.conn.execute(UPDATE_PHONE, facilitator_id, phone_hash)
 
-    async def reassign(
-        self,
-        facilitator_id: uuid.UUID,
-        role: Role,
-        speciality: Speciality | None,
-        province_code: str,
-        kabkota_code: str,
-        effective_from: date,
-    ) -> None:
+    async def reassign(self, facilitator: Facilitator) -> None:
+        f = facilitator
         await self.conn.execute(
             UPDATE_ASSIGNMENT,
-            facilitator_id,
-            role.value,
-            speciality.value if speciality else None,
-            province_code,
-            kabkota_code,
-            effective_from,
+            f.facilitator_id,
+            f.role.value,
+            f.speciality.value if f.speciality else None,
+            f.province_code,
+            f.kabkota_code,
+            f.effective_from,
         )
 
     async def deactivate(self, facilitator_id: uuid.UUID, on: date, reason: str) -> None:

@@ -22,9 +22,8 @@ from services.registration.domain.enrollments import (
     check_withdrawable,
     open_training,
 )
-from services.registration.domain.facilitators import check_region_served
 from services.registration.domain.reasons import WithdrawalReason
-from services.registration.usecases.facilitators import SOURCE, locked
+from services.registration.usecases.facilitators import SOURCE, locked_for_writing
 from services.registration.usecases.ports import Authorize, Repositories, UnitOfWork
 from shared.kernel.contracts import EnrollmentWithdrawn, FacilitatorEnrolled
 from shared.kernel.envelope import new_event
@@ -52,10 +51,8 @@ class TrainingSummary:
 async def enroll_facilitator(
     uow: UnitOfWork, cmd: Enroll, *, served: Collection[str], authorize: Authorize
 ) -> Enrollment:
-    facilitator = await locked(uow, cmd.facilitator_id)
+    facilitator = await locked_for_writing(uow, cmd.facilitator_id, served, authorize)
     region = facilitator.region
-    authorize(region)
-    check_region_served(served, region)
     training = open_training(await uow.trainings.lock(cmd.training_id), cmd.training_id)
     check_enrollable(facilitator, training)
     existing = await uow.enrollments.lock(cmd.training_id, cmd.facilitator_id)
@@ -86,10 +83,8 @@ async def enroll_facilitator(
 async def withdraw_enrollment(
     uow: UnitOfWork, cmd: Withdraw, *, served: Collection[str], authorize: Authorize
 ) -> Enrollment:
-    facilitator = await locked(uow, cmd.facilitator_id)
+    facilitator = await locked_for_writing(uow, cmd.facilitator_id, served, authorize)
     region = facilitator.region
-    authorize(region)
-    check_region_served(served, region)
     training = await uow.trainings.lock(cmd.training_id)
     enrollment = check_withdrawable(
         await uow.enrollments.lock(cmd.training_id, cmd.facilitator_id), training, cmd.facilitator_id, cmd.training_id

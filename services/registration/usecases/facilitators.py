@@ -101,6 +101,16 @@ async def locked(uow: UnitOfWork, facilitator_id: uuid.UUID) -> Facilitator:
     return facilitator
 
 
+async def locked_for_writing(
+    uow: UnitOfWork, facilitator_id: uuid.UUID, served: Collection[str], authorize: Authorize
+) -> Facilitator:
+    """The facilitator, locked, once the caller may write their region and this deployment serves it."""
+    facilitator = await locked(uow, facilitator_id)
+    authorize(facilitator.region)
+    check_region_served(served, facilitator.region)
+    return facilitator
+
+
 async def check_area_of(
     repos: Repositories, region: str, province_code: str, kabkota_code: str, on: date, *, within_region: bool = False
 ) -> None:
@@ -175,9 +185,7 @@ async def update_facilitator(
 ) -> Facilitator:
     """Change the name (published as FacilitatorUpdated) and/or the phone (stored hashed, never
     published). Repeating the same change is accepted and publishes nothing."""
-    facilitator = await locked(uow, cmd.facilitator_id)
-    authorize(facilitator.region)
-    check_region_served(served, facilitator.region)
+    facilitator = await locked_for_writing(uow, cmd.facilitator_id, served, authorize)
     if cmd.full_name is not None and cmd.full_name != facilitator.full_name:
         await uow.facilitators.set_name(facilitator.facilitator_id, cmd.full_name)
         uow.emit(
@@ -199,10 +207,8 @@ async def reassign_facilitator(
 ) -> Facilitator:
     """A new role and/or area from ``cmd.effective_from`` on, within the facilitator's region;
     the previous assignment stays in the history."""
-    facilitator = await locked(uow, cmd.facilitator_id)
+    facilitator = await locked_for_writing(uow, cmd.facilitator_id, served, authorize)
     region = facilitator.region
-    authorize(region)
-    check_region_served(served, region)
     check_active(facilitator)
     check_speciality(cmd.role, cmd.speciality)
     check_not_before_current(facilitator, cmd.effective_from)
@@ -210,19 +216,16 @@ async def reassign_facilitator(
     if current == (cmd.role, cmd.speciality, cmd.province_code, cmd.kabkota_code):
         raise errors.assignment_unchanged()
     await check_area_of(uow, region, cmd.province_code, cmd.kabkota_code, cmd.effective_from, within_region=True)
-    await uow.facilitators.reassign(
-        facilitator.facilitator_id, cmd.role, cmd.speciality, cmd.province_code, cmd.kabkota_code, cmd.effective_from
+    moved = replace(
+        facilitator,
+        role=cmd.role,
+        speciality=cmd.speciality,
+        province_code=cmd.province_code,
+        kabkota_code=cmd.kabkota_code,
+        effective_from=cmd.effective_from,
     )
-    await uow.facilitators.record_assignment(
-        replace(
-            facilitator,
-            role=cmd.role,
-            speciality=cmd.speciality,
-            province_code=cmd.province_code,
-            kabkota_code=cmd.kabkota_code,
-            effective_from=cmd.effective_from,
-        )
-    )
+    await uow.facilitators.reassign(moved)
+    await uow.facilitators.record_assignment(moved)
     uow.emit(
         new_event(
             FacilitatorReassigned(
@@ -248,10 +251,8 @@ async def deactivate_facilitator(
 ) -> Facilitator:
     """The facilitator leaves the program; their enrollments in trainings that are not closed
     are withdrawn (each published as EnrollmentWithdrawn)."""
-    facilitator = await locked(uow, cmd.facilitator_id)
+    facilitator = await locked_for_writing(uow, cmd.facilitator_id, served, authorize)
     region = facilitator.region
-    authorize(region)
-    check_region_served(served, region)
     check_active(facilitator)
     check_not_before_current(facilitator, cmd.effective_from)
     await uow.facilitators.deactivate(facilitator.facilitator_id, cmd.effective_from, cmd.reason.value)

@@ -18,7 +18,7 @@ from typing import Generic, Protocol, TypeVar
 from services.registration.domain.enrollments import Enrollment, KnownTraining
 from services.registration.domain.facilitators import AssignmentRecord, Facilitator
 from services.registration.domain.orgunits import OrgUnit, RegionAssignment
-from shared.kernel.contracts import OrgUnitLevel, Role, Speciality
+from shared.kernel.contracts import OrgUnitLevel, Role
 from shared.kernel.envelope import Event, EventPayload
 
 # The caller's check that it may act on (or read) a region: an HTTP credential's regions, or the
@@ -77,15 +77,10 @@ class Facilitators(Protocol):
     async def phone_hash(self, facilitator_id: uuid.UUID) -> bytes | None: ...
     async def set_name(self, facilitator_id: uuid.UUID, full_name: str) -> None: ...
     async def set_phone_hash(self, facilitator_id: uuid.UUID, phone_hash: bytes | None) -> None: ...
-    async def reassign(
-        self,
-        facilitator_id: uuid.UUID,
-        role: Role,
-        speciality: Speciality | None,
-        province_code: str,
-        kabkota_code: str,
-        effective_from: date,
-    ) -> None: ...
+    async def reassign(self, facilitator: Facilitator) -> None:
+        """Store the facilitator's new current assignment (role, speciality, area, effective_from)."""
+        ...
+
     async def deactivate(self, facilitator_id: uuid.UUID, on: date, reason: str) -> None: ...
     async def history(self, facilitator_id: uuid.UUID) -> list[AssignmentRecord]: ...
     async def find(self, where: FacilitatorFilter, limit: int, offset: int) -> Page[Facilitator]: ...

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 from services.training.domain.errors import (
     InvalidSchedule,
@@ -67,6 +68,22 @@ class Schedule:
     classes: tuple[TrainingClass, ...] = ()
     sessions: tuple[Session, ...] = ()
     completion_rule: CompletionRule = field(default_factory=CompletionRule)
+
+    def fields(self) -> dict[str, Any]:
+        """The schedule by field name, its tuples as lists: as a Training and the schedule's events hold it."""
+        return {
+            "title": self.title,
+            "organiser": self.organiser,
+            "venue": self.venue,
+            "start_date": self.start_date,
+            "end_date": self.end_date,
+            "capacity": self.capacity,
+            "eligible_roles": list(self.eligible_roles),
+            "modules": list(self.modules),
+            "classes": list(self.classes),
+            "sessions": list(self.sessions),
+            "completion_rule": self.completion_rule,
+        }
 
     def check(self) -> None:
         problems = schedule_problems(self.start_date, self.end_date, self.modules, self.classes, self.sessions)

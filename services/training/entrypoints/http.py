@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel
@@ -148,6 +148,13 @@ class DecisionOut(BaseModel):
     outdated: bool
 
 
+Out = TypeVar("Out", bound=BaseModel)
+
+
+def _out_of(model: type[Out], value: object | None) -> Out | None:
+    return model.model_validate(value, from_attributes=True) if value is not None else None
+
+
 class ParticipantOut(BaseModel):
     facilitator_id: uuid.UUID
     status: str
@@ -178,28 +185,16 @@ class ParticipantOut(BaseModel):
                 decided_at=v.decided_at,
                 outdated=v.decision_outdated,
             )
+        same_name = {k: getattr(v, k) for k in cls.model_fields if hasattr(v, k)}
         return cls(
-            facilitator_id=v.facilitator_id,
-            status=v.status,
-            role=v.role,
-            province_code=v.province_code,
-            kabkota_code=v.kabkota_code,
-            class_id=v.class_id,
-            attendance=v.attendance,
-            attended=v.attended,
-            attendance_ratio=v.attendance_ratio,
-            pre_test=AssessmentOut.model_validate(v.pre, from_attributes=True) if v.pre else None,
-            post_test=AssessmentOut.model_validate(v.post, from_attributes=True) if v.post else None,
-            gain=v.gain,
-            ojt_assignment=OJTAssignmentOut.model_validate(v.ojt_assignment, from_attributes=True)
-            if v.ojt_assignment
-            else None,
-            ojt_completion=OJTCompletionOut.model_validate(v.ojt_completion, from_attributes=True)
-            if v.ojt_completion
-            else None,
-            unmet_now=v.unmet_now,
-            decision=decision,
-            certificate_code=v.certificate_code,
+            **{
+                **same_name,
+                "pre_test": _out_of(AssessmentOut, v.pre),
+                "post_test": _out_of(AssessmentOut, v.post),
+                "ojt_assignment": _out_of(OJTAssignmentOut, v.ojt_assignment),
+                "ojt_completion": _out_of(OJTCompletionOut, v.ojt_completion),
+                "decision": decision,
+            }
         )
 
 
@@ -261,6 +256,19 @@ def _reader(caller: Principal) -> Authorize:
     return partial(ensure_may_read, caller)
 
 
+Command = TypeVar("Command")
+ChangeTraining = Callable[[Command, UnitOfWork, Deployment, Authorize], Awaitable[trainings.TrainingSummary]]
+
+
+async def _change_training(
+    change: ChangeTraining[Command], command: Command, runtime: Runtime, caller: Principal
+) -> TrainingOut:
+    """Run a use case that changes a training for an HTTP caller, and answer with the training."""
+    async with wiring.new_unit_of_work(runtime) as uow:
+        summary = await change(command, uow, wiring.deployment(runtime), _writer(caller))
+    return TrainingOut.of(summary)
+
+
 @router.post(
     "/trainings",
     status_code=status.HTTP_201_CREATED,
@@ -268,9 +276,7 @@ def _reader(caller: Principal) -> Authorize:
     responses={409: {"description": "training_exists: a training with this training_id exists"}},
 )
 async def schedule_training(body: ScheduleTraining, runtime: RuntimeDep, caller: Caller) -> TrainingOut:
-    async with wiring.new_unit_of_work(runtime) as uow:
-        summary = await trainings.schedule_training(body.command(), uow, wiring.deployment(runtime), _writer(caller))
-    return TrainingOut.of(summary)
+    return await _change_training(trainings.schedule_training, body.command(), runtime, caller)
 
 
 @router.get("/trainings/{training_id}", response_model=TrainingOut)
@@ -282,20 +288,18 @@ async def get_training(training_id: uuid.UUID, runtime: RuntimeDep, caller: Call
 async def update_training(
     training_id: uuid.UUID, body: ScheduleDetails, runtime: RuntimeDep, caller: Caller
 ) -> TrainingOut:
-    cmd = trainings.UpdateTraining(training_id, body.schedule())
-    async with wiring.new_unit_of_work(runtime) as uow:
-        summary = await trainings.update_training(cmd, uow, wiring.deployment(runtime), _writer(caller))
-    return TrainingOut.of(summary)
+    return await _change_training(
+        trainings.update_training, trainings.UpdateTraining(training_id, body.schedule()), runtime, caller
+    )
 
 
 @router.post("/trainings/{training_id}/cancel", response_model=TrainingOut)
 async def cancel_training(
     training_id: uuid.UUID, body: CancelTraining, runtime: RuntimeDep, caller: Caller
 ) -> TrainingOut:
-    cmd = trainings.CancelTraining(training_id, body.reason)
-    async with wiring.new_unit_of_work(runtime) as uow:
-        summary = await trainings.cancel_training(cmd, uow, wiring.deployment(runtime), _writer(caller))
-    return TrainingOut.of(summary)
+    return await _change_training(
+        trainings.cancel_training, trainings.CancelTraining(training_id, body.reason), runtime, caller
+    )
 
 
 @router.post(
@@ -304,10 +308,7 @@ async def cancel_training(
     summary="Close: decide completion for everyone not decided yet, issue certificates",
 )
 async def close_training(training_id: uuid.UUID, runtime: RuntimeDep, caller: Caller) -> TrainingOut:
-    cmd = trainings.CloseTraining(training_id)
-    async with wiring.new_unit_of_work(runtime) as uow:
-        summary = await trainings.close_training(cmd, uow, wiring.deployment(runtime), _writer(caller))
-    return TrainingOut.of(summary)
+    return await _change_training(trainings.close_training, trainings.CloseTraining(training_id), runtime, caller)
 
 
 @router.get("/trainings/{training_id}/roster", response_model=Roster)

@@ -4,7 +4,7 @@ certificate verification, known kelurahan. They read outside any unit of work.""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from services.training import domain
@@ -14,6 +14,7 @@ from services.training.usecases.ports import (
     Authorize,
     CertificateView,
     KnownKelurahan,
+    ParticipantRow,
     Reads,
     RosterEntry,
 )
@@ -48,13 +49,9 @@ async def roster(reads: Reads, training_id: uuid.UUID, authorize_read: Authorize
 
 
 @dataclass(frozen=True)
-class ParticipantView:
-    facilitator_id: uuid.UUID
-    status: str
-    role: str
-    province_code: str | None
-    kabkota_code: str | None
-    class_id: str | None
+class ParticipantView(ParticipantRow):
+    """A participant as stored, with what their current facts say."""
+
     attendance: dict[str, str]
     attended: int
     attendance_ratio: float
@@ -64,11 +61,6 @@ class ParticipantView:
     ojt_assignment: domain.OJTAssignment | None
     ojt_completion: domain.OJTCompletion | None
     unmet_now: list[str]
-    outcome: str | None
-    unmet: list[str] | None
-    decided_by: str | None
-    decided_at: datetime | None
-    certificate_code: str | None
 
     @property
     def decision_outdated(self) -> bool:
@@ -95,12 +87,7 @@ async def participants(
         completion = record.ojt_completion.data if record.ojt_completion else None
         views.append(
             ParticipantView(
-                facilitator_id=row.facilitator_id,
-                status=row.status,
-                role=row.role,
-                province_code=row.province_code,
-                kabkota_code=row.kabkota_code,
-                class_id=row.class_id,
+                **asdict(row),
                 attendance={
                     s.session_id: status.value
                     for s in training.sessions
@@ -114,11 +101,6 @@ async def participants(
                 ojt_assignment=assignment if isinstance(assignment, domain.OJTAssignment) else None,
                 ojt_completion=completion if isinstance(completion, domain.OJTCompletion) else None,
                 unmet_now=list(evaluation.unmet),
-                outcome=row.outcome,
-                unmet=list(row.unmet) if row.unmet is not None else None,
-                decided_by=row.decided_by,
-                decided_at=row.decided_at,
-                certificate_code=row.certificate_code,
             )
         )
     return training, views

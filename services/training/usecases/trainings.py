@@ -72,21 +72,7 @@ async def schedule_training(
         uow,
         deployment,
         summary.training,
-        TrainingScheduled(
-            training_id=training_id,
-            training_type=cmd.training_type,
-            title=s.title,
-            organiser=s.organiser,
-            venue=s.venue,
-            start_date=s.start_date,
-            end_date=s.end_date,
-            capacity=s.capacity,
-            eligible_roles=list(s.eligible_roles),
-            modules=list(s.modules),
-            classes=list(s.classes),
-            sessions=list(s.sessions),
-            completion_rule=s.completion_rule,
-        ),
+        TrainingScheduled(training_id=training_id, training_type=cmd.training_type, **s.fields()),
     )
     return summary
 
@@ -110,20 +96,7 @@ async def update_training(
         uow,
         deployment,
         updated,
-        TrainingUpdated(
-            training_id=training_id,
-            title=s.title,
-            venue=s.venue,
-            start_date=s.start_date,
-            end_date=s.end_date,
-            capacity=s.capacity,
-            eligible_roles=list(s.eligible_roles),
-            sessions=list(s.sessions),
-            organiser=s.organiser,
-            modules=list(s.modules),
-            classes=list(s.classes),
-            completion_rule=s.completion_rule,
-        ),
+        TrainingUpdated(training_id=training_id, **s.fields()),
     )
     # A new rule or new sessions may let participants complete now.
     await decide_due(uow, deployment, updated, None, closing=False)

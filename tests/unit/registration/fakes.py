@@ -19,7 +19,6 @@ from services.registration.domain.enrollments import Enrollment, KnownTraining
 from services.registration.domain.facilitators import AssignmentRecord, Facilitator
 from services.registration.domain.orgunits import OrgUnit, RegionAssignment
 from services.registration.usecases.ports import FacilitatorFilter, OrgUnitFilter, Page, UnitInRegion
-from shared.kernel.contracts import Role, Speciality
 from shared.kernel.envelope import Event, EventPayload
 
 
@@ -80,23 +79,8 @@ class MemoryFacilitators:
     async def set_phone_hash(self, facilitator_id: uuid.UUID, phone_hash: bytes | None) -> None:
         self.state.phone_hashes[facilitator_id] = phone_hash
 
-    async def reassign(
-        self,
-        facilitator_id: uuid.UUID,
-        role: Role,
-        speciality: Speciality | None,
-        province_code: str,
-        kabkota_code: str,
-        effective_from: date,
-    ) -> None:
-        self._change(
-            facilitator_id,
-            role=role,
-            speciality=speciality,
-            province_code=province_code,
-            kabkota_code=kabkota_code,
-            effective_from=effective_from,
-        )
+    async def reassign(self, facilitator: Facilitator) -> None:
+        self.state.facilitators[facilitator.facilitator_id] = facilitator
 
     async def deactivate(self, facilitator_id: uuid.UUID, on: date, reason: str) -> None:
         self._change(facilitator_id, status="inactive", deactivated_on=on)

@@ -9,30 +9,22 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[3] / "services" / "registration"
 
+# What the use cases may not import; the domain may not import it either, nor the use cases.
+NO_IO_NOR_OUTER_LAYERS = (
+    "asyncpg",
+    "fastapi",
+    "faststream",
+    "shared.kernel.db",
+    "shared.kernel.http",
+    "shared.kernel.outbox",
+    "shared.bootstrap.service",
+    "services.registration.repositories",
+    "services.registration.entrypoints",
+)
+
 FORBIDDEN = {
-    "domain": (
-        "asyncpg",
-        "fastapi",
-        "faststream",
-        "shared.kernel.db",
-        "shared.kernel.http",
-        "shared.kernel.outbox",
-        "shared.bootstrap.service",
-        "services.registration.usecases",
-        "services.registration.repositories",
-        "services.registration.entrypoints",
-    ),
-    "usecases": (
-        "asyncpg",
-        "fastapi",
-        "faststream",
-        "shared.kernel.db",
-        "shared.kernel.http",
-        "shared.kernel.outbox",
-        "shared.bootstrap.service",
-        "services.registration.repositories",
-        "services.registration.entrypoints",
-    ),
+    "domain": (*NO_IO_NOR_OUTER_LAYERS, "services.registration.usecases"),
+    "usecases": NO_IO_NOR_OUTER_LAYERS,
     "repositories": ("fastapi", "shared.kernel.http", "shared.bootstrap.service", "services.registration.entrypoints"),
 }
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from services.training.domain import Schedule
 from services.training.usecases import trainings
-from services.training.usecases.facts import FactIds, Origin
+from services.training.usecases.facts import FactIds, FactsOutcome, Origin
+from services.training.usecases.ports import Authorize, Deployment, UnitOfWork
 from services.training.usecases.trainings import ScheduleTraining, TrainingSummary
 from shared.kernel.contracts import CompletionRule, Module, Role, Session, SessionKind, TrainingClass, TrainingType
 from tests.unit.training.fakes import DEPLOYMENT, REGION, FakeDatabase, only
@@ -52,3 +54,16 @@ async def scheduled(db: FakeDatabase, training_id: uuid.UUID | None = None, **ch
 
 def http(occurred_at: datetime | None = None) -> Origin:
     return Origin("http", occurred_at or at(0), FactIds())
+
+
+Command = TypeVar("Command")
+
+
+async def record(
+    db: FakeDatabase,
+    use_case: Callable[[Command, UnitOfWork, Deployment, Authorize, Origin], Awaitable[FactsOutcome]],
+    cmd: Command,
+) -> FactsOutcome:
+    """Run a fact-recording use case in its own unit of work, for an HTTP caller of the training's region."""
+    async with db.unit_of_work() as uow:
+        return await use_case(cmd, uow, DEPLOYMENT, only(REGION), http())

@@ -97,7 +97,7 @@ class FakeTrainings:
             created_at=NOW,
             updated_at=NOW,
             closed_at=None,
-            **_schedule_fields(sch),
+            **sch.fields(),
         )
         return True
 
@@ -110,7 +110,7 @@ class FakeTrainings:
 
     async def update_schedule(self, training_id: uuid.UUID, schedule: Schedule) -> None:
         t = self.s.trainings[training_id]
-        self.s.trainings[training_id] = replace(t, version=t.version + 1, **_schedule_fields(schedule))
+        self.s.trainings[training_id] = replace(t, version=t.version + 1, **schedule.fields())
 
     async def set_status(self, training_id: uuid.UUID, status: str, reason: str) -> None:
         t = self.s.trainings[training_id]
@@ -120,22 +120,6 @@ class FakeTrainings:
 
     async def counts(self, training_id: uuid.UUID) -> TrainingCounts:
         return _counts(self.s, training_id)
-
-
-def _schedule_fields(s: Schedule) -> dict[str, Any]:
-    return {
-        "title": s.title,
-        "organiser": s.organiser,
-        "venue": s.venue,
-        "start_date": s.start_date,
-        "end_date": s.end_date,
-        "capacity": s.capacity,
-        "eligible_roles": list(s.eligible_roles),
-        "modules": list(s.modules),
-        "classes": list(s.classes),
-        "sessions": list(s.sessions),
-        "completion_rule": s.completion_rule,
-    }
 
 
 class FakeRoster:

@@ -31,7 +31,7 @@ from shared.kernel.contracts import (
     TrainingCompleted,
 )
 from shared.kernel.errors import Conflict, Forbidden, Invalid
-from tests.unit.training.builders import KEL, at, http, scheduled
+from tests.unit.training.builders import KEL, at, http, record, scheduled
 from tests.unit.training.fakes import DEPLOYMENT, NOW, REGION, FakeDatabase, only
 
 PRESENT = AttendanceStatus.PRESENT
@@ -52,8 +52,7 @@ async def test_attendance_is_recorded_and_published_with_its_time() -> None:
         (AttendanceEntry(p1, PRESENT, fact_id="sheet-1/p1"), AttendanceEntry(p2, AttendanceStatus.LATE, "macet")),
         occurred_at=at(0),
     )
-    async with db.unit_of_work() as uow:
-        outcome = await facts.record_attendance(cmd, uow, DEPLOYMENT, only(REGION), http())
+    outcome = await record(db, facts.record_attendance, cmd)
     assert (outcome.count("recorded"), outcome.count("duplicate"), outcome.count("refused")) == (2, 0, 0)
     assert outcome.results[0].fact_id == "sheet-1/p1"
     stored = db.state.facts[(tid, "sheet-1/p1")]
@@ -69,8 +68,7 @@ async def test_a_fact_sent_again_with_its_id_is_a_duplicate_and_published_once()
     tid, (p1, _) = await training_with(db)
     cmd = ScoreAssessments(tid, AssessmentKind.PRE, 50, (ScoreEntry(p1, 20, "pre-p1"),), at(0))
     for _ in range(2):
-        async with db.unit_of_work() as uow:
-            outcome = await facts.record_assessments(cmd, uow, DEPLOYMENT, only(REGION), http())
+        outcome = await record(db, facts.record_assessments, cmd)
     assert [r.outcome for r in outcome.results] == ["duplicate"]
     assert len(db.payloads(AssessmentScored)) == 1
     assert db.payloads(AssessmentScored)[0].max_score == 50
@@ -80,12 +78,10 @@ async def test_a_fact_id_reused_with_other_content_is_a_conflict_and_nothing_is_
     db = FakeDatabase()
     tid, (p1, p2) = await training_with(db)
     first = ScoreAssessments(tid, AssessmentKind.PRE, 50, (ScoreEntry(p1, 20, "pre-p1"),), at(0))
-    async with db.unit_of_work() as uow:
-        await facts.record_assessments(first, uow, DEPLOYMENT, only(REGION), http())
+    await record(db, facts.record_assessments, first)
     changed = ScoreAssessments(tid, AssessmentKind.PRE, 50, (ScoreEntry(p2, 30), ScoreEntry(p1, 25, "pre-p1")), at(0))
     with pytest.raises(Conflict) as refused:
-        async with db.unit_of_work() as uow:
-            await facts.record_assessments(changed, uow, DEPLOYMENT, only(REGION), http())
+        await record(db, facts.record_assessments, changed)
     assert refused.value.code == "fact_id_conflict"
     assert [d["fact_id"] for d in refused.value.details["refused"]] == ["pre-p1"]
     assert len(db.state.facts) == 1  # all or nothing: p2's score is not kept either
@@ -98,8 +94,7 @@ async def test_one_refused_fact_refuses_the_request_and_lists_every_refusal() ->
     strangers = [uuid.uuid4(), uuid.uuid4()]
     cmd = RecordAttendance(tid, "d0", tuple(AttendanceEntry(f, PRESENT) for f in [p1, *strangers]), occurred_at=at(0))
     with pytest.raises(Invalid) as refused:
-        async with db.unit_of_work() as uow:
-            await facts.record_attendance(cmd, uow, DEPLOYMENT, only(REGION), http())
+        await record(db, facts.record_attendance, cmd)
     assert refused.value.code == "not_enrolled"
     assert refused.value.message.endswith("(and 1 more refusal(s), see details)")
     assert [d["code"] for d in refused.value.details["refused"]] == ["not_enrolled", "not_enrolled"]
@@ -120,8 +115,7 @@ async def test_attendance_refusals(session: str, when: object, code: str) -> Non
     tid, (p1, _) = await training_with(db)
     cmd = RecordAttendance(tid, session, (AttendanceEntry(p1, PRESENT),), occurred_at=when)  # type: ignore[arg-type]
     with pytest.raises(Invalid) as refused:
-        async with db.unit_of_work() as uow:
-            await facts.record_attendance(cmd, uow, DEPLOYMENT, only(REGION), http())
+        await record(db, facts.record_attendance, cmd)
     assert refused.value.code == code
 
 
@@ -139,12 +133,10 @@ async def test_a_class_sheet_marks_everyone_of_the_class_but_the_exceptions() ->
         default_status=PRESENT,
         sheet_id="A-d1",
     )
-    async with db.unit_of_work() as uow:
-        outcome = await facts.record_attendance(sheet, uow, DEPLOYMENT, only(REGION), http())
+    outcome = await record(db, facts.record_attendance, sheet)
     statuses = {e.facilitator_id: e.status for e in db.payloads(AttendanceRecorded)}
     assert statuses == {in_a[0]: AttendanceStatus.EXCUSED, in_a[1]: PRESENT, in_a[2]: PRESENT}
-    async with db.unit_of_work() as uow:  # the same sheet again: its ids derive from sheet_id
-        again = await facts.record_attendance(sheet, uow, DEPLOYMENT, only(REGION), http())
+    again = await record(db, facts.record_attendance, sheet)  # the same sheet again: its ids derive from sheet_id
     assert [r.fact_id for r in again.results] == [r.fact_id for r in outcome.results]
     assert again.count("duplicate") == 3
     assert len(db.payloads(AttendanceRecorded)) == 3
@@ -159,8 +151,7 @@ async def test_a_class_sheet_must_name_a_class_and_its_members() -> None:
         (RecordAttendance(tid, "d0", (AttendanceEntry(p2, PRESENT),), at(0), class_id="A"), "not_in_class"),
     ):
         with pytest.raises(Invalid) as refused:
-            async with db.unit_of_work() as uow:
-                await facts.record_attendance(cmd, uow, DEPLOYMENT, only(REGION), http())
+            await record(db, facts.record_attendance, cmd)
         assert refused.value.code == code
 
 
@@ -188,8 +179,7 @@ async def test_ojt_refusals() -> None:
         (AssignOJT(tid, KEL, "Bu Sari", class_id="A"), "empty_class"),
     ):
         with pytest.raises(Invalid) as refused:
-            async with db.unit_of_work() as uow:
-                await facts.assign_ojt(cmd, uow, DEPLOYMENT, only(REGION), http())
+            await record(db, facts.assign_ojt, cmd)
         assert refused.value.code == code
     assert not db.state.facts
 
@@ -227,8 +217,7 @@ async def test_facts_need_a_training_that_is_not_cancelled_and_a_caller_of_its_r
             await facts.complete_ojt(cmd, uow, DEPLOYMENT, only("oc05"), http())
     db.state.trainings[tid] = replace(db.state.trainings[tid], status=CANCELLED)
     with pytest.raises(Conflict) as refused:
-        async with db.unit_of_work() as uow:
-            await facts.complete_ojt(cmd, uow, DEPLOYMENT, only(REGION), http())
+        await record(db, facts.complete_ojt, cmd)
     assert refused.value.code == "training_cancelled"
 
 
