@@ -41,9 +41,9 @@ import asyncpg
 import httpx
 
 from bench.generator import Generator, Synthetic, regions
-from services.reporting.kafka import partitions_of
-from services.reporting.projections import CONSUMERS
-from services.reporting.rebuild import rebuild
+from services.reporting.entrypoints.consumers import CONSUMERS
+from services.reporting.entrypoints.kafka import partitions_of
+from services.reporting.entrypoints.rebuild import rebuild
 from shared.kernel import kafka as kafka_clients
 from shared.kernel.db import migrate
 from shared.kernel.settings import Settings

@@ -4,9 +4,9 @@ from services.reporting.app import DEFINITION
 from shared.bootstrap.service import main
 
 if sys.argv[1:2] == ["rebuild"]:
-    # Replays the log into fresh tables and swaps them in (see services/reporting/rebuild.py).
-    from services.reporting.rebuild import main as rebuild
+    # Replays the log into fresh tables and swaps them in (see services/reporting/entrypoints/rebuild.py).
+    from services.reporting.entrypoints.cli import rebuild_command
 
-    rebuild(sys.argv[2:])
+    rebuild_command(sys.argv[2:])
 else:
     main(DEFINITION)

@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from services.reporting import api, dashboard, projections
+from services.reporting.entrypoints import dashboard, http
+from services.reporting.entrypoints.consumers import CONSUMERS
+from services.reporting.entrypoints.errors import ERRORS
 from shared.kernel.runtime import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -11,6 +13,7 @@ DEFINITION = ServiceDefinition(
     description="Read models of every OC region's events, for the national office.",
     default_port=8003,
     migrations=Path(__file__).parent / "migrations",
-    routers=(api.router, dashboard.router),
-    consumers=projections.CONSUMERS,
+    routers=(http.router, dashboard.router),
+    consumers=CONSUMERS,
+    errors=ERRORS,
 )

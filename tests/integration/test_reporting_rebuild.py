@@ -24,8 +24,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from bench.generator import FACILITATORS_CONSUMER, TRAININGS_CONSUMER, Generator, Synthetic
-from services.reporting import rebuild as rebuilding
-from services.reporting.projections import DEDUPE_TABLE, READ_MODEL_TABLES
+from services.reporting.entrypoints import rebuild as rebuilding
+from services.reporting.repositories.projections import DEDUPE_TABLE, READ_MODEL_TABLES
 from shared.kernel.settings import Settings, load_settings
 from shared.kernel.topics import FACILITATOR, TRAINING, all_topics
 from shared.tools.kafka_admin import delete_topics, ensure_topics

@@ -11,11 +11,11 @@ from typing import Any
 
 import openpyxl  # type: ignore[import-untyped]
 
-from services.reporting import charts
-from services.reporting.exports import to_csv, to_xlsx
-from services.reporting.models import Filters, KelurahanOJT, PeriodTotal, TrainingReport
-from services.reporting.names import display_name
-from services.reporting.repository import by_year, period_range
+from services.reporting.domain.models import Filters, KelurahanOJT, PeriodTotal, TrainingReport
+from services.reporting.domain.names import display_name
+from services.reporting.domain.periods import by_year, period_range
+from services.reporting.entrypoints import charts
+from services.reporting.entrypoints.exports import to_csv, to_xlsx
 
 
 def test_csv_keeps_any_script_and_never_lets_text_become_a_formula() -> None:

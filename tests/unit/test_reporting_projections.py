@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from services.reporting.decoding import decode
-from services.reporting.projections import DEDUPE_TABLE, READ_MODEL_TABLES
-from services.reporting.projections.common import ByType, lww_upsert, rounds
-from services.reporting.projections.trainings import UPSERT_PARTICIPANTS, merge_participants
-from services.reporting.rebuild import shard_of
+from services.reporting.entrypoints.decoding import decode
+from services.reporting.entrypoints.rebuild import shard_of
+from services.reporting.repositories.projections import DEDUPE_TABLE, READ_MODEL_TABLES
+from services.reporting.repositories.projections.common import ByType, lww_upsert, rounds
+from services.reporting.repositories.projections.trainings import UPSERT_PARTICIPANTS, merge_participants
 from shared.kernel.contracts import (
     AssessmentKind,
     AssessmentScored,

@@ -12,14 +12,11 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel
 
-from services.reporting import repository
-from services.reporting.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, to_csv, to_xlsx
-from services.reporting.lag import SOURCE as LAG_SOURCE
-from services.reporting.lag import LagMonitor
-from services.reporting.models import (
+from services.reporting.domain.errors import unknown_table
+from services.reporting.domain.models import (
     AreaReport,
+    FacilitatorCounts,
     FacilitatorHistory,
     Filters,
     NationalReport,
@@ -27,10 +24,14 @@ from services.reporting.models import (
     Report,
     TrainingReport,
 )
-from services.reporting.projections import CONSUMERS
+from services.reporting.entrypoints.consumers import CONSUMERS
+from services.reporting.entrypoints.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, to_csv, to_xlsx
+from services.reporting.entrypoints.lag import SOURCE as LAG_SOURCE
+from services.reporting.entrypoints.lag import LagMonitor
+from services.reporting.repositories.reads import reading
+from services.reporting.usecases import reports
 from shared.kernel.auth import OptionalCaller, Principal, ensure_may_read, ensure_national_reader, require_principal
 from shared.kernel.contracts import Role, TrainingType
-from shared.kernel.http import ApiError
 from shared.kernel.runtime import Runtime, runtime_of
 from shared.kernel.validation import KabkotaCode, ProvinceCode, RegionCode
 
@@ -130,21 +131,8 @@ def render(report: Report, fmt: Format, table: str | None, name: str) -> Report 
 
 def _table(tables: dict[str, Any], name: str) -> Any:
     if name not in tables:
-        raise ApiError(422, "unknown_table", f"this report has no table {name!r}", {"tables": list(tables)})
+        raise unknown_table(name, tables)
     return tables[name]
-
-
-class AreaCount(BaseModel):
-    region: str
-    province_code: str
-    facilitators: int
-
-
-class FacilitatorCounts(BaseModel):
-    total: int
-    rows: list[AreaCount]
-    data_as_of: datetime | None
-    last_event_at: datetime | None
 
 
 @router.get(
@@ -159,18 +147,8 @@ async def facilitator_counts(
     province: Annotated[ProvinceCode | None, Query()] = None,
     role: Annotated[Role | None, Query()] = None,
 ) -> FacilitatorCounts:
-    async with repository.snapshot(runtime.pool) as conn:
-        rows = [
-            AreaCount.model_validate(r)
-            for r in await repository.facilitator_counts(conn, region, province, role.value if role else None)
-        ]
-        fresh = await conn.fetchrow(repository.DATA_AS_OF)
-    return FacilitatorCounts(
-        total=sum(r.facilitators for r in rows),
-        rows=rows,
-        data_as_of=fresh["last_applied_at"] if fresh else None,
-        last_event_at=fresh["newest"] if fresh else None,
-    )
+    async with reading(runtime.pool) as reads:
+        return await reports.facilitator_counts(reads, region, province, role.value if role else None)
 
 
 @router.get(
@@ -188,8 +166,8 @@ async def national_report(
     table: TableQuery = None,
 ) -> Report | Response:
     lag_now = await lag.current()
-    async with repository.snapshot(runtime.pool) as conn:
-        report = await repository.national(conn, f, report_today(), lag_now, LAG_SOURCE)
+    async with reading(runtime.pool) as reads:
+        report = await reports.national(reads, f, report_today(), lag_now, LAG_SOURCE)
     return render(report, format, table, "national")
 
 
@@ -211,8 +189,8 @@ async def region_report(
     if caller is not None and not runtime.settings.public_aggregates:
         ensure_may_read(caller, region)
     lag_now = await lag.current()
-    async with repository.snapshot(runtime.pool) as conn:
-        report = await repository.region(conn, region, f, report_today(), lag_now)
+    async with reading(runtime.pool) as reads:
+        report = await reports.region(reads, region, f, report_today(), lag_now)
     return render(report, format, table, f"region-{region}")
 
 
@@ -230,8 +208,8 @@ async def province_report(
     format: FormatQuery = Format.JSON,
     table: TableQuery = None,
 ) -> Report | Response:
-    async with repository.snapshot(runtime.pool) as conn:
-        report = await repository.area(conn, "province", code, f)
+    async with reading(runtime.pool) as reads:
+        report = await reports.area(reads, "province", code, f)
     return render(report, format, table, f"province-{code}")
 
 
@@ -249,8 +227,8 @@ async def kabkota_report(
     format: FormatQuery = Format.JSON,
     table: TableQuery = None,
 ) -> Report | Response:
-    async with repository.snapshot(runtime.pool) as conn:
-        report = await repository.area(conn, "kabkota", code, f)
+    async with reading(runtime.pool) as reads:
+        report = await reports.area(reads, "kabkota", code, f)
     return render(report, format, table, f"kabkota-{code}")
 
 
@@ -267,10 +245,8 @@ async def training_report(
     format: FormatQuery = Format.JSON,
     table: TableQuery = None,
 ) -> Report | Response:
-    async with repository.snapshot(runtime.pool) as conn:
-        report = await repository.training(conn, training_id, report_today())
-    if report is None:
-        raise ApiError(404, "training_not_found", f"no events of training {training_id} were applied")
+    async with reading(runtime.pool) as reads:
+        report = await reports.training(reads, training_id, report_today())
     return render(report, format, table, f"training-{training_id}")
 
 
@@ -290,8 +266,6 @@ async def facilitator_history(
 ) -> Report | Response:
     principal = require_principal(caller)
     ensure_national_reader(principal)
-    async with repository.snapshot(runtime.pool) as conn:
-        report = await repository.facilitator_history(conn, facilitator_id)
-    if report is None:
-        raise ApiError(404, "facilitator_not_found", f"no events of facilitator {facilitator_id} were applied")
+    async with reading(runtime.pool) as reads:
+        report = await reports.facilitator_history(reads, facilitator_id)
     return render(report, format, table, f"facilitator-{facilitator_id}")

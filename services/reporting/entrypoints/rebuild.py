@@ -40,7 +40,6 @@ live consumers dead-letter them.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import gc
@@ -66,13 +65,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from services.reporting.decoding import decode
-from services.reporting.kafka import partitions_of
-from services.reporting.projections import DEDUPE_TABLE, PROJECTIONS, READ_MODEL_TABLES, Projection
+from services.reporting.entrypoints.consumers import PROJECTIONS, Projection
+from services.reporting.entrypoints.decoding import decode
+from services.reporting.entrypoints.kafka import partitions_of
+from services.reporting.repositories.projections import DEDUPE_TABLE, READ_MODEL_TABLES
 from shared.kernel import kafka as kafka_clients
 from shared.kernel.envelope import Event, RejectedMessage
-from shared.kernel.logs import configure_logging
-from shared.kernel.settings import Settings, load_settings
+from shared.kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -666,38 +665,3 @@ def _progress_bar() -> Progress:
 def _say(enabled: bool, text: str) -> None:
     if enabled:
         print(text, file=sys.stderr)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m services.reporting rebuild",
-        description="Replay every configured region's topics into fresh read-model tables and swap them in.",
-    )
-    parser.add_argument("--batch-size", type=int, default=5000, help="records per fetch and transaction")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument(
-        "--drop-previous", action="store_true", help=f"drop the replaced tables (kept in {previous_schema()} otherwise)"
-    )
-    args = parser.parse_args(argv)
-    settings = load_settings()
-    configure_logging("reporting", settings.log_level)
-    try:
-        report = asyncio.run(
-            rebuild(
-                settings, batch_size=args.batch_size, progress=not args.no_progress, drop_previous=args.drop_previous
-            )
-        )
-    except RebuildAborted as exc:
-        reason = " ".join(str(exc).split())
-        print(f"rebuild refused to swap, the live read model is untouched: {reason}", file=sys.stderr)
-        sys.exit(2)
-    print(
-        f"rebuild: {report.records:,} records from {report.partitions} partitions, {report.applied:,} events applied, "
-        f"{report.duplicates:,} duplicates, {report.ignored:,} ignored, {report.rejected:,} rejected, "
-        f"{report.failed:,} failed; bulk {report.bulk_rate:,.0f} records/s; swapped in {report.swap_seconds:.2f}s "
-        f"(total {report.seconds:.1f}s)"
-    )
-
-
-if __name__ == "__main__":
-    main()

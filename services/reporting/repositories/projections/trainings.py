@@ -14,8 +14,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from services.reporting.decoding import decode
-from services.reporting.projections.common import (
+from services.reporting.repositories.projections.common import (
     LOCK_TRAINING,
     ByType,
     columns_of,
@@ -24,7 +23,6 @@ from services.reporting.projections.common import (
     rounds,
     touch_freshness,
 )
-from shared.kernel.consumer import Consumer
 from shared.kernel.contracts import (
     AssessmentKind,
     AssessmentScored,
@@ -43,7 +41,6 @@ from shared.kernel.contracts import (
 )
 from shared.kernel.db import Conn
 from shared.kernel.envelope import Event
-from shared.kernel.topics import ENROLLMENT, PARTICIPATION, TRAINING
 
 NAME = "reporting.trainings"
 
@@ -446,12 +443,3 @@ async def derive_all(conn: Conn) -> None:
     await conn.execute(RECOMPUTE_SESSION_STATS)
     await conn.execute(RECOMPUTE_TRAINING_STATS)
     await conn.execute(RECOMPUTE_AREA_STATS)
-
-
-async def _apply_live(conn: Conn, events: Sequence[Event[Any]]) -> None:
-    await apply(conn, events)
-
-
-CONSUMER = Consumer(
-    name=NAME, streams=(TRAINING, ENROLLMENT, PARTICIPATION), handles=HANDLES, apply=_apply_live, decode=decode
-)

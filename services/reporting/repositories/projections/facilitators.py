@@ -14,8 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from services.reporting.decoding import decode
-from services.reporting.projections.common import (
+from services.reporting.repositories.projections.common import (
     LOCK_FACILITATOR,
     ByType,
     columns_of,
@@ -24,7 +23,6 @@ from services.reporting.projections.common import (
     rounds,
     touch_freshness,
 )
-from shared.kernel.consumer import Consumer
 from shared.kernel.contracts import (
     FacilitatorDeactivated,
     FacilitatorReassigned,
@@ -35,7 +33,6 @@ from shared.kernel.contracts import (
 )
 from shared.kernel.db import Conn
 from shared.kernel.envelope import Event
-from shared.kernel.topics import FACILITATOR, ORGUNIT
 
 NAME = "reporting.facilitators"
 
@@ -325,10 +322,3 @@ async def derive_all(conn: Conn) -> None:
     """Recompute the totals from the facilitators' current state (end of a bulk rebuild)."""
     await conn.execute(CLEAR_TOTALS)
     await conn.execute(RECOMPUTE_TOTALS)
-
-
-async def _apply_live(conn: Conn, events: Sequence[Event[Any]]) -> None:
-    await apply(conn, events)
-
-
-CONSUMER = Consumer(name=NAME, streams=(FACILITATOR, ORGUNIT), handles=HANDLES, apply=_apply_live, decode=decode)

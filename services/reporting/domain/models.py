@@ -327,3 +327,16 @@ class FacilitatorHistory(Report):
     facilitator: FacilitatorInfo
     trainings: list[HistoryRow]
     assignments: list[AssignmentRow]
+
+
+class AreaCount(BaseModel):
+    region: str
+    province_code: str
+    facilitators: int
+
+
+class FacilitatorCounts(BaseModel):
+    total: int
+    rows: list[AreaCount]
+    data_as_of: datetime | None
+    last_event_at: datetime | None

@@ -17,12 +17,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from services.reporting import charts, repository
-from services.reporting.api import WIB, AggregatesCaller, FiltersDep, LagDep, report_today
-from services.reporting.lag import SOURCE as LAG_SOURCE
-from services.reporting.models import AreaReport, Filters, Report
+from services.reporting.domain.models import AreaReport, Filters, Report
+from services.reporting.entrypoints import charts
+from services.reporting.entrypoints.http import WIB, AggregatesCaller, FiltersDep, LagDep, report_today
+from services.reporting.entrypoints.lag import SOURCE as LAG_SOURCE
+from services.reporting.repositories.reads import reading
+from services.reporting.usecases import reports
 from shared.kernel.contracts import Role, TrainingType
-from shared.kernel.http import ApiError
 from shared.kernel.runtime import Runtime, runtime_of
 from shared.kernel.validation import KabkotaCode, ProvinceCode, RegionCode
 
@@ -30,7 +31,7 @@ router = APIRouter(include_in_schema=False)
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 
 TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    loader=FileSystemLoader(Path(__file__).parents[1] / "templates"),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
@@ -87,8 +88,8 @@ async def national_page(
     request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, lag: LagDep, f: FiltersDep
 ) -> HTMLResponse:
     lag_now = await lag.current()
-    async with repository.snapshot(runtime.pool) as conn:
-        report = await repository.national(conn, f, report_today(), lag_now, LAG_SOURCE)
+    async with reading(runtime.pool) as reads:
+        report = await reports.national(reads, f, report_today(), lag_now, LAG_SOURCE)
     completion = charts.hbar(
         [
             (p.name, p.completion_rate, f"({p.completed:,}/{p.completed + p.not_completed:,})")
@@ -112,8 +113,8 @@ async def region_page(
     request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, lag: LagDep, f: FiltersDep, region: RegionCode
 ) -> HTMLResponse:
     lag_now = await lag.current()
-    async with repository.snapshot(runtime.pool) as conn:
-        report = await repository.region(conn, region, f, report_today(), lag_now)
+    async with reading(runtime.pool) as reads:
+        report = await reports.region(reads, region, f, report_today(), lag_now)
     return _page(
         "region.html",
         request,
@@ -139,8 +140,8 @@ async def region_page(
 async def province_page(
     request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, f: FiltersDep, code: ProvinceCode
 ) -> HTMLResponse:
-    async with repository.snapshot(runtime.pool) as conn:
-        report = await repository.area(conn, "province", code, f)
+    async with reading(runtime.pool) as reads:
+        report = await reports.area(reads, "province", code, f)
     return _area_page(request, f, report, f"/api/v1/reports/provinces/{code}", f"Province {report.name}")
 
 
@@ -148,8 +149,8 @@ async def province_page(
 async def kabkota_page(
     request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, f: FiltersDep, code: KabkotaCode
 ) -> HTMLResponse:
-    async with repository.snapshot(runtime.pool) as conn:
-        report = await repository.area(conn, "kabkota", code, f)
+    async with reading(runtime.pool) as reads:
+        report = await reports.area(reads, "kabkota", code, f)
     return _area_page(request, f, report, f"/api/v1/reports/kabkota/{code}", f"Kota/Kabupaten {report.name}")
 
 
@@ -157,10 +158,8 @@ async def kabkota_page(
 async def training_page(
     request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, training_id: uuid.UUID
 ) -> HTMLResponse:
-    async with repository.snapshot(runtime.pool) as conn:
-        report = await repository.training(conn, training_id, report_today())
-    if report is None:
-        raise ApiError(404, "training_not_found", f"no events of training {training_id} were applied")
+    async with reading(runtime.pool) as reads:
+        report = await reports.training(reads, training_id, report_today())
     return _page(
         "training.html",
         request,

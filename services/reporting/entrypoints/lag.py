@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from services.reporting.kafka import partitions_of
+from services.reporting.entrypoints.kafka import partitions_of
 from shared.kernel import kafka as kafka_clients
 from shared.kernel.consumer import Consumer
 from shared.kernel.kafka import Kafka

@@ -1,0 +1,1 @@
+"""The doors of the service: HTTP and the dashboard, the Kafka consumers, the rebuild command."""
