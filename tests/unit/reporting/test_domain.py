@@ -1,0 +1,35 @@
+"""Pure parts of the reporting domain: periods, rates, refusals and their HTTP statuses."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from services.reporting.domain.errors import UNKNOWN_TABLE, unknown_table
+from services.reporting.domain.models import Filters
+from services.reporting.domain.periods import TrainingFilter, num, rate
+from services.reporting.entrypoints.errors import ERRORS
+
+
+def test_a_filter_selects_trainings_by_start_month_or_year_and_type() -> None:
+    assert TrainingFilter.of(Filters()) == TrainingFilter(None, None, None)
+    assert TrainingFilter.of(Filters(period="2016-12", training_type="ojt")) == TrainingFilter(
+        date(2016, 12, 1), date(2017, 1, 1), "ojt"
+    )
+    assert TrainingFilter.of(Filters(period="2017")) == TrainingFilter(date(2017, 1, 1), date(2018, 1, 1), None)
+
+
+def test_rates_are_rounded_and_undefined_without_a_denominator() -> None:
+    assert rate(1, 3) == 0.3333
+    assert rate(Decimal(2), Decimal(4)) == 0.5
+    assert rate(1, 0) is None
+    assert rate(None, 3) is None
+    assert num(Decimal("1.5")) == 1.5
+    assert num(None) is None
+
+
+def test_an_unknown_table_is_refused_with_the_tables_there_are() -> None:
+    error = unknown_table("nope", {"a": 1, "b": 2})
+    assert (error.code, error.details) == (UNKNOWN_TABLE, {"tables": ["a", "b"]})
+    assert error.message == "this report has no table 'nope'"
+    assert ERRORS.status(error) == 422
