@@ -1,0 +1,3 @@
+from tests.faults.suite import main
+
+main()
