@@ -17,6 +17,7 @@ class Options:
     seed: int
     commands: int
     keep: bool
+    postgres_outage: float | None = None
 
     # -- the fault schedule -------------------------------------------------------------------
 
@@ -31,6 +32,8 @@ class Options:
 
     @property
     def postgres_outage_seconds(self) -> float:
+        if self.postgres_outage is not None:
+            return self.postgres_outage
         return 20.0 if self.short else 60.0
 
     @property
@@ -92,10 +95,26 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--brokers", type=int, choices=(1, 3), default=1, help="1 (deploy/local/kafka.sh) or 3")
     parser.add_argument("--seed", type=int, default=None, help="seed of the workload and the schedule")
     parser.add_argument("--commands", type=int, default=None, help="at least this many commands")
+    parser.add_argument(
+        "--postgres-outage",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long PostgreSQL stays stopped (default 60; 20 with --short)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database, topics and logs afterwards")
     ns = parser.parse_args(argv)
     seed = ns.seed if ns.seed is not None else random.SystemRandom().randrange(1, 10**6)
     commands = ns.commands if ns.commands is not None else (700 if ns.short else 5000)
     if commands < 100:
         parser.error("--commands must be at least 100")
-    return Options(short=ns.short, brokers=ns.brokers, seed=seed, commands=commands, keep=ns.keep)
+    if ns.postgres_outage is not None and not 1 <= ns.postgres_outage <= 600:
+        parser.error("--postgres-outage must be between 1 and 600 seconds")
+    return Options(
+        short=ns.short,
+        brokers=ns.brokers,
+        seed=seed,
+        commands=commands,
+        keep=ns.keep,
+        postgres_outage=ns.postgres_outage,
+    )

@@ -8,10 +8,12 @@ import logging
 import secrets
 import shutil
 import signal
+import socket
 import sys
 import time
 from collections.abc import Sequence
 
+from shared.tools.devstack import local_secrets
 from tests.faults.clients import Http, Producer
 from tests.faults.infra import Brokers, Namespace, Postgres, SingleBroker, ThreeBrokers
 from tests.faults.ledger import Ledger
@@ -135,8 +137,22 @@ async def run(opts: Options) -> int:
         await brokers.close(opts.keep)
 
 
+def stack_missing() -> str | None:
+    """Why the suite cannot start (PostgreSQL or the broker not running), or None."""
+    port = int(local_secrets().get("KOTAKU_PG_PORT", "5432"))  # exits with its own message without db.env
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=3).close()
+    except OSError:
+        return f"PostgreSQL does not answer on 127.0.0.1:{port}: run `make infra` first, or use `make faults`"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     opts = parse(argv)
+    missing = stack_missing()
+    if missing:
+        say(f"fault suite: {missing}")
+        sys.exit(2)
     # the Kafka clients log every refused connection while a broker is down; the suite reports faults itself
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
