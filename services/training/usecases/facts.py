@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from services.training import domain
@@ -304,40 +304,16 @@ def _refused(fact: Fact, refusal: domain.Refusal) -> FactResult:
     return FactResult(fact.fact_id, fact.facilitator_id, "refused", refusal.code, refusal.message)
 
 
+# The event that publishes each kind of fact: its fields are the fact's data, plus the ids.
+EVENT_OF_DATA: dict[type[domain.FactData], type[EventPayload]] = {
+    domain.Attendance: AttendanceRecorded,
+    domain.Assessment: AssessmentScored,
+    domain.OJTAssignment: OJTAssigned,
+    domain.OJTCompletion: OJTCompleted,
+}
+
+
 def event_of(training_id: uuid.UUID, fact: Fact) -> EventPayload:
-    d = fact.data
-    if isinstance(d, domain.Attendance):
-        return AttendanceRecorded(
-            training_id=training_id,
-            session_id=d.session_id,
-            facilitator_id=fact.facilitator_id,
-            status=d.status,
-            note=d.note,
-            fact_id=fact.fact_id,
-        )
-    if isinstance(d, domain.Assessment):
-        return AssessmentScored(
-            training_id=training_id,
-            facilitator_id=fact.facilitator_id,
-            kind=d.kind,
-            score=d.score,
-            max_score=d.max_score,
-            fact_id=fact.fact_id,
-        )
-    if isinstance(d, domain.OJTAssignment):
-        return OJTAssigned(
-            training_id=training_id,
-            facilitator_id=fact.facilitator_id,
-            kelurahan_code=d.kelurahan_code,
-            mentor=d.mentor,
-            task=d.task,
-            fact_id=fact.fact_id,
-        )
-    return OJTCompleted(
-        training_id=training_id,
-        facilitator_id=fact.facilitator_id,
-        kelurahan_code=d.kelurahan_code,
-        report=d.report,
-        rating=d.rating,
-        fact_id=fact.fact_id,
-    )
+    data = {f.name: getattr(fact.data, f.name) for f in fields(fact.data)}
+    event = EVENT_OF_DATA[type(fact.data)]
+    return event(training_id=training_id, facilitator_id=fact.facilitator_id, fact_id=fact.fact_id, **data)
