@@ -1,7 +1,8 @@
 """Prometheus metrics of one service process: one registry, shared with FastStream's middleware.
 
 Label values are bounded: service, consumer, region, event type, outcome and reason codes come
-from code or configuration, never from message contents.
+from code or configuration, never from message contents. Every series has `service` as its first
+label; the labels given below follow it.
 """
 
 from __future__ import annotations
@@ -15,93 +16,79 @@ class Metrics:
     def __init__(self, service: str, registry: CollectorRegistry | None = None) -> None:
         self.service = service
         self.registry = registry or CollectorRegistry()
-        r = self.registry
-        self.events_consumed = Counter(
+        self.events_consumed = self._counter(
             "kotaku_events_consumed_total",
             "Events taken from Kafka by a consumer, by outcome (applied, duplicate, ignored, dead_lettered)",
-            ["service", "consumer", "region", "event_type", "outcome"],
-            registry=r,
+            ("consumer", "region", "event_type", "outcome"),
         )
-        self.dead_letters = Counter(
+        self.dead_letters = self._counter(
             "kotaku_dead_letters_total",
             "Messages sent to a dead-letter topic, by reason code",
-            ["service", "consumer", "region", "reason"],
-            registry=r,
+            ("consumer", "region", "reason"),
         )
-        self.consumer_retries = Counter(
+        self.consumer_retries = self._counter(
             "kotaku_consumer_retries_total",
             "Failed attempts to apply events that were retried",
-            ["service", "consumer", "region"],
-            registry=r,
+            ("consumer", "region"),
         )
-        self.consumer_waiting = Gauge(
+        self.consumer_waiting = self._gauge(
             "kotaku_consumer_waiting_for_database",
             "1 while a consumer holds its partitions because the database is unavailable (nothing is "
             "dead-lettered meanwhile), else 0",
-            ["service", "consumer", "region"],
-            registry=r,
+            ("consumer", "region"),
         )
-        self.consumer_database_waits = Counter(
+        self.consumer_database_waits = self._counter(
             "kotaku_consumer_database_waits_total",
             "Batches rewound and retried later because the database was unavailable",
-            ["service", "consumer", "region"],
-            registry=r,
+            ("consumer", "region"),
         )
-        self.batch_duration = Histogram(
+        self.batch_duration = self._histogram(
             "kotaku_consumer_batch_duration_seconds",
             "Time to decode, apply and commit one batch of events",
-            ["service", "consumer"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            ("consumer",),
         )
-        self.pipeline_latency = Histogram(
+        self.pipeline_latency = self._histogram(
             "kotaku_event_pipeline_latency_seconds",
             "From recorded_at (the producing service's commit) to applied by this consumer",
-            ["service", "consumer", "event_type"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            ("consumer", "event_type"),
         )
-        self.intake_messages = Counter(
+        self.intake_messages = self._counter(
             "kotaku_intake_messages_total",
             "Intake messages from regional systems by outcome (accepted, rejected) and rejection reason",
-            ["service", "region", "outcome", "reason"],
-            registry=r,
+            ("region", "outcome", "reason"),
         )
-        self.events_emitted = Counter(
+        self.events_emitted = self._counter(
             "kotaku_events_emitted_total",
             "Events written to the outbox together with their state change",
-            ["service", "event_type", "region"],
-            registry=r,
+            ("event_type", "region"),
         )
-        self.outbox_published = Counter(
-            "kotaku_outbox_published_total",
-            "Outbox rows published to Kafka and marked sent",
-            ["service"],
-            registry=r,
+        self.outbox_published = self._counter(
+            "kotaku_outbox_published_total", "Outbox rows published to Kafka and marked sent"
         )
-        self.outbox_errors = Counter(
+        self.outbox_errors = self._counter(
             "kotaku_outbox_relay_errors_total",
             "Relay cycles that failed (broker or database unavailable); the rows stay unsent",
-            ["service"],
-            registry=r,
         )
-        self.outbox_backlog = Gauge("kotaku_outbox_backlog", "Outbox rows not yet published", ["service"], registry=r)
-        self.outbox_oldest_age = Gauge(
-            "kotaku_outbox_oldest_unsent_age_seconds",
-            "Age of the oldest unpublished outbox row (0 when empty)",
-            ["service"],
-            registry=r,
+        self.outbox_backlog = self._gauge("kotaku_outbox_backlog", "Outbox rows not yet published")
+        self.outbox_oldest_age = self._gauge(
+            "kotaku_outbox_oldest_unsent_age_seconds", "Age of the oldest unpublished outbox row (0 when empty)"
         )
-        self.http_requests = Counter(
+        self.http_requests = self._counter(
             "kotaku_http_requests_total",
             "HTTP requests by route template and status code",
-            ["service", "method", "route", "status"],
-            registry=r,
+            ("method", "route", "status"),
         )
-        self.http_duration = Histogram(
+        self.http_duration = self._histogram(
             "kotaku_http_request_duration_seconds",
             "HTTP request duration by route template",
-            ["service", "method", "route"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            ("method", "route"),
         )
+
+    def _counter(self, name: str, documentation: str, labels: tuple[str, ...] = ()) -> Counter:
+        return Counter(name, documentation, ["service", *labels], registry=self.registry)
+
+    def _gauge(self, name: str, documentation: str, labels: tuple[str, ...] = ()) -> Gauge:
+        return Gauge(name, documentation, ["service", *labels], registry=self.registry)
+
+    def _histogram(self, name: str, documentation: str, labels: tuple[str, ...] = ()) -> Histogram:
+        return Histogram(name, documentation, ["service", *labels], buckets=LATENCY_BUCKETS, registry=self.registry)
