@@ -13,6 +13,7 @@ from services.registration.entrypoints.schemas import (
     RegisterFacilitator,
 )
 from services.registration.usecases.facilitators import NewFacilitator, Reassign
+from shared.kernel.fields import build
 
 
 def new_facilitator(body: RegisterFacilitator | ImportRow, region: str, default_effective_from: date) -> NewFacilitator:
@@ -21,26 +22,15 @@ def new_facilitator(body: RegisterFacilitator | ImportRow, region: str, default_
     ``default_effective_from`` applies when the input has no ``effective_from``: the day of the
     request (HTTP, CSV) or the message's ``sent_at`` (intake)."""
     phone = body.phone if isinstance(body, FacilitatorIn | ImportRow) else None
-    return NewFacilitator(
-        nik=body.nik,
-        full_name=body.full_name,
-        role=body.role,
+    return build(
+        NewFacilitator,
+        body,
         region=region,
-        province_code=body.province_code,
-        kabkota_code=body.kabkota_code,
         effective_from=body.effective_from or default_effective_from,
-        speciality=body.speciality,
         phone=phone,
     )
 
 
 def reassignment(facilitator_id: uuid.UUID, body: ReassignmentIn | ReassignFacilitator) -> Reassign:
     """The new assignment, from the HTTP body (the id is in the path) or an intake message."""
-    return Reassign(
-        facilitator_id=facilitator_id,
-        role=body.role,
-        speciality=body.speciality,
-        province_code=body.province_code,
-        kabkota_code=body.kabkota_code,
-        effective_from=body.effective_from,
-    )
+    return build(Reassign, body, facilitator_id=facilitator_id)

@@ -40,6 +40,7 @@ from services.registration.usecases import bulk, enrollments, facilitators, orgu
 from services.registration.usecases.ports import FacilitatorFilter, OrgUnitFilter, UnitInRegion, UnitOfWork
 from shared.kernel.auth import Caller, Principal, ensure_admin, ensure_may_read, ensure_may_write
 from shared.kernel.contracts import OrgUnitLevel, Role, Speciality
+from shared.kernel.fields import build
 from shared.kernel.http import ApiError
 from shared.kernel.runtime import Runtime, runtime_of
 from shared.kernel.validation import KabkotaCode, ProvinceCode, RegionCode
@@ -392,17 +393,11 @@ async def deactivate_facilitator(
 async def get_training(training_id: uuid.UUID, wiring: WiringDep, caller: Caller) -> TrainingOut:
     async with wiring.store.reading() as repos:
         summary = await enrollments.get_training(repos, training_id, partial(ensure_may_read, caller))
-    t = summary.training
-    return TrainingOut(
-        training_id=t.training_id,
-        region=t.region,
-        status=t.status,
-        training_type=t.training_type,
-        title=t.title,
-        start_date=t.start_date,
-        end_date=t.end_date,
-        capacity=t.capacity,
-        eligible_roles=[Role(r) for r in t.eligible_roles] if t.eligible_roles is not None else None,
+    roles = summary.training.eligible_roles
+    return build(
+        TrainingOut,
+        summary.training,
+        eligible_roles=[Role(r) for r in roles] if roles is not None else None,
         enrolled=summary.enrolled,
     )
 

@@ -30,6 +30,7 @@ from services.training.usecases.ports import Authorize, Deployment, UnitOfWork
 from services.training.usecases.sync import sync_facts
 from shared.kernel.auth import Caller, Principal, ensure_may_read, ensure_may_write
 from shared.kernel.contracts import CompletionRule, Module, Role, Session, TrainingClass, TrainingType
+from shared.kernel.fields import build, same_named
 from shared.kernel.runtime import Runtime, runtime_of
 
 router = APIRouter(prefix="/api/v1", tags=["training"])
@@ -85,15 +86,7 @@ class TrainingOut(BaseModel):
 
     @classmethod
     def of(cls, s: trainings.TrainingSummary) -> TrainingOut:
-        t, c = s.training, s.counts
-        return cls(
-            **{k: getattr(t, k) for k in cls.model_fields if hasattr(t, k)},
-            enrolled=c.enrolled,
-            withdrawn=c.withdrawn,
-            completed=c.completed,
-            not_completed=c.not_completed,
-            certificates=c.certificates,
-        )
+        return build(cls, s.counts, **same_named(cls, s.training))
 
 
 class FactResultOut(BaseModel):
@@ -185,16 +178,14 @@ class ParticipantOut(BaseModel):
                 decided_at=v.decided_at,
                 outdated=v.decision_outdated,
             )
-        same_name = {k: getattr(v, k) for k in cls.model_fields if hasattr(v, k)}
-        return cls(
-            **{
-                **same_name,
-                "pre_test": _out_of(AssessmentOut, v.pre),
-                "post_test": _out_of(AssessmentOut, v.post),
-                "ojt_assignment": _out_of(OJTAssignmentOut, v.ojt_assignment),
-                "ojt_completion": _out_of(OJTCompletionOut, v.ojt_completion),
-                "decision": decision,
-            }
+        return build(
+            cls,
+            v,
+            pre_test=_out_of(AssessmentOut, v.pre),
+            post_test=_out_of(AssessmentOut, v.post),
+            ojt_assignment=_out_of(OJTAssignmentOut, v.ojt_assignment),
+            ojt_completion=_out_of(OJTCompletionOut, v.ojt_completion),
+            decision=decision,
         )
 
 
@@ -439,19 +430,7 @@ async def get_history(
 )
 async def verify_certificate(code: str, runtime: RuntimeDep) -> CertificateOut:
     c = await queries.verify_certificate(wiring.reads(runtime), code)
-    return CertificateOut(
-        certificate_code=c.code,
-        facilitator_id=c.facilitator_id,
-        training_id=c.training_id,
-        training_title=c.title,
-        training_type=c.training_type,
-        organiser=c.organiser,
-        venue=c.venue,
-        region=c.region,
-        start_date=c.start_date,
-        end_date=c.end_date,
-        issued_at=c.issued_at,
-    )
+    return build(CertificateOut, c, certificate_code=c.code, training_title=c.title)
 
 
 @router.get(

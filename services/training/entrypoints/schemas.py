@@ -33,6 +33,7 @@ from shared.kernel.contracts import (
     TrainingClass,
     TrainingType,
 )
+from shared.kernel.fields import build
 from shared.kernel.validation import RegionCode, ShortText
 
 FactId = Annotated[
@@ -76,18 +77,13 @@ class ScheduleDetails(_Strict):
     completion_rule: CompletionRule = Field(default_factory=CompletionRule)
 
     def schedule(self) -> Schedule:
-        return Schedule(
-            title=self.title,
-            organiser=self.organiser,
-            venue=self.venue,
-            start_date=self.start_date,
-            end_date=self.end_date,
-            capacity=self.capacity,
+        return build(
+            Schedule,
+            self,
             eligible_roles=tuple(self.eligible_roles),
             modules=tuple(self.modules),
             classes=tuple(self.classes),
             sessions=tuple(self.sessions),
-            completion_rule=self.completion_rule,
         )
 
 
@@ -148,15 +144,8 @@ class AttendanceSheet(_Strict):
         return self
 
     def command(self, training_id: uuid.UUID) -> RecordAttendance:
-        return RecordAttendance(
-            training_id=training_id,
-            session_id=self.session_id,
-            records=tuple(AttendanceEntry(r.facilitator_id, r.status, r.note, r.fact_id) for r in self.records),
-            occurred_at=self.occurred_at,
-            class_id=self.class_id,
-            default_status=self.default_status,
-            sheet_id=self.sheet_id,
-        )
+        records = tuple(build(AttendanceEntry, r) for r in self.records)
+        return build(RecordAttendance, self, training_id=training_id, records=records)
 
 
 class Score(_Strict):
@@ -181,13 +170,8 @@ class Assessments(_Strict):
         return self
 
     def command(self, training_id: uuid.UUID) -> ScoreAssessments:
-        return ScoreAssessments(
-            training_id=training_id,
-            kind=self.kind,
-            max_score=self.max_score,
-            scores=tuple(ScoreEntry(s.facilitator_id, s.score, s.fact_id) for s in self.scores),
-            occurred_at=self.occurred_at,
-        )
+        scores = tuple(build(ScoreEntry, s) for s in self.scores)
+        return build(ScoreAssessments, self, training_id=training_id, scores=scores)
 
 
 class OJTAssignments(_Strict):
@@ -207,15 +191,7 @@ class OJTAssignments(_Strict):
         return self
 
     def command(self, training_id: uuid.UUID) -> AssignOJT:
-        return AssignOJT(
-            training_id=training_id,
-            kelurahan_code=self.kelurahan_code,
-            mentor=self.mentor,
-            task=self.task,
-            facilitator_ids=tuple(self.facilitator_ids),
-            class_id=self.class_id,
-            occurred_at=self.occurred_at,
-        )
+        return build(AssignOJT, self, training_id=training_id, facilitator_ids=tuple(self.facilitator_ids))
 
 
 class OJTCompletionIn(_Strict):
@@ -227,15 +203,7 @@ class OJTCompletionIn(_Strict):
     fact_id: FactId | None = None
 
     def command(self, training_id: uuid.UUID) -> CompleteOJT:
-        return CompleteOJT(
-            training_id=training_id,
-            facilitator_id=self.facilitator_id,
-            kelurahan_code=self.kelurahan_code,
-            rating=self.rating,
-            report=self.report,
-            occurred_at=self.occurred_at,
-            fact_id=self.fact_id,
-        )
+        return build(CompleteOJT, self, training_id=training_id)
 
 
 # -- offline sync: self-contained facts, each with its own id and time --------------------------
