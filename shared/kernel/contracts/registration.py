@@ -74,14 +74,20 @@ class ProvinceAssignedToRegion(EventPayload):
     effective_from: date
 
 
-class FacilitatorRegistered(EventPayload):
-    """A person was registered as a facilitator in a role and area. Carries no NIK or phone."""
+class FacilitatorEvent(EventPayload):
+    """An event about one facilitator: on the facilitator stream, keyed by the facilitator."""
 
-    event_type = "FacilitatorRegistered"
     stream = FACILITATOR
     key_field = "facilitator_id"
 
     facilitator_id: uuid.UUID
+
+
+class FacilitatorRegistered(FacilitatorEvent):
+    """A person was registered as a facilitator in a role and area. Carries no NIK or phone."""
+
+    event_type = "FacilitatorRegistered"
+
     full_name: str = Field(min_length=1, max_length=200)
     role: Role
     province_code: str = Field(pattern=PROVINCE_CODE, description="BPS/Kemendagri province code, e.g. 16")
@@ -90,25 +96,19 @@ class FacilitatorRegistered(EventPayload):
     speciality: Speciality | None = None
 
 
-class FacilitatorUpdated(EventPayload):
+class FacilitatorUpdated(FacilitatorEvent):
     """Personal details other than role and area changed (only the name is published)."""
 
     event_type = "FacilitatorUpdated"
-    stream = FACILITATOR
-    key_field = "facilitator_id"
 
-    facilitator_id: uuid.UUID
     full_name: PersonName
 
 
-class FacilitatorReassigned(EventPayload):
+class FacilitatorReassigned(FacilitatorEvent):
     """The facilitator's role and/or area changed from ``effective_from`` on; history is kept."""
 
     event_type = "FacilitatorReassigned"
-    stream = FACILITATOR
-    key_field = "facilitator_id"
 
-    facilitator_id: uuid.UUID
     role: Role
     speciality: Speciality | None = None
     province_code: ProvinceCode
@@ -119,41 +119,40 @@ class FacilitatorReassigned(EventPayload):
     previous_kabkota_code: KabkotaCode
 
 
-class FacilitatorDeactivated(EventPayload):
+class FacilitatorDeactivated(FacilitatorEvent):
     """The facilitator left the program (or the registration was a mistake)."""
 
     event_type = "FacilitatorDeactivated"
-    stream = FACILITATOR
-    key_field = "facilitator_id"
 
-    facilitator_id: uuid.UUID
     effective_from: date
     reason: ShortText = ""
 
 
-class FacilitatorEnrolled(EventPayload):
-    """A facilitator was enrolled into a training."""
+class EnrollmentEvent(EventPayload):
+    """An event about one enrollment: on the enrollment stream, keyed by the training (so that one
+    training's enrollments stay in order)."""
 
-    event_type = "FacilitatorEnrolled"
     stream = ENROLLMENT
     key_field = "training_id"
 
     enrollment_id: uuid.UUID
     training_id: uuid.UUID
     facilitator_id: uuid.UUID
+
+
+class FacilitatorEnrolled(EnrollmentEvent):
+    """A facilitator was enrolled into a training."""
+
+    event_type = "FacilitatorEnrolled"
+
     role: Role
     province_code: ProvinceCode | None = None
     kabkota_code: KabkotaCode | None = None
 
 
-class EnrollmentWithdrawn(EventPayload):
+class EnrollmentWithdrawn(EnrollmentEvent):
     """An enrollment was withdrawn before the training completed."""
 
     event_type = "EnrollmentWithdrawn"
-    stream = ENROLLMENT
-    key_field = "training_id"
 
-    enrollment_id: uuid.UUID
-    training_id: uuid.UUID
-    facilitator_id: uuid.UUID
     reason: str = Field(default="", max_length=500)

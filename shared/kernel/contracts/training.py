@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field, model_validator
 
@@ -70,14 +71,41 @@ class CompletionRule(ContractModel):
     require_ojt: bool = True
 
 
-class TrainingScheduled(EventPayload):
-    """A training was scheduled. Registration validates enrollments against it."""
+FactId = Annotated[
+    str | None, Field(max_length=100, description="the recorder's own id of this fact (dedupe, tie-break)")
+]
 
-    event_type = "TrainingScheduled"
+
+class TrainingEvent(EventPayload):
+    """An event about a training itself: on the training stream, keyed by the training."""
+
     stream = TRAINING
     key_field = "training_id"
 
     training_id: uuid.UUID
+
+
+class ParticipationEvent(EventPayload):
+    """An event about what happens in a training: on the participation stream, keyed by the training
+    (so that one training's facts stay in order)."""
+
+    stream = PARTICIPATION
+    key_field = "training_id"
+
+    training_id: uuid.UUID
+
+
+class ParticipantEvent(ParticipationEvent):
+    """A participation event about one participant."""
+
+    facilitator_id: uuid.UUID
+
+
+class TrainingScheduled(TrainingEvent):
+    """A training was scheduled. Registration validates enrollments against it."""
+
+    event_type = "TrainingScheduled"
+
     training_type: TrainingType
     title: str = Field(min_length=1, max_length=300)
     organiser: str = Field(min_length=1, max_length=200)
@@ -98,14 +126,11 @@ class TrainingScheduled(EventPayload):
         return self
 
 
-class TrainingUpdated(EventPayload):
+class TrainingUpdated(TrainingEvent):
     """Schedule details changed; the full new state is carried (same fields as scheduled)."""
 
     event_type = "TrainingUpdated"
-    stream = TRAINING
-    key_field = "training_id"
 
-    training_id: uuid.UUID
     title: str = Field(min_length=1, max_length=300)
     venue: str = Field(min_length=1, max_length=300)
     start_date: date
@@ -120,59 +145,42 @@ class TrainingUpdated(EventPayload):
     completion_rule: CompletionRule | None = None
 
 
-class TrainingCancelled(EventPayload):
+class TrainingCancelled(TrainingEvent):
     event_type = "TrainingCancelled"
-    stream = TRAINING
-    key_field = "training_id"
 
-    training_id: uuid.UUID
     reason: ShortText = ""
 
 
-class TrainingClosed(EventPayload):
+class TrainingClosed(TrainingEvent):
     """The training is over; every participant's completion has been decided."""
 
     event_type = "TrainingClosed"
-    stream = TRAINING
-    key_field = "training_id"
 
-    training_id: uuid.UUID
     completed: int = Field(ge=0)
     not_completed: int = Field(ge=0)
 
 
-class AttendanceRecorded(EventPayload):
+class AttendanceRecorded(ParticipationEvent):
     """Attendance of one participant at one session. A later ``occurred_at`` wins (corrections)."""
 
     event_type = "AttendanceRecorded"
-    stream = PARTICIPATION
-    key_field = "training_id"
 
-    training_id: uuid.UUID
     session_id: str = Field(min_length=1, max_length=40)
     facilitator_id: uuid.UUID
     status: AttendanceStatus
     note: ShortText = ""
-    fact_id: str | None = Field(
-        default=None, max_length=100, description="the recorder's own id of this fact (dedupe, tie-break)"
-    )
+    fact_id: FactId = None
 
 
-class AssessmentScored(EventPayload):
+class AssessmentScored(ParticipantEvent):
     """A pre-test or post-test score. A later ``occurred_at`` wins (corrections)."""
 
     event_type = "AssessmentScored"
-    stream = PARTICIPATION
-    key_field = "training_id"
 
-    training_id: uuid.UUID
-    facilitator_id: uuid.UUID
     kind: AssessmentKind
     score: float = Field(ge=0)
     max_score: float = Field(gt=0)
-    fact_id: str | None = Field(
-        default=None, max_length=100, description="the recorder's own id of this fact (dedupe, tie-break)"
-    )
+    fact_id: FactId = None
 
     @model_validator(mode="after")
     def _score_within_max(self) -> AssessmentScored:
@@ -181,76 +189,52 @@ class AssessmentScored(EventPayload):
         return self
 
 
-class OJTAssigned(EventPayload):
+class OJTAssigned(ParticipantEvent):
     """A participant was assigned On-the-Job Training in a kelurahan."""
 
     event_type = "OJTAssigned"
-    stream = PARTICIPATION
-    key_field = "training_id"
 
-    training_id: uuid.UUID
-    facilitator_id: uuid.UUID
     kelurahan_code: str = Field(pattern=KELURAHAN_CODE)
     mentor: str = Field(min_length=1, max_length=200)
     task: ShortText = ""
-    fact_id: str | None = Field(
-        default=None, max_length=100, description="the recorder's own id of this fact (dedupe, tie-break)"
-    )
+    fact_id: FactId = None
 
 
-class OJTCompleted(EventPayload):
+class OJTCompleted(ParticipantEvent):
     """A participant completed their OJT, with a short report and a rating (1-5)."""
 
     event_type = "OJTCompleted"
-    stream = PARTICIPATION
-    key_field = "training_id"
 
-    training_id: uuid.UUID
-    facilitator_id: uuid.UUID
     kelurahan_code: str = Field(pattern=KELURAHAN_CODE)
     report: ShortText = ""
     rating: int = Field(ge=1, le=5)
-    fact_id: str | None = Field(
-        default=None, max_length=100, description="the recorder's own id of this fact (dedupe, tie-break)"
-    )
+    fact_id: FactId = None
 
 
-class TrainingCompleted(EventPayload):
+class TrainingCompleted(ParticipantEvent):
     """A participant met every requirement of the training's completion rule."""
 
     event_type = "TrainingCompleted"
-    stream = PARTICIPATION
-    key_field = "training_id"
 
-    training_id: uuid.UUID
-    facilitator_id: uuid.UUID
     attendance_ratio: float = Field(ge=0, le=1)
     pre_score: float | None = None
     post_score: float | None = None
     ojt_kelurahan_code: str | None = None
 
 
-class TrainingNotCompleted(EventPayload):
+class TrainingNotCompleted(ParticipantEvent):
     """A participant did not complete; ``unmet`` lists the stable codes of unmet requirements
     (``attendance_below_minimum``, ``post_test_missing``, ``ojt_not_completed``, ``withdrawn``)."""
 
     event_type = "TrainingNotCompleted"
-    stream = PARTICIPATION
-    key_field = "training_id"
 
-    training_id: uuid.UUID
-    facilitator_id: uuid.UUID
     attendance_ratio: float = Field(ge=0, le=1)
     unmet: list[str] = Field(min_length=1)
 
 
-class CertificateIssued(EventPayload):
+class CertificateIssued(ParticipantEvent):
     """A certificate was issued; ``GET /api/v1/certificates/{code}`` on training verifies it."""
 
     event_type = "CertificateIssued"
-    stream = PARTICIPATION
-    key_field = "training_id"
 
-    training_id: uuid.UUID
-    facilitator_id: uuid.UUID
     certificate_code: str = Field(min_length=8, max_length=40)
