@@ -23,10 +23,9 @@ from services.registration.domain.enrollments import (
     open_training,
 )
 from services.registration.domain.reasons import WithdrawalReason
-from services.registration.usecases.facilitators import SOURCE, locked_for_writing
+from services.registration.usecases.facilitators import locked_for_writing, publish
 from services.registration.usecases.ports import Authorize, Repositories, UnitOfWork
 from shared.kernel.contracts import EnrollmentWithdrawn, FacilitatorEnrolled
-from shared.kernel.envelope import new_event
 
 
 @dataclass(frozen=True)
@@ -63,19 +62,17 @@ async def enroll_facilitator(
         await uow.enrollments.add(enrollment, region)
     else:  # enrolling again after a withdrawal
         await uow.enrollments.reenroll(enrollment)
-    uow.emit(
-        new_event(
-            FacilitatorEnrolled(
-                enrollment_id=enrollment.enrollment_id,
-                training_id=cmd.training_id,
-                facilitator_id=cmd.facilitator_id,
-                role=facilitator.role,
-                province_code=facilitator.province_code,
-                kabkota_code=facilitator.kabkota_code,
-            ),
-            region=region,
-            source=SOURCE,
-        )
+    publish(
+        uow,
+        region,
+        FacilitatorEnrolled(
+            enrollment_id=enrollment.enrollment_id,
+            training_id=cmd.training_id,
+            facilitator_id=cmd.facilitator_id,
+            role=facilitator.role,
+            province_code=facilitator.province_code,
+            kabkota_code=facilitator.kabkota_code,
+        ),
     )
     return enrollment
 
@@ -90,17 +87,15 @@ async def withdraw_enrollment(
         await uow.enrollments.lock(cmd.training_id, cmd.facilitator_id), training, cmd.facilitator_id, cmd.training_id
     )
     await uow.enrollments.withdraw(cmd.training_id, cmd.facilitator_id, cmd.reason.value)
-    uow.emit(
-        new_event(
-            EnrollmentWithdrawn(
-                enrollment_id=enrollment.enrollment_id,
-                training_id=cmd.training_id,
-                facilitator_id=cmd.facilitator_id,
-                reason=cmd.reason.value,
-            ),
-            region=region,
-            source=SOURCE,
-        )
+    publish(
+        uow,
+        region,
+        EnrollmentWithdrawn(
+            enrollment_id=enrollment.enrollment_id,
+            training_id=cmd.training_id,
+            facilitator_id=cmd.facilitator_id,
+            reason=cmd.reason.value,
+        ),
     )
     return Enrollment(enrollment.enrollment_id, cmd.training_id, cmd.facilitator_id, "withdrawn")
 

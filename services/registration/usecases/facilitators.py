@@ -41,7 +41,7 @@ from shared.kernel.contracts import (
     Role,
     Speciality,
 )
-from shared.kernel.envelope import new_event
+from shared.kernel.envelope import EventPayload, new_event
 
 SOURCE = "kotaku.registration"
 
@@ -91,6 +91,11 @@ class Deactivate:
 
 
 # -- shared steps -------------------------------------------------------------------------------
+
+
+def publish(uow: UnitOfWork, region: str, payload: EventPayload) -> None:
+    """Emit an event of this service on ``region``'s topic; it commits with the unit of work."""
+    uow.emit(new_event(payload, region=region, source=SOURCE))
 
 
 async def locked(uow: UnitOfWork, facilitator_id: uuid.UUID) -> Facilitator:
@@ -162,20 +167,18 @@ async def register_facilitator(
     if existing is not None:
         raise errors.facilitator_exists(existing)
     await uow.facilitators.record_assignment(facilitator)
-    uow.emit(
-        new_event(
-            FacilitatorRegistered(
-                facilitator_id=facilitator.facilitator_id,
-                full_name=cmd.full_name,
-                role=cmd.role,
-                province_code=cmd.province_code,
-                kabkota_code=cmd.kabkota_code,
-                effective_from=cmd.effective_from,
-                speciality=cmd.speciality,
-            ),
-            region=cmd.region,
-            source=SOURCE,
-        )
+    publish(
+        uow,
+        cmd.region,
+        FacilitatorRegistered(
+            facilitator_id=facilitator.facilitator_id,
+            full_name=cmd.full_name,
+            role=cmd.role,
+            province_code=cmd.province_code,
+            kabkota_code=cmd.kabkota_code,
+            effective_from=cmd.effective_from,
+            speciality=cmd.speciality,
+        ),
     )
     return require(await uow.facilitators.get(facilitator.facilitator_id))
 
@@ -188,12 +191,10 @@ async def update_facilitator(
     facilitator = await locked_for_writing(uow, cmd.facilitator_id, served, authorize)
     if cmd.full_name is not None and cmd.full_name != facilitator.full_name:
         await uow.facilitators.set_name(facilitator.facilitator_id, cmd.full_name)
-        uow.emit(
-            new_event(
-                FacilitatorUpdated(facilitator_id=facilitator.facilitator_id, full_name=cmd.full_name),
-                region=facilitator.region,
-                source=SOURCE,
-            )
+        publish(
+            uow,
+            facilitator.region,
+            FacilitatorUpdated(facilitator_id=facilitator.facilitator_id, full_name=cmd.full_name),
         )
     if cmd.phone_set:
         digest = phone_hash(key, cmd.phone) if cmd.phone else None
@@ -226,22 +227,20 @@ async def reassign_facilitator(
     )
     await uow.facilitators.reassign(moved)
     await uow.facilitators.record_assignment(moved)
-    uow.emit(
-        new_event(
-            FacilitatorReassigned(
-                facilitator_id=facilitator.facilitator_id,
-                role=cmd.role,
-                speciality=cmd.speciality,
-                province_code=cmd.province_code,
-                kabkota_code=cmd.kabkota_code,
-                effective_from=cmd.effective_from,
-                previous_role=facilitator.role,
-                previous_province_code=facilitator.province_code,
-                previous_kabkota_code=facilitator.kabkota_code,
-            ),
-            region=region,
-            source=SOURCE,
-        )
+    publish(
+        uow,
+        region,
+        FacilitatorReassigned(
+            facilitator_id=facilitator.facilitator_id,
+            role=cmd.role,
+            speciality=cmd.speciality,
+            province_code=cmd.province_code,
+            kabkota_code=cmd.kabkota_code,
+            effective_from=cmd.effective_from,
+            previous_role=facilitator.role,
+            previous_province_code=facilitator.province_code,
+            previous_kabkota_code=facilitator.kabkota_code,
+        ),
     )
     return require(await uow.facilitators.get(facilitator.facilitator_id))
 
@@ -256,27 +255,23 @@ async def deactivate_facilitator(
     check_active(facilitator)
     check_not_before_current(facilitator, cmd.effective_from)
     await uow.facilitators.deactivate(facilitator.facilitator_id, cmd.effective_from, cmd.reason.value)
-    uow.emit(
-        new_event(
-            FacilitatorDeactivated(
-                facilitator_id=facilitator.facilitator_id, effective_from=cmd.effective_from, reason=cmd.reason.value
-            ),
-            region=region,
-            source=SOURCE,
-        )
+    publish(
+        uow,
+        region,
+        FacilitatorDeactivated(
+            facilitator_id=facilitator.facilitator_id, effective_from=cmd.effective_from, reason=cmd.reason.value
+        ),
     )
     for enrollment in await uow.enrollments.withdraw_open(facilitator.facilitator_id, WITHDRAWN_BY_DEACTIVATION):
-        uow.emit(
-            new_event(
-                EnrollmentWithdrawn(
-                    enrollment_id=enrollment.enrollment_id,
-                    training_id=enrollment.training_id,
-                    facilitator_id=facilitator.facilitator_id,
-                    reason=WITHDRAWN_BY_DEACTIVATION,
-                ),
-                region=region,
-                source=SOURCE,
-            )
+        publish(
+            uow,
+            region,
+            EnrollmentWithdrawn(
+                enrollment_id=enrollment.enrollment_id,
+                training_id=enrollment.training_id,
+                facilitator_id=facilitator.facilitator_id,
+                reason=WITHDRAWN_BY_DEACTIVATION,
+            ),
         )
     return require(await uow.facilitators.get(facilitator.facilitator_id))
 

@@ -24,7 +24,7 @@ from services.registration.domain.orgunits import (
     parent_of,
     province_of,
 )
-from services.registration.usecases.facilitators import SOURCE
+from services.registration.usecases.facilitators import publish
 from services.registration.usecases.ports import (
     AuthorizeAdmin,
     OrgUnitFilter,
@@ -35,7 +35,6 @@ from services.registration.usecases.ports import (
     require,
 )
 from shared.kernel.contracts import OrgUnitDefined, OrgUnitLevel, ProvinceAssignedToRegion
-from shared.kernel.envelope import new_event
 
 # -- commands and results -----------------------------------------------------------------------
 
@@ -165,18 +164,16 @@ def _publish_units(
         published.skipped_regions.add(region)
         return
     for unit in units:
-        uow.emit(
-            new_event(
-                OrgUnitDefined(
-                    code=unit.code,
-                    level=unit.level,
-                    name=unit.name,
-                    parent_code=unit.parent_code,
-                    effective_from=unit.effective_from,
-                ),
-                region=region,
-                source=SOURCE,
-            )
+        publish(
+            uow,
+            region,
+            OrgUnitDefined(
+                code=unit.code,
+                level=unit.level,
+                name=unit.name,
+                parent_code=unit.parent_code,
+                effective_from=unit.effective_from,
+            ),
         )
         published.events += 1
 
@@ -187,12 +184,10 @@ async def _publish_assignment(
     if region not in served:
         published.skipped_regions.add(region)
         return
-    uow.emit(
-        new_event(
-            ProvinceAssignedToRegion(province_code=province.code, province_name=province.name, effective_from=on),
-            region=region,
-            source=SOURCE,
-        )
+    publish(
+        uow,
+        region,
+        ProvinceAssignedToRegion(province_code=province.code, province_name=province.name, effective_from=on),
     )
     published.events += 1
     _publish_units(uow, await uow.orgunits.subtree(province.code), region, served, published)
@@ -327,15 +322,13 @@ async def _publish_seed(
         if a.region not in served:
             published.skipped_regions.add(a.region)
             continue
-        uow.emit(
-            new_event(
-                ProvinceAssignedToRegion(
-                    province_code=a.province_code,
-                    province_name=units[a.province_code].name,
-                    effective_from=a.effective_from,
-                ),
-                region=a.region,
-                source=SOURCE,
-            )
+        publish(
+            uow,
+            a.region,
+            ProvinceAssignedToRegion(
+                province_code=a.province_code,
+                province_name=units[a.province_code].name,
+                effective_from=a.effective_from,
+            ),
         )
         published.events += 1
