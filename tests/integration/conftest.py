@@ -30,6 +30,7 @@ pytestmark = pytest.mark.real
 
 BOOTSTRAP = os.environ.get("KOTAKU_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 REGION = "oc02"
+OTHER = "oc05"  # a second region, for the tests that take the other_region fixture
 
 
 def free_port() -> int:
@@ -139,6 +140,18 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
             await conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         finally:
             await conn.close()
+        with contextlib.suppress(Exception):
+            await delete_topics(BOOTSTRAP, topics)
+
+
+@pytest.fixture
+async def other_region(stack: Stack) -> AsyncIterator[str]:
+    """The topics of a second region (OTHER) in the test's namespace."""
+    topics = all_topics([OTHER], stack.prefix)
+    await ensure_topics(BOOTSTRAP, topics, partitions=3)
+    try:
+        yield OTHER
+    finally:
         with contextlib.suppress(Exception):
             await delete_topics(BOOTSTRAP, topics)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -24,6 +23,7 @@ from shared.kernel.contracts.registration import Role
 from shared.kernel.envelope import Event, EventPayload, new_event
 from shared.kernel.topics import ENROLLMENT, FACILITATOR, REGISTRATION_INTAKE, REJECTIONS, TRAINING_INTAKE, dlq_topic
 from tests.integration.conftest import REGION, Stack, admin_dsn, eventually, metric_value, read_topic
+from tests.integration.test_registration_support import intake_message, registration_message
 
 pytestmark = pytest.mark.real
 
@@ -31,38 +31,6 @@ pytestmark = pytest.mark.real
 BRACKETS = b"[" * 100_000
 DEEP = b'{"message_id": "deep", "payload": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
 NOT_UTF8_HEADER = ("x-sender-note", b"\xff\xfe\x00caf\xe9")
-
-
-def registration(message_id: str, nik: str) -> bytes:
-    return json.dumps(
-        {
-            "message_id": message_id,
-            "type": "RegisterFacilitator",
-            "region": REGION,
-            "sent_at": "2016-07-25T09:00:00+07:00",
-            "payload": {
-                "nik": nik,
-                "full_name": "Intan Permana",
-                "role": "fasilitator",
-                "speciality": "ekonomi",
-                "region": REGION,
-                "province_code": "16",
-                "kabkota_code": "16.72",
-            },
-        }
-    ).encode()
-
-
-def close_unknown_training(message_id: str) -> bytes:
-    return json.dumps(
-        {
-            "message_id": message_id,
-            "type": "CloseTraining",
-            "region": REGION,
-            "sent_at": "2016-08-10T09:00:00+07:00",
-            "payload": {"training_id": str(uuid.uuid4())},
-        }
-    ).encode()
 
 
 async def http_get(url: str) -> httpx.Response:
@@ -83,7 +51,7 @@ async def test_poison_records_among_valid_intake_messages_lose_nothing(
 ) -> None:
     stack.start("registration")
     intake = stack.topic(REGISTRATION_INTAKE.topic(REGION))
-    valid = [registration(f"ok-{n}", f"16720101019{n:05d}") for n in range(4)]
+    valid = [registration_message(f"ok-{n}", f"16720101019{n:05d}") for n in range(4)]
     stamp = 1_470_000_000_000
     poison_headers = [NOT_UTF8_HEADER, ("x-trace", b"a"), ("x-trace", b"b")]  # repeated key kept too
     await send_together(
@@ -119,7 +87,7 @@ async def test_poison_records_among_valid_intake_messages_lose_nothing(
 async def test_poison_records_on_the_training_intake_lose_nothing(stack: Stack, producer: AIOKafkaProducer) -> None:
     stack.start("training")
     intake = stack.topic(TRAINING_INTAKE.topic(REGION))
-    answered = [close_unknown_training(f"close-{n}") for n in range(3)]
+    answered = [intake_message(f"close-{n}", "CloseTraining", {"training_id": str(uuid.uuid4())}) for n in range(3)]
     await send_together(
         producer,
         intake,

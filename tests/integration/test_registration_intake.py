@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
 
 import asyncpg
 import httpx
@@ -14,41 +13,14 @@ from aiokafka import AIOKafkaProducer
 
 from shared.kernel.topics import ENROLLMENT, FACILITATOR, REGISTRATION_INTAKE, REJECTIONS, dlq_topic
 from tests.integration.conftest import REGION, Stack, read_topic
-from tests.integration.test_registration_support import events, schedule_training
+from tests.integration.test_registration_support import (
+    events,
+    intake_message,
+    registration_message,
+    schedule_training,
+)
 
 pytestmark = pytest.mark.real
-
-
-def message(message_id: str, nik: str, **changes: object) -> bytes:
-    body: dict[str, object] = {
-        "message_id": message_id,
-        "type": "RegisterFacilitator",
-        "region": REGION,
-        "sent_at": "2016-07-25T09:00:00+07:00",
-        "payload": {
-            "nik": nik,
-            "full_name": "Intan Permana",
-            "role": "fasilitator",
-            "speciality": "ekonomi",
-            "region": REGION,
-            "province_code": "16",
-            "kabkota_code": "16.72",
-        },
-    }
-    body.update(changes)
-    return json.dumps(body).encode()
-
-
-def command(message_id: str, kind: str, payload: dict[str, Any]) -> bytes:
-    return json.dumps(
-        {
-            "message_id": message_id,
-            "type": kind,
-            "region": REGION,
-            "sent_at": "2016-08-10T09:00:00+07:00",
-            "payload": payload,
-        }
-    ).encode()
 
 
 async def test_every_intake_message_is_accepted_rejected_with_a_reason_or_dead_lettered(
@@ -61,17 +33,17 @@ async def test_every_intake_message_is_accepted_rejected_with_a_reason_or_dead_l
         await producer.send_and_wait(intake, value, key=b"oc02-mis")
 
     sent = {
-        "ok-1": message("ok-1", "1672010101900001"),
-        "ok-1-again": message("ok-1", "1672010101900001"),  # the sender retried: same message_id
-        "dup-nik": message("dup-nik", "1672010101900001"),  # a different message for the same person
-        "bad-payload": message("bad-payload", "123"),
-        "forged": message("forged", "1672010101900002", region="oc05"),
-        "unknown": message("unknown", "1672010101900003", type="DeleteEverything"),
-        "spam": message("spam", "1672010101900004", payload={"text": "Hard Rock Hotel & Casino"}),
-        "no-such-kota": message(
+        "ok-1": registration_message("ok-1", "1672010101900001"),
+        "ok-1-again": registration_message("ok-1", "1672010101900001"),  # the sender retried: same message_id
+        "dup-nik": registration_message("dup-nik", "1672010101900001"),  # a different message for the same person
+        "bad-payload": registration_message("bad-payload", "123"),
+        "forged": registration_message("forged", "1672010101900002", region="oc05"),
+        "unknown": registration_message("unknown", "1672010101900003", type="DeleteEverything"),
+        "spam": registration_message("spam", "1672010101900004", payload={"text": "Hard Rock Hotel & Casino"}),
+        "no-such-kota": registration_message(
             "no-such-kota",
             "1675010101900005",
-            payload={**json.loads(message("x", "1675010101900005"))["payload"], "kabkota_code": "16.75"},
+            payload={**json.loads(registration_message("x", "1675010101900005"))["payload"], "kabkota_code": "16.75"},
         ),
     }
     for value in sent.values():
@@ -98,21 +70,23 @@ async def test_every_intake_message_is_accepted_rejected_with_a_reason_or_dead_l
         "effective_from": "2016-08-01",
     }
     for value in [
-        command("rename", "UpdateFacilitator", {**ids, "full_name": "Intan Permata Sari"}),
-        command("rename-spam", "UpdateFacilitator", {**ids, "full_name": "Hard Rock Hotel & Casino"}),
-        command(
+        intake_message("rename", "UpdateFacilitator", {**ids, "full_name": "Intan Permata Sari"}),
+        intake_message("rename-spam", "UpdateFacilitator", {**ids, "full_name": "Hard Rock Hotel & Casino"}),
+        intake_message(
             "rename-nobody", "UpdateFacilitator", {"facilitator_id": str(uuid.uuid4()), "full_name": "Budi Santoso"}
         ),
-        command("move", "ReassignFacilitator", reassignment),
-        command("move-again", "ReassignFacilitator", reassignment),
-        command("move-away", "ReassignFacilitator", {**reassignment, "province_code": "13", "kabkota_code": "13.07"}),
-        command("enroll", "EnrollFacilitator", enrollment),
-        command("enroll-unknown", "EnrollFacilitator", {**enrollment, "training_id": str(uuid.uuid4())}),
-        command("withdraw", "WithdrawEnrollment", {**enrollment, "reason": "participant_cancelled"}),
-        command("withdraw-again", "WithdrawEnrollment", enrollment),
-        command("leave", "DeactivateFacilitator", {**ids, "reason": "contract_ended"}),
-        command("leave-again", "DeactivateFacilitator", {**ids, "reason": "contract_ended"}),
-        command("enroll-inactive", "EnrollFacilitator", enrollment),
+        intake_message("move", "ReassignFacilitator", reassignment),
+        intake_message("move-again", "ReassignFacilitator", reassignment),
+        intake_message(
+            "move-away", "ReassignFacilitator", {**reassignment, "province_code": "13", "kabkota_code": "13.07"}
+        ),
+        intake_message("enroll", "EnrollFacilitator", enrollment),
+        intake_message("enroll-unknown", "EnrollFacilitator", {**enrollment, "training_id": str(uuid.uuid4())}),
+        intake_message("withdraw", "WithdrawEnrollment", {**enrollment, "reason": "participant_cancelled"}),
+        intake_message("withdraw-again", "WithdrawEnrollment", enrollment),
+        intake_message("leave", "DeactivateFacilitator", {**ids, "reason": "contract_ended"}),
+        intake_message("leave-again", "DeactivateFacilitator", {**ids, "reason": "contract_ended"}),
+        intake_message("enroll-inactive", "EnrollFacilitator", enrollment),
     ]:
         await send(value)
 

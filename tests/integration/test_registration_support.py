@@ -48,6 +48,41 @@ def person(
     }
 
 
+def registration_message(message_id: str, nik: str, **changes: object) -> bytes:
+    """A RegisterFacilitator intake message as a regional system sends it; ``changes`` replace
+    its top-level fields."""
+    body: dict[str, object] = {
+        "message_id": message_id,
+        "type": "RegisterFacilitator",
+        "region": REGION,
+        "sent_at": "2016-07-25T09:00:00+07:00",
+        "payload": {
+            "nik": nik,
+            "full_name": "Intan Permana",
+            "role": "fasilitator",
+            "speciality": "ekonomi",
+            "region": REGION,
+            "province_code": "16",
+            "kabkota_code": "16.72",
+        },
+    }
+    body.update(changes)
+    return json.dumps(body).encode()
+
+
+def intake_message(message_id: str, kind: str, payload: dict[str, Any]) -> bytes:
+    """An intake message of type ``kind``, sent from the region."""
+    return json.dumps(
+        {
+            "message_id": message_id,
+            "type": kind,
+            "region": REGION,
+            "sent_at": "2016-08-10T09:00:00+07:00",
+            "payload": payload,
+        }
+    ).encode()
+
+
 def registration_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     """``python -m services.registration <args>`` with the test stack's settings."""
     proc = stack.services["registration"]

@@ -5,12 +5,11 @@ order, and the national office's question answered from the API and a CSV."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -47,13 +46,10 @@ from shared.kernel.contracts import (
     TrainingType,
 )
 from shared.kernel.envelope import Event, EventPayload, new_event
-from shared.kernel.topics import all_topics
-from shared.tools.kafka_admin import delete_topics, ensure_topics
-from tests.integration.conftest import BOOTSTRAP, REGION, Stack, eventually
+from tests.integration.conftest import OTHER, REGION, Stack, eventually
 
 pytestmark = pytest.mark.real
 
-OTHER = "oc05"
 T0 = datetime(2016, 7, 31, 8, tzinfo=UTC)
 KELURAHAN = ["16.71.01.1001", "16.71.01.1002", "16.71.02.1003", "16.71.03.1004"]
 DAYS = [date(2016, 7, 31) + timedelta(days=i) for i in range(8)]
@@ -69,17 +65,6 @@ class Scenario:
         event = new_event(payload, region=region, source="test", occurred_at=at)
         self.sent.append(event)
         return event
-
-
-@pytest.fixture
-async def other_region(stack: Stack) -> AsyncIterator[str]:
-    topics = all_topics([OTHER], stack.prefix)
-    await ensure_topics(BOOTSTRAP, topics, partitions=3)
-    try:
-        yield OTHER
-    finally:
-        with contextlib.suppress(Exception):
-            await delete_topics(BOOTSTRAP, topics)
 
 
 async def publish(producer: AIOKafkaProducer, stack: Stack, events: Sequence[Event[Any]]) -> None:

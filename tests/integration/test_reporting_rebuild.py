@@ -7,13 +7,12 @@ and poison records are skipped as the live consumers skip them."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import re
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,27 +26,15 @@ from bench.generator import FACILITATORS_CONSUMER, TRAININGS_CONSUMER, Generator
 from services.reporting.entrypoints import rebuild as rebuilding
 from services.reporting.repositories.projections import DEDUPE_TABLE, READ_MODEL_TABLES
 from shared.kernel.settings import Settings, load_settings
-from shared.kernel.topics import FACILITATOR, TRAINING, all_topics
+from shared.kernel.topics import FACILITATOR, TRAINING
 from shared.tools.kafka_admin import delete_topics, ensure_topics
-from tests.integration.conftest import BOOTSTRAP, REGION, Stack, eventually
+from tests.integration.conftest import BOOTSTRAP, OTHER, REGION, Stack, eventually
 
 pytestmark = pytest.mark.real
 
 ROOT = Path(__file__).resolve().parents[2]
-OTHER = "oc05"
 REGIONS = f"{REGION},{OTHER}"
 WALL_CLOCK = {"region_freshness": ("last_applied_at",), DEDUPE_TABLE: ("processed_at",)}
-
-
-@pytest.fixture
-async def other_region(stack: Stack) -> AsyncIterator[str]:
-    topics = all_topics([OTHER], stack.prefix)
-    await ensure_topics(BOOTSTRAP, topics, partitions=3)
-    try:
-        yield OTHER
-    finally:
-        with contextlib.suppress(Exception):
-            await delete_topics(BOOTSTRAP, topics)
 
 
 async def publish(producer: AIOKafkaProducer, stack: Stack, events: Sequence[Synthetic]) -> None:

@@ -12,22 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shared.kernel.topics import FACILITATOR
 from tests.integration.conftest import REGION, Stack, eventually, read_topic
-from tests.integration.test_registration_support import schedule_training
+from tests.integration.test_registration_support import person, schedule_training
 
 pytestmark = pytest.mark.real
-
-
-def facilitator(
-    nik: str, name: str = "Rina Anggraini", kabkota: str = "16.71", role: str = "fasilitator"
-) -> dict[str, str]:
-    return {
-        "nik": nik,
-        "full_name": name,
-        "role": role,
-        "region": REGION,
-        "province_code": kabkota[:2],
-        "kabkota_code": kabkota,
-    }
 
 
 async def test_registered_facilitators_are_counted_by_reporting_per_region_and_province(stack: Stack) -> None:
@@ -44,10 +31,10 @@ async def test_registered_facilitators_are_counted_by_reporting_per_region_and_p
         assert r.status_code == 201, r.text
     async with httpx.AsyncClient(timeout=10, headers=stack.auth()) as http:
         people = [
-            facilitator("1671010101900001", "Siti Rahmawati"),
-            facilitator("1671010101900002", "Ñoman Dwi Putra"),
-            facilitator("1602010101900003", "Agus Salim", kabkota="16.02", role="senior_fasilitator"),
-            facilitator("1307010101900004", "Yusuf Harahap", kabkota="13.07"),
+            person("1671010101900001", "Siti Rahmawati"),
+            person("1671010101900002", "Ñoman Dwi Putra"),
+            person("1602010101900003", "Agus Salim", kabkota="16.02", role="senior_fasilitator"),
+            person("1307010101900004", "Yusuf Harahap", kabkota="13.07"),
         ]
         ids = []
         for body in people:
@@ -91,9 +78,7 @@ async def test_enrollment_reaches_the_training_roster(stack: Stack, producer: AI
     async with httpx.AsyncClient(timeout=10, headers=stack.auth()) as http:
         # registration enrolls only into trainings it learned from the training service's events
         await schedule_training(producer, stack, http, uuid.UUID(training_id))
-        fid = (await http.post(f"{reg}/api/v1/facilitators", json=facilitator("1671020202900001"))).json()[
-            "facilitator_id"
-        ]
+        fid = (await http.post(f"{reg}/api/v1/facilitators", json=person("1671020202900001"))).json()["facilitator_id"]
         r = await http.post(f"{reg}/api/v1/trainings/{training_id}/enrollments", json={"facilitator_id": fid})
         assert r.status_code == 201, r.text
         again = await http.post(f"{reg}/api/v1/trainings/{training_id}/enrollments", json={"facilitator_id": fid})
@@ -118,13 +103,13 @@ async def test_bad_requests_get_a_machine_readable_4xx_and_write_nothing(stack: 
     reg = stack.url("registration")
     async with httpx.AsyncClient(timeout=10, headers=stack.auth()) as http:
         cases = [
-            ({**facilitator("1671010101900001"), "nik": "12345"}, 422, "invalid_request"),
-            ({**facilitator("1671010101900001"), "full_name": "Siti\x00"}, 422, "invalid_request"),
-            ({**facilitator("1671010101900001"), "full_name": "x" * 100_000}, 422, "invalid_request"),
-            ({**facilitator("1671010101900001"), "role": "boss"}, 422, "invalid_request"),
-            ({**facilitator("1671010101900001"), "kabkota_code": "17.71"}, 422, "invalid_request"),
-            ({**facilitator("1671010101900001"), "region": "oc07"}, 403, "region_forbidden"),
-            ({**facilitator("1671010101900001"), "unexpected": 1}, 422, "invalid_request"),
+            ({**person("1671010101900001"), "nik": "12345"}, 422, "invalid_request"),
+            ({**person("1671010101900001"), "full_name": "Siti\x00"}, 422, "invalid_request"),
+            ({**person("1671010101900001"), "full_name": "x" * 100_000}, 422, "invalid_request"),
+            ({**person("1671010101900001"), "role": "boss"}, 422, "invalid_request"),
+            ({**person("1671010101900001"), "kabkota_code": "17.71"}, 422, "invalid_request"),
+            ({**person("1671010101900001"), "region": "oc07"}, 403, "region_forbidden"),
+            ({**person("1671010101900001"), "unexpected": 1}, 422, "invalid_request"),
         ]
         for body, status, code in cases:
             r = await http.post(f"{reg}/api/v1/facilitators", json=body)
@@ -145,9 +130,9 @@ async def test_bad_requests_get_a_machine_readable_4xx_and_write_nothing(stack: 
         r = await http.get(f"{reg}/api/v1/facilitators/not-a-uuid")
         assert r.status_code == 422
 
-        first = await http.post(f"{reg}/api/v1/facilitators", json=facilitator("1671010101900001"))
+        first = await http.post(f"{reg}/api/v1/facilitators", json=person("1671010101900001"))
         assert first.status_code == 201
-        dup = await http.post(f"{reg}/api/v1/facilitators", json=facilitator("1671010101900001", name="Other Name"))
+        dup = await http.post(f"{reg}/api/v1/facilitators", json=person("1671010101900001", name="Other Name"))
         assert dup.status_code == 409
         assert dup.json()["error"]["details"]["facilitator_id"] == first.json()["facilitator_id"]
 
@@ -171,7 +156,7 @@ async def test_bad_requests_get_a_machine_readable_4xx_and_write_nothing(stack: 
 async def test_credentials_decide_who_may_write_and_read_which_region(stack: Stack) -> None:
     stack.start("registration")
     reg = stack.url("registration")
-    body = facilitator("1671050505900001")
+    body = person("1671050505900001")
     async with httpx.AsyncClient(timeout=10) as http:
         r = await http.post(f"{reg}/api/v1/facilitators", json=body)
         assert (r.status_code, r.json()["error"]["code"]) == (401, "credential_required")
@@ -183,13 +168,11 @@ async def test_credentials_decide_who_may_write_and_read_which_region(stack: Sta
         r = await http.post(f"{reg}/api/v1/facilitators", json=body, headers={"X-API-Key": stack.tokens["oc02"]})
         assert r.status_code == 201
         fid = r.json()["facilitator_id"]
-        r = await http.post(
-            f"{reg}/api/v1/facilitators", json=facilitator("1671050505900002"), headers=stack.auth("admin")
-        )
+        r = await http.post(f"{reg}/api/v1/facilitators", json=person("1671050505900002"), headers=stack.auth("admin"))
         assert r.status_code == 201
         r = await http.post(
             f"{reg}/api/v1/facilitators",
-            json={**facilitator("1671050505900003"), "region": "oc05"},
+            json={**person("1671050505900003"), "region": "oc05"},
             headers=stack.auth("admin"),
         )
         assert (r.status_code, r.json()["error"]["code"]) == (422, "region_not_served")
