@@ -107,6 +107,31 @@ def columns_of(events: Sequence[Event[Any]], *getters: Callable[[Event[Any]], An
     return [[g(e) for e in events] for g in getters]
 
 
+def occurred_at(e: Event[Any]) -> Any:
+    return e.envelope.occurred_at
+
+
+def event_id(e: Event[Any]) -> Any:
+    return e.envelope.event_id
+
+
+def region(e: Event[Any]) -> Any:
+    return e.envelope.region
+
+
+async def upsert_by_key(
+    conn: Conn,
+    statement: str,
+    events: Sequence[Event[Any]],
+    key: Callable[[Event[Any]], Hashable],
+    *getters: Callable[[Event[Any]], Any],
+) -> None:
+    """Run an upsert whose columns are ``key`` then ``getters``, in as many rounds as needed for
+    no round to hold one key twice (a statement may not touch a row twice)."""
+    for batch in rounds(events, key):
+        await conn.execute(statement, *columns_of(batch, key, *getters))
+
+
 async def lock_keys(conn: Conn, lock_class: int, keys: Iterable[object]) -> None:
     """Serialise writers of the same aggregates (transaction-scoped, taken in sorted order)."""
     ordered = sorted({str(k) for k in keys})

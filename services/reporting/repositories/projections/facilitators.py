@@ -11,17 +11,20 @@ the totals when the registration arrives.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from services.reporting.repositories.projections.common import (
     LOCK_FACILITATOR,
     ByType,
     columns_of,
+    event_id,
     lock_keys,
     lww_upsert,
-    rounds,
+    occurred_at,
+    region,
     touch_freshness,
+    upsert_by_key,
 )
 from shared.kernel.contracts import (
     FacilitatorDeactivated,
@@ -196,6 +199,16 @@ async def _move_totals(conn: Conn, before: dict[Any, Bucket], after: dict[Any, B
         await conn.execute(DROP_EMPTY_TOTALS, *cols)
 
 
+# The columns of a facilitator's assignment (role, speciality, province, kota/kabupaten), in
+# FacilitatorRegistered and FacilitatorReassigned alike.
+ASSIGNMENT: tuple[Callable[[Event[Any]], Any], ...] = (
+    lambda e: e.payload.role.value,
+    lambda e: e.payload.speciality.value if e.payload.speciality else None,
+    lambda e: e.payload.province_code,
+    lambda e: e.payload.kabkota_code,
+)
+
+
 async def apply(conn: Conn, events: Sequence[Event[Any]], *, derive: bool = True, lock: bool = True) -> None:
     """Apply new events. ``derive=False`` (bulk rebuild) writes the base tables only: the totals
     and the freshness are computed once at the end (:func:`derive_all`, the rebuild)."""
@@ -211,107 +224,80 @@ async def apply(conn: Conn, events: Sequence[Event[Any]], *, derive: bool = True
     def fid(e: Event[Any]) -> Any:
         return e.payload.facilitator_id
 
-    for batch in rounds(g.of(FacilitatorRegistered), fid):
-        await conn.execute(
-            UPSERT_REGISTERED,
-            *columns_of(
-                batch,
-                fid,
-                lambda e: e.envelope.occurred_at,
-                lambda e: e.envelope.event_id,
-                lambda e: e.payload.full_name,
-                lambda e: e.envelope.region,
-                lambda e: e.payload.role.value,
-                lambda e: e.payload.speciality.value if e.payload.speciality else None,
-                lambda e: e.payload.province_code,
-                lambda e: e.payload.kabkota_code,
-                lambda e: e.payload.effective_from,
-            ),
-        )
-    for batch in rounds(g.of(FacilitatorReassigned), fid):
-        await conn.execute(
-            UPSERT_REASSIGNED,
-            *columns_of(
-                batch,
-                fid,
-                lambda e: e.envelope.region,
-                lambda e: e.payload.role.value,
-                lambda e: e.payload.speciality.value if e.payload.speciality else None,
-                lambda e: e.payload.province_code,
-                lambda e: e.payload.kabkota_code,
-                lambda e: e.payload.effective_from,
-                lambda e: e.envelope.occurred_at,
-                lambda e: e.envelope.event_id,
-            ),
-        )
-    for batch in rounds(g.of(FacilitatorUpdated), fid):
-        await conn.execute(
-            UPSERT_UPDATED,
-            *columns_of(
-                batch,
-                fid,
-                lambda e: e.payload.full_name,
-                lambda e: e.envelope.occurred_at,
-                lambda e: e.envelope.event_id,
-            ),
-        )
-    for batch in rounds(g.of(FacilitatorDeactivated), fid):
-        await conn.execute(
-            UPSERT_DEACTIVATED,
-            *columns_of(
-                batch,
-                fid,
-                lambda e: e.payload.effective_from,
-                lambda e: e.payload.reason,
-                lambda e: e.envelope.occurred_at,
-                lambda e: e.envelope.event_id,
-            ),
-        )
+    await upsert_by_key(
+        conn,
+        UPSERT_REGISTERED,
+        g.of(FacilitatorRegistered),
+        fid,
+        occurred_at,
+        event_id,
+        lambda e: e.payload.full_name,
+        region,
+        *ASSIGNMENT,
+        lambda e: e.payload.effective_from,
+    )
+    await upsert_by_key(
+        conn,
+        UPSERT_REASSIGNED,
+        g.of(FacilitatorReassigned),
+        fid,
+        region,
+        *ASSIGNMENT,
+        lambda e: e.payload.effective_from,
+        occurred_at,
+        event_id,
+    )
+    await upsert_by_key(
+        conn, UPSERT_UPDATED, g.of(FacilitatorUpdated), fid, lambda e: e.payload.full_name, occurred_at, event_id
+    )
+    await upsert_by_key(
+        conn,
+        UPSERT_DEACTIVATED,
+        g.of(FacilitatorDeactivated),
+        fid,
+        lambda e: e.payload.effective_from,
+        lambda e: e.payload.reason,
+        occurred_at,
+        event_id,
+    )
     assignments = g.of(FacilitatorRegistered, FacilitatorReassigned)
     if assignments:
         await conn.execute(
             INSERT_ASSIGNMENTS,
             *columns_of(
                 assignments,
-                lambda e: e.envelope.event_id,
+                event_id,
                 fid,
                 lambda e: "registered" if type(e.payload) is FacilitatorRegistered else "reassigned",
                 lambda e: e.payload.effective_from,
-                lambda e: e.envelope.occurred_at,
-                lambda e: e.envelope.region,
-                lambda e: e.payload.role.value,
-                lambda e: e.payload.speciality.value if e.payload.speciality else None,
-                lambda e: e.payload.province_code,
-                lambda e: e.payload.kabkota_code,
+                occurred_at,
+                region,
+                *ASSIGNMENT,
             ),
         )
-    for batch in rounds(g.of(OrgUnitDefined), lambda e: e.payload.code):
-        await conn.execute(
-            UPSERT_ORG_UNITS,
-            *columns_of(
-                batch,
-                lambda e: e.payload.code,
-                lambda e: e.payload.level.value,
-                lambda e: e.payload.name,
-                lambda e: e.payload.parent_code,
-                lambda e: e.payload.effective_from,
-                lambda e: e.envelope.occurred_at,
-                lambda e: e.envelope.event_id,
-            ),
-        )
-    for batch in rounds(g.of(ProvinceAssignedToRegion), lambda e: e.payload.province_code):
-        await conn.execute(
-            UPSERT_PROVINCE_REGIONS,
-            *columns_of(
-                batch,
-                lambda e: e.payload.province_code,
-                lambda e: e.envelope.region,
-                lambda e: e.payload.province_name,
-                lambda e: e.payload.effective_from,
-                lambda e: e.envelope.occurred_at,
-                lambda e: e.envelope.event_id,
-            ),
-        )
+    await upsert_by_key(
+        conn,
+        UPSERT_ORG_UNITS,
+        g.of(OrgUnitDefined),
+        lambda e: e.payload.code,
+        lambda e: e.payload.level.value,
+        lambda e: e.payload.name,
+        lambda e: e.payload.parent_code,
+        lambda e: e.payload.effective_from,
+        occurred_at,
+        event_id,
+    )
+    await upsert_by_key(
+        conn,
+        UPSERT_PROVINCE_REGIONS,
+        g.of(ProvinceAssignedToRegion),
+        lambda e: e.payload.province_code,
+        region,
+        lambda e: e.payload.province_name,
+        lambda e: e.payload.effective_from,
+        occurred_at,
+        event_id,
+    )
     if derive and ids:
         await _move_totals(conn, before, await _buckets(conn, ids))
     if derive:

@@ -18,10 +18,14 @@ from services.reporting.repositories.projections.common import (
     LOCK_TRAINING,
     ByType,
     columns_of,
+    event_id,
     lock_keys,
     lww_upsert,
+    occurred_at,
+    region,
     rounds,
     touch_freshness,
+    upsert_by_key,
 )
 from shared.kernel.contracts import (
     AssessmentKind,
@@ -284,20 +288,17 @@ def _tid(e: Event[Any]) -> Any:
     return e.payload.training_id
 
 
-def _at(e: Event[Any]) -> Any:
-    return e.envelope.occurred_at
-
-
-def _ev(e: Event[Any]) -> Any:
-    return e.envelope.event_id
-
-
 async def _apply_trainings(conn: Conn, g: ByType) -> None:
-    for batch in rounds(g.of(TrainingScheduled), _tid):
-        await conn.execute(
-            UPSERT_SCHEDULED,
-            *columns_of(batch, _tid, lambda e: e.payload.training_type.value, lambda e: e.payload.organiser, _at, _ev),
-        )
+    await upsert_by_key(
+        conn,
+        UPSERT_SCHEDULED,
+        g.of(TrainingScheduled),
+        _tid,
+        lambda e: e.payload.training_type.value,
+        lambda e: e.payload.organiser,
+        occurred_at,
+        event_id,
+    )
     for batch in rounds(g.of(TrainingScheduled, TrainingUpdated), _tid):
         written = {
             r["training_id"]
@@ -306,15 +307,15 @@ async def _apply_trainings(conn: Conn, g: ByType) -> None:
                 *columns_of(
                     batch,
                     _tid,
-                    lambda e: e.envelope.region,
+                    region,
                     lambda e: e.payload.title,
                     lambda e: e.payload.venue,
                     lambda e: e.payload.start_date,
                     lambda e: e.payload.end_date,
                     lambda e: e.payload.capacity,
                     lambda e: json.dumps([r.value for r in e.payload.eligible_roles]),
-                    _at,
-                    _ev,
+                    occurred_at,
+                    event_id,
                 ),
             )
         }
@@ -331,13 +332,19 @@ async def _apply_trainings(conn: Conn, g: ByType) -> None:
                     [s.kind.value for _, s in sessions],
                     [s.module_code for _, s in sessions],
                 )
-    for batch in rounds(g.of(TrainingCancelled), _tid):
-        await conn.execute(UPSERT_CANCELLED, *columns_of(batch, _tid, lambda e: e.payload.reason, _at, _ev))
-    for batch in rounds(g.of(TrainingClosed), _tid):
-        await conn.execute(
-            UPSERT_CLOSED,
-            *columns_of(batch, _tid, lambda e: e.payload.completed, lambda e: e.payload.not_completed, _at, _ev),
-        )
+    await upsert_by_key(
+        conn, UPSERT_CANCELLED, g.of(TrainingCancelled), _tid, lambda e: e.payload.reason, occurred_at, event_id
+    )
+    await upsert_by_key(
+        conn,
+        UPSERT_CLOSED,
+        g.of(TrainingClosed),
+        _tid,
+        lambda e: e.payload.completed,
+        lambda e: e.payload.not_completed,
+        occurred_at,
+        event_id,
+    )
 
 
 def _enrolled(e: Event[Any]) -> tuple[str, tuple[Any, ...]]:
@@ -410,8 +417,8 @@ async def _apply_participation(conn: Conn, g: ByType) -> None:
                 lambda e: e.payload.session_id,
                 lambda e: e.payload.facilitator_id,
                 lambda e: e.payload.status.value,
-                _at,
-                _ev,
+                occurred_at,
+                event_id,
             ),
         )
 
