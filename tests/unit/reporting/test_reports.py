@@ -182,26 +182,24 @@ async def test_kabkota_report_is_by_role() -> None:
 
 
 def known_training(**overrides: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "training_id": TRAINING_ID,
-        "region": "oc02",
-        "title": "Pelatihan Dasar",
-        "training_type": "pelatihan_dasar",
+    """A training's own page: the list row with what only the page shows, the counts not yet known."""
+    counts = ("participants", "enrolled", "withdrawn", "completed", "not_completed", "certified", "pre_n", "post_n")
+    page: dict[str, Any] = {
         "organiser": "OC 2",
         "venue": "Palembang",
-        "start_date": date(2016, 8, 1),
         "end_date": date(2016, 8, 2),
         "capacity": 30,
-        "status": "closed",
         "attendance_recorded": 4,
         "attendance_attended": 3,
         "pre_mean": Decimal("50"),
         "post_mean": None,
-        "gain_mean": None,
         "known": True,
+        **dict.fromkeys(counts),
+        "gain_n": 0,
+        "ojt_assigned": 2,
+        "ojt_completed": 1,
     }
-    counts = ("participants", "enrolled", "withdrawn", "completed", "not_completed", "certified", "pre_n", "post_n")
-    return {**row, **dict.fromkeys(counts), "gain_n": 0, "ojt_assigned": 2, "ojt_completed": 1, **overrides}
+    return training_row(**{**page, **overrides})
 
 
 def session(session_id: str, day: date | None, present: int, late: int, absent: int) -> dict[str, Any]:
