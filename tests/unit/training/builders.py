@@ -52,6 +52,13 @@ async def scheduled(db: FakeDatabase, training_id: uuid.UUID | None = None, **ch
         return await trainings.schedule_training(cmd, uow, DEPLOYMENT, only(REGION))
 
 
+async def training_with(db: FakeDatabase, people: int = 2) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    """A scheduled training, its OJT kelurahan (KEL) defined and ``people`` enrolled: (its id, theirs)."""
+    tid = (await scheduled(db)).training.training_id
+    db.define_kelurahan(KEL)
+    return tid, [db.enroll(tid) for _ in range(people)]
+
+
 def http(occurred_at: datetime | None = None) -> Origin:
     return Origin("http", occurred_at or at(0), FactIds())
 

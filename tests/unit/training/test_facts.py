@@ -31,16 +31,10 @@ from shared.kernel.contracts import (
     TrainingCompleted,
 )
 from shared.kernel.errors import Conflict, Forbidden, Invalid
-from tests.unit.training.builders import KEL, at, http, record, scheduled
+from tests.unit.training.builders import KEL, at, http, record, training_with
 from tests.unit.training.fakes import DEPLOYMENT, NOW, REGION, FakeDatabase, only
 
 PRESENT = AttendanceStatus.PRESENT
-
-
-async def training_with(db: FakeDatabase, people: int = 2) -> tuple[uuid.UUID, list[uuid.UUID]]:
-    tid = (await scheduled(db)).training.training_id
-    db.define_kelurahan(KEL)
-    return tid, [db.enroll(tid) for _ in range(people)]
 
 
 async def test_attendance_is_recorded_and_published_with_its_time() -> None:

@@ -18,7 +18,7 @@ from shared.kernel.contracts import (
     CertificateIssued,
     TrainingCompleted,
 )
-from tests.unit.training.builders import KEL, SESSIONS, at, http, scheduled
+from tests.unit.training.builders import KEL, SESSIONS, at, http, scheduled, training_with
 from tests.unit.training.fakes import DEPLOYMENT, REGION, FakeDatabase, only
 
 PRESENT, ABSENT = AttendanceStatus.PRESENT, AttendanceStatus.ABSENT
@@ -41,15 +41,9 @@ async def sync(db: FakeDatabase, tid: uuid.UUID, batch: list[Fact]) -> facts.Fac
         return await sync_facts(SyncFacts(tid, tuple(batch)), uow, DEPLOYMENT, only(REGION), channel="sync")
 
 
-async def setup(db: FakeDatabase, people: int = 1) -> tuple[uuid.UUID, list[uuid.UUID]]:
-    tid = (await scheduled(db)).training.training_id
-    db.define_kelurahan(KEL)
-    return tid, [db.enroll(tid) for _ in range(people)]
-
-
 async def test_a_batch_ends_each_fact_recorded_duplicate_or_refused_without_stopping_the_rest() -> None:
     db = FakeDatabase()
-    tid, (p1,) = await setup(db)
+    tid, (p1,) = await training_with(db, 1)
     first = everything(p1)[:2]
     await sync(db, tid, first)
     stranger = Fact("stranger", uuid.uuid4(), at(0), Attendance("d0", PRESENT))
@@ -72,7 +66,7 @@ async def test_a_batch_ends_each_fact_recorded_duplicate_or_refused_without_stop
 
 async def test_a_participant_completes_when_the_last_requirement_is_met_and_gets_a_certificate() -> None:
     db = FakeDatabase()
-    tid, (p1,) = await setup(db)
+    tid, (p1,) = await training_with(db, 1)
     batch = everything(p1)
     await sync(db, tid, batch[:-1])
     assert not db.payloads(TrainingCompleted)  # the post-test is missing
@@ -90,7 +84,7 @@ async def test_a_participant_completes_when_the_last_requirement_is_met_and_gets
 
 async def test_a_participant_is_decided_once_and_a_later_correction_does_not_revoke_it() -> None:
     db = FakeDatabase()
-    tid, (p1,) = await setup(db)
+    tid, (p1,) = await training_with(db, 1)
     await sync(db, tid, everything(p1))
     absent = [Fact(f"fix-{s.session_id}", p1, at(3, 18), Attendance(s.session_id, ABSENT)) for s in SESSIONS]
     outcome = await sync(db, tid, absent)
@@ -127,7 +121,7 @@ async def test_any_order_and_any_repeats_decide_as_in_order_delivery() -> None:
 
 async def test_a_fact_recorded_after_the_completion_decides_nothing_again() -> None:
     db = FakeDatabase()
-    tid, (p1,) = await setup(db)
+    tid, (p1,) = await training_with(db, 1)
     await sync(db, tid, everything(p1)[1:])  # all but the first session: 3 of 4 meets 75%
     assert len(db.payloads(TrainingCompleted)) == 1
     async with db.unit_of_work() as uow:
@@ -138,7 +132,7 @@ async def test_a_fact_recorded_after_the_completion_decides_nothing_again() -> N
 
 async def test_a_certificate_code_already_taken_is_drawn_again() -> None:
     db = FakeDatabase()
-    tid, (p1, p2) = await setup(db, 2)
+    tid, (p1, p2) = await training_with(db, 2)
     async with db.unit_of_work() as uow:
         first = await issue_certificate(uow, tid, p1)
         second = await issue_certificate(uow, tid, p2)
