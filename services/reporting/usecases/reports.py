@@ -12,7 +12,9 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel
 
 from services.reporting.domain.errors import facilitator_not_found, training_not_found
 from services.reporting.domain.models import (
@@ -48,6 +50,10 @@ from services.reporting.domain.periods import ALL_TRAININGS, TrainingFilter, by_
 from services.reporting.usecases.ports import ReportReads, Row
 
 AreaLevel = Literal["province", "kabkota"]
+M = TypeVar("M", bound=BaseModel)
+
+# The counts of a training (its int fields): 0 while the read model has none yet.
+TRAINING_COUNTS = tuple(k for k, field in TrainingInfo.model_fields.items() if field.annotation is int)
 
 
 async def _names(reads: ReportReads, codes: Iterable[str | None]) -> dict[str, str]:
@@ -68,17 +74,17 @@ async def _freshness(reads: ReportReads, region: str | None, lag: dict[str, int]
     ]
 
 
+def _from_row(model: type[M], r: Row, **computed: Any) -> M:
+    """A row model: each field not given in ``computed`` is the row's column of the same name."""
+    return model(**{k: r[k] for k in model.model_fields if k not in computed}, **computed)
+
+
 def _completion(rows: Sequence[Row], names: dict[str, str]) -> list[AreaCompletion]:
     return [
-        AreaCompletion(
-            code=r["code"],
+        _from_row(
+            AreaCompletion,
+            r,
             name=display_name(r["code"], names),
-            enrolled=r["enrolled"],
-            withdrawn=r["withdrawn"],
-            completed=r["completed"],
-            not_completed=r["not_completed"],
-            certified=r["certified"],
-            ojt_completed=r["ojt_completed"],
             completion_rate=rate(r["completed"], r["completed"] + r["not_completed"]),
         )
         for r in rows
@@ -87,50 +93,27 @@ def _completion(rows: Sequence[Row], names: dict[str, str]) -> list[AreaCompleti
 
 def _training_rows(rows: Sequence[Row]) -> list[TrainingRow]:
     return [
-        TrainingRow(
-            training_id=r["training_id"],
-            region=r["region"],
-            title=r["title"],
-            training_type=r["training_type"],
-            start_date=r["start_date"],
-            end_date=r["end_date"],
-            status=r["status"],
-            enrolled=r["enrolled"],
-            withdrawn=r["withdrawn"],
-            completed=r["completed"],
-            not_completed=r["not_completed"],
-            certified=r["certified"],
+        _from_row(
+            TrainingRow,
+            r,
             attendance_rate=rate(r["attendance_attended"], r["attendance_recorded"]),
-            pre_mean=num(r["pre_mean"]),
-            post_mean=num(r["post_mean"]),
-            gain_mean=num(r["gain_mean"]),
+            **_means(r),
         )
         for r in rows
     ]
+
+
+def _means(r: Row) -> dict[str, float | None]:
+    """The mean pre-test, post-test and gain scores of a training's row (numeric columns)."""
+    return {k: num(r[k]) for k in ("pre_mean", "post_mean", "gain_mean")}
 
 
 def _area_facilitators(rows: Sequence[Row], names: dict[str, str]) -> list[AreaFacilitators]:
-    return [
-        AreaFacilitators(
-            code=r["code"],
-            name=display_name(r["code"], names),
-            role=r["role"],
-            active=r["active"],
-            inactive=r["inactive"],
-        )
-        for r in rows
-    ]
+    return [_from_row(AreaFacilitators, r, name=display_name(r["code"], names)) for r in rows]
 
 
 def _ojt(rows: Sequence[Row], names: dict[str, str]) -> list[KelurahanOJT]:
-    return [
-        KelurahanOJT(
-            kelurahan_code=r["kelurahan_code"],
-            kelurahan_name=display_name(r["kelurahan_code"], names),
-            **{k: r[k] for k in ("ojt_assigned", "ojt_completed", "completed_training")},
-        )
-        for r in rows
-    ]
+    return [_from_row(KelurahanOJT, r, kelurahan_name=display_name(r["kelurahan_code"], names)) for r in rows]
 
 
 async def facilitator_counts(
@@ -302,36 +285,13 @@ async def training(reads: ReportReads, training_id: uuid.UUID, today: date) -> T
         ],
     )
 
-    def count(key: str) -> int:
-        value = row[key]
-        return int(value) if value is not None else 0
-
-    info = TrainingInfo(
+    info = _from_row(
+        TrainingInfo,
+        row,
         training_id=training_id,
-        region=row["region"],
-        title=row["title"],
-        training_type=row["training_type"],
-        organiser=row["organiser"],
-        venue=row["venue"],
-        start_date=row["start_date"],
-        end_date=row["end_date"],
-        capacity=row["capacity"],
-        status=row["status"],
-        participants=count("participants"),
-        enrolled=count("enrolled"),
-        withdrawn=count("withdrawn"),
-        completed=count("completed"),
-        not_completed=count("not_completed"),
-        certified=count("certified"),
         attendance_rate=rate(row["attendance_attended"], row["attendance_recorded"]),
-        pre_n=count("pre_n"),
-        pre_mean=num(row["pre_mean"]),
-        post_n=count("post_n"),
-        post_mean=num(row["post_mean"]),
-        gain_n=count("gain_n"),
-        gain_mean=num(row["gain_mean"]),
-        ojt_assigned=count("ojt_assigned"),
-        ojt_completed=count("ojt_completed"),
+        **_means(row),
+        **{k: int(row[k]) if row[k] is not None else 0 for k in TRAINING_COUNTS},
     )
     by_session = [
         SessionAttendance(**dict(r), attendance_rate=rate(r["present"] + r["late"], r["recorded"])) for r in sessions
