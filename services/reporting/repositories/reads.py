@@ -47,27 +47,17 @@ SELECT region,
 FROM facilitator_totals WHERE ($1::text IS NULL OR role = $1)
 GROUP BY region ORDER BY region
 """
-FACILITATORS_OF_REGION = """
-SELECT province_code AS code, role,
+# Facilitators of one region / province / kota-kabupaten ({where} = $1), by {group} and role.
+_FACILITATORS_OF = """
+SELECT {group} AS code, role,
     coalesce(sum(registered) FILTER (WHERE status = 'active'), 0)::bigint AS active,
     coalesce(sum(registered) FILTER (WHERE status = 'inactive'), 0)::bigint AS inactive
-FROM facilitator_totals WHERE region = $1 AND ($2::text IS NULL OR role = $2)
-GROUP BY province_code, role ORDER BY province_code, role
+FROM facilitator_totals WHERE {where} = $1 AND ($2::text IS NULL OR role = $2)
+GROUP BY {group}, role ORDER BY {group}, role
 """
-FACILITATORS_OF_PROVINCE = """
-SELECT kabkota_code AS code, role,
-    coalesce(sum(registered) FILTER (WHERE status = 'active'), 0)::bigint AS active,
-    coalesce(sum(registered) FILTER (WHERE status = 'inactive'), 0)::bigint AS inactive
-FROM facilitator_totals WHERE province_code = $1 AND ($2::text IS NULL OR role = $2)
-GROUP BY kabkota_code, role ORDER BY kabkota_code, role
-"""
-FACILITATORS_OF_KABKOTA = """
-SELECT kabkota_code AS code, role,
-    coalesce(sum(registered) FILTER (WHERE status = 'active'), 0)::bigint AS active,
-    coalesce(sum(registered) FILTER (WHERE status = 'inactive'), 0)::bigint AS inactive
-FROM facilitator_totals WHERE kabkota_code = $1 AND ($2::text IS NULL OR role = $2)
-GROUP BY kabkota_code, role ORDER BY kabkota_code, role
-"""
+FACILITATORS_OF_REGION = _FACILITATORS_OF.format(group="province_code", where="region")
+FACILITATORS_OF_PROVINCE = _FACILITATORS_OF.format(group="kabkota_code", where="province_code")
+FACILITATORS_OF_KABKOTA = _FACILITATORS_OF.format(group="kabkota_code", where="kabkota_code")
 REGIONS_OF_AREA = """
 SELECT DISTINCT region FROM facilitator_totals WHERE province_code = $1 AND ($2::text IS NULL OR kabkota_code = $2)
 ORDER BY region
@@ -261,7 +251,7 @@ def _training_args(f: TrainingFilter) -> tuple[Any, ...]:
     return (f.start, f.before, f.training_type)
 
 
-_FACILITATORS_OF = {
+_FACILITATORS_OF_LEVEL = {
     "region": FACILITATORS_OF_REGION,
     "province": FACILITATORS_OF_PROVINCE,
     "kabkota": FACILITATORS_OF_KABKOTA,
@@ -297,7 +287,7 @@ class PgReportReads:
         return await self.conn.fetch(FACILITATORS_BY_REGION, role)
 
     async def facilitators_of(self, level: Level, code: str, role: str | None) -> Sequence[Row]:
-        return await self.conn.fetch(_FACILITATORS_OF[level], code, role)
+        return await self.conn.fetch(_FACILITATORS_OF_LEVEL[level], code, role)
 
     async def regions_of_area(self, province: str, kabkota: str | None) -> Sequence[str]:
         return [r["region"] for r in await self.conn.fetch(REGIONS_OF_AREA, province, kabkota)]
