@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any
 
 import asyncpg
 
@@ -14,13 +15,13 @@ from shared.kernel.contracts import Role, Speciality
 from shared.kernel.db import Conn
 
 INSERT_FACILITATOR = """
-INSERT INTO facilitators (facilitator_id, nik_hash, phone_hash, full_name, role, speciality, region,
+INSERT INTO facilitators (facilitator_id, nik_hash, phone_hash, full_name, region, role, speciality,
                           province_code, kabkota_code, effective_from)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 """
 INSERT_ASSIGNMENT = """
 INSERT INTO facilitator_assignments
-    (facilitator_id, role, speciality, region, province_code, kabkota_code, effective_from)
+    (facilitator_id, region, role, speciality, province_code, kabkota_code, effective_from)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
 FACILITATOR_BY_NIK = "SELECT facilitator_id FROM facilitators WHERE nik_hash = $1"
@@ -72,19 +73,19 @@ def _speciality(value: str | None) -> Speciality | None:
     return Speciality(value) if value is not None else None
 
 
+def _typed(row: asyncpg.Record) -> dict[str, Any]:
+    """The columns of a facilitator or assignment row by name, the role and speciality as enums."""
+    return {**dict(row), "role": Role(row["role"]), "speciality": _speciality(row["speciality"])}
+
+
 def facilitator_of(row: asyncpg.Record) -> Facilitator:
-    return Facilitator(
-        facilitator_id=row["facilitator_id"],
-        full_name=row["full_name"],
-        role=Role(row["role"]),
-        speciality=_speciality(row["speciality"]),
-        region=row["region"],
-        province_code=row["province_code"],
-        kabkota_code=row["kabkota_code"],
-        status=row["status"],
-        effective_from=row["effective_from"],
-        deactivated_on=row["deactivated_on"],
-    )
+    return Facilitator(**_typed(row))
+
+
+def _assignment_columns(f: Facilitator) -> tuple[Any, ...]:
+    """role .. effective_from, in the order of the statements above."""
+    speciality = f.speciality.value if f.speciality else None
+    return (f.role.value, speciality, f.province_code, f.kabkota_code, f.effective_from)
 
 
 class PgFacilitators:
@@ -113,12 +114,8 @@ class PgFacilitators:
                     nik_hash,
                     phone_hash,
                     f.full_name,
-                    f.role.value,
-                    f.speciality.value if f.speciality else None,
                     f.region,
-                    f.province_code,
-                    f.kabkota_code,
-                    f.effective_from,
+                    *_assignment_columns(f),
                 )
         except asyncpg.UniqueViolationError:
             return False
@@ -126,16 +123,7 @@ class PgFacilitators:
 
     async def record_assignment(self, facilitator: Facilitator) -> None:
         f = facilitator
-        await self.conn.execute(
-            INSERT_ASSIGNMENT,
-            f.facilitator_id,
-            f.role.value,
-            f.speciality.value if f.speciality else None,
-            f.region,
-            f.province_code,
-            f.kabkota_code,
-            f.effective_from,
-        )
+        await self.conn.execute(INSERT_ASSIGNMENT, f.facilitator_id, f.region, *_assignment_columns(f))
 
     async def phone_hash(self, facilitator_id: uuid.UUID) -> bytes | None:
         digest: bytes | None = await self.conn.fetchval(PHONE_HASH_OF, facilitator_id)
@@ -148,33 +136,13 @@ class PgFacilitators:
         await self.conn.execute(UPDATE_PHONE, facilitator_id, phone_hash)
 
     async def reassign(self, facilitator: Facilitator) -> None:
-        f = facilitator
-        await self.conn.execute(
-            UPDATE_ASSIGNMENT,
-            f.facilitator_id,
-            f.role.value,
-            f.speciality.value if f.speciality else None,
-            f.province_code,
-            f.kabkota_code,
-            f.effective_from,
-        )
+        await self.conn.execute(UPDATE_ASSIGNMENT, facilitator.facilitator_id, *_assignment_columns(facilitator))
 
     async def deactivate(self, facilitator_id: uuid.UUID, on: date, reason: str) -> None:
         await self.conn.execute(DEACTIVATE, facilitator_id, on, reason)
 
     async def history(self, facilitator_id: uuid.UUID) -> list[AssignmentRecord]:
-        return [
-            AssignmentRecord(
-                role=Role(r["role"]),
-                speciality=_speciality(r["speciality"]),
-                region=r["region"],
-                province_code=r["province_code"],
-                kabkota_code=r["kabkota_code"],
-                effective_from=r["effective_from"],
-                recorded_at=r["recorded_at"],
-            )
-            for r in await self.conn.fetch(ASSIGNMENTS_OF, facilitator_id)
-        ]
+        return [AssignmentRecord(**_typed(r)) for r in await self.conn.fetch(ASSIGNMENTS_OF, facilitator_id)]
 
     async def find(self, where: FacilitatorFilter, limit: int, offset: int) -> Page[Facilitator]:
         args = (

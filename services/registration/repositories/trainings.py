@@ -38,17 +38,7 @@ SET status = CASE WHEN known_trainings.status = 'closed' THEN 'closed' ELSE excl
 
 def training_of(row: asyncpg.Record) -> KnownTraining:
     roles = row["eligible_roles"]
-    return KnownTraining(
-        training_id=row["training_id"],
-        region=row["region"],
-        status=row["status"],
-        training_type=row["training_type"],
-        title=row["title"],
-        start_date=row["start_date"],
-        end_date=row["end_date"],
-        capacity=row["capacity"],
-        eligible_roles=tuple(roles) if roles is not None else None,
-    )
+    return KnownTraining(**{**dict(row), "eligible_roles": tuple(roles) if roles is not None else None})
 
 
 class PgTrainings:

@@ -54,27 +54,17 @@ SELECT
 
 
 def training_of(row: asyncpg.Record) -> Training:
+    """The training of a row of TRAINING_COLUMNS: the columns by name, the typed ones parsed."""
     return Training(
-        training_id=row["training_id"],
-        region=row["region"],
-        training_type=TrainingType(row["training_type"]),
-        title=row["title"],
-        organiser=row["organiser"],
-        venue=row["venue"],
-        start_date=row["start_date"],
-        end_date=row["end_date"],
-        capacity=row["capacity"],
-        eligible_roles=[Role(r) for r in row["eligible_roles"]],
-        modules=[Module.model_validate(m) for m in json.loads(row["modules"])],
-        classes=[TrainingClass.model_validate(c) for c in json.loads(row["classes"])],
-        sessions=[Session.model_validate(s) for s in json.loads(row["sessions"])],
-        completion_rule=CompletionRule.model_validate(json.loads(row["completion_rule"])),
-        status=row["status"],
-        status_reason=row["status_reason"],
-        version=row["version"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        closed_at=row["closed_at"],
+        **{
+            **dict(row),
+            "training_type": TrainingType(row["training_type"]),
+            "eligible_roles": [Role(r) for r in row["eligible_roles"]],
+            "modules": [Module.model_validate(m) for m in json.loads(row["modules"])],
+            "classes": [TrainingClass.model_validate(c) for c in json.loads(row["classes"])],
+            "sessions": [Session.model_validate(s) for s in json.loads(row["sessions"])],
+            "completion_rule": CompletionRule.model_validate(json.loads(row["completion_rule"])),
+        }
     )
 
 
