@@ -7,6 +7,7 @@ about a named person (a facilitator's history) needs a national read credential.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Annotated, Any
@@ -30,10 +31,12 @@ from services.reporting.entrypoints.lag import SOURCE as LAG_SOURCE
 from services.reporting.entrypoints.lag import LagMonitor
 from services.reporting.repositories.reads import reading
 from services.reporting.usecases import reports
+from services.reporting.usecases.ports import ReportReads
+from services.reporting.usecases.reports import AreaLevel
 from shared.kernel.auth import OptionalCaller, Principal, ensure_may_read, ensure_national_reader, require_principal
 from shared.kernel.contracts import Role, TrainingType
 from shared.kernel.runtime import Runtime, runtime_of
-from shared.kernel.validation import KabkotaCode, ProvinceCode, RegionCode
+from shared.kernel.validation import KABKOTA_CODE, PROVINCE_CODE, ProvinceCode, RegionCode
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
@@ -135,6 +138,19 @@ def _table(tables: dict[str, Any], name: str) -> Any:
     return tables[name]
 
 
+async def _answer(
+    runtime: Runtime,
+    read: Callable[[ReportReads], Awaitable[Report]],
+    fmt: Format,
+    table: str | None,
+    name: str,
+) -> Report | Response:
+    """The report ``read`` builds from one snapshot of the read models, rendered."""
+    async with reading(runtime.pool) as reads:
+        report = await read(reads)
+    return render(report, fmt, table, name)
+
+
 @router.get(
     "/reports/facilitator-counts",
     response_model=FacilitatorCounts,
@@ -166,9 +182,13 @@ async def national_report(
     table: TableQuery = None,
 ) -> Report | Response:
     lag_now = await lag.current()
-    async with reading(runtime.pool) as reads:
-        report = await reports.national(reads, f, report_today(), lag_now, LAG_SOURCE)
-    return render(report, format, table, "national")
+    return await _answer(
+        runtime,
+        lambda reads: reports.national(reads, f, report_today(), lag_now, LAG_SOURCE),
+        format,
+        table,
+        "national",
+    )
 
 
 @router.get(
@@ -189,47 +209,45 @@ async def region_report(
     if caller is not None and not runtime.settings.public_aggregates:
         ensure_may_read(caller, region)
     lag_now = await lag.current()
-    async with reading(runtime.pool) as reads:
-        report = await reports.region(reads, region, f, report_today(), lag_now)
-    return render(report, format, table, f"region-{region}")
+    return await _answer(
+        runtime,
+        lambda reads: reports.region(reads, region, f, report_today(), lag_now),
+        format,
+        table,
+        f"region-{region}",
+    )
 
 
-@router.get(
+def _area_report(level: AreaLevel, path: str, code_parameter: Any, summary: str) -> None:
+    """The report of one area at ``level`` (``reports.area``), its path parameter ``code`` declared
+    and validated by ``code_parameter``."""
+
+    @router.get(path, response_model=AreaReport, responses=EXPORTS, summary=summary, name=f"{level}_report")
+    async def area_report(
+        runtime: RuntimeDep,
+        _caller: AggregatesCaller,
+        f: FiltersDep,
+        code: str = code_parameter,
+        format: FormatQuery = Format.JSON,
+        table: TableQuery = None,
+    ) -> Report | Response:
+        return await _answer(
+            runtime, lambda reads: reports.area(reads, level, code, f), format, table, f"{level}-{code}"
+        )
+
+
+_area_report(
+    "province",
     "/reports/provinces/{code}",
-    response_model=AreaReport,
-    responses=EXPORTS,
-    summary="One province: facilitators by kota/kabupaten, its participants' trainings and OJT kelurahan",
+    Path(pattern=PROVINCE_CODE, description="BPS province code, e.g. 16"),
+    "One province: facilitators by kota/kabupaten, its participants' trainings and OJT kelurahan",
 )
-async def province_report(
-    runtime: RuntimeDep,
-    _caller: AggregatesCaller,
-    f: FiltersDep,
-    code: Annotated[ProvinceCode, Path(description="BPS province code, e.g. 16")],
-    format: FormatQuery = Format.JSON,
-    table: TableQuery = None,
-) -> Report | Response:
-    async with reading(runtime.pool) as reads:
-        report = await reports.area(reads, "province", code, f)
-    return render(report, format, table, f"province-{code}")
-
-
-@router.get(
+_area_report(
+    "kabkota",
     "/reports/kabkota/{code}",
-    response_model=AreaReport,
-    responses=EXPORTS,
-    summary="One kota/kabupaten: facilitators by role, its participants' trainings and OJT kelurahan",
+    Path(pattern=KABKOTA_CODE, description="kota/kabupaten code, e.g. 16.71"),
+    "One kota/kabupaten: facilitators by role, its participants' trainings and OJT kelurahan",
 )
-async def kabkota_report(
-    runtime: RuntimeDep,
-    _caller: AggregatesCaller,
-    f: FiltersDep,
-    code: Annotated[KabkotaCode, Path(description="kota/kabupaten code, e.g. 16.71")],
-    format: FormatQuery = Format.JSON,
-    table: TableQuery = None,
-) -> Report | Response:
-    async with reading(runtime.pool) as reads:
-        report = await reports.area(reads, "kabkota", code, f)
-    return render(report, format, table, f"kabkota-{code}")
 
 
 @router.get(
@@ -245,9 +263,13 @@ async def training_report(
     format: FormatQuery = Format.JSON,
     table: TableQuery = None,
 ) -> Report | Response:
-    async with reading(runtime.pool) as reads:
-        report = await reports.training(reads, training_id, report_today())
-    return render(report, format, table, f"training-{training_id}")
+    return await _answer(
+        runtime,
+        lambda reads: reports.training(reads, training_id, report_today()),
+        format,
+        table,
+        f"training-{training_id}",
+    )
 
 
 @router.get(
@@ -266,6 +288,10 @@ async def facilitator_history(
 ) -> Report | Response:
     principal = require_principal(caller)
     ensure_national_reader(principal)
-    async with reading(runtime.pool) as reads:
-        report = await reports.facilitator_history(reads, facilitator_id)
-    return render(report, format, table, f"facilitator-{facilitator_id}")
+    return await _answer(
+        runtime,
+        lambda reads: reports.facilitator_history(reads, facilitator_id),
+        format,
+        table,
+        f"facilitator-{facilitator_id}",
+    )
