@@ -8,6 +8,7 @@ from elsewhere: no script, no web font, no CDN. Only aggregates are shown (no pe
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,13 +17,15 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
-from services.reporting.domain.models import AreaReport, Filters, Report
+from services.reporting.domain.models import AreaCompletion, Filters, Report
 from services.reporting.entrypoints import charts
 from services.reporting.entrypoints.http import WIB, AggregatesCaller, FiltersDep, LagDep, report_today
 from services.reporting.entrypoints.lag import SOURCE as LAG_SOURCE
 from services.reporting.repositories.reads import reading
 from services.reporting.usecases import reports
+from services.reporting.usecases.reports import AreaLevel
 from shared.kernel.contracts import Role, TrainingType
 from shared.kernel.runtime import Runtime, runtime_of
 from shared.kernel.validation import KabkotaCode, ProvinceCode, RegionCode
@@ -61,6 +64,14 @@ TEMPLATES.filters["percent"] = _percent
 TEMPLATES.filters["when"] = _when
 
 
+def _completion_chart(rows: Sequence[AreaCompletion], title: str) -> Markup:
+    """Completion rate per area, each bar labelled (completed/decided)."""
+    return charts.hbar(
+        [(c.name, c.completion_rate, f"({c.completed:,}/{c.completed + c.not_completed:,})") for c in rows],
+        title=title,
+    )
+
+
 def _query(filters: Filters, **extra: str) -> str:
     pairs = {k: v for k, v in {**filters.model_dump(), **extra}.items() if v}
     return ("?" + urlencode(pairs)) if pairs else ""
@@ -90,13 +101,7 @@ async def national_page(
     lag_now = await lag.current()
     async with reading(runtime.pool) as reads:
         report = await reports.national(reads, f, report_today(), lag_now, LAG_SOURCE)
-    completion = charts.hbar(
-        [
-            (p.name, p.completion_rate, f"({p.completed:,}/{p.completed + p.not_completed:,})")
-            for p in report.completion_by_province
-        ],
-        title="Completion by province (completed / decided)",
-    )
+    completion = _completion_chart(report.completion_by_province, "Completion by province (completed / decided)")
     return _page(
         "national.html",
         request,
@@ -122,13 +127,7 @@ async def region_page(
         report,
         f"/api/v1/reports/regions/{region}",
         title=f"Region {region.upper()}",
-        completion_chart=charts.hbar(
-            [
-                (p.name, p.completion_rate, f"({p.completed:,}/{p.completed + p.not_completed:,})")
-                for p in report.completion_by_province
-            ],
-            title="Completion by province",
-        ),
+        completion_chart=_completion_chart(report.completion_by_province, "Completion by province"),
         gain_chart=charts.pre_post(
             [(t.title or str(t.training_id), t.pre_mean, t.post_mean) for t in report.trainings[:20]],
             title="Pre/post test mean (% of max) per training",
@@ -140,18 +139,14 @@ async def region_page(
 async def province_page(
     request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, f: FiltersDep, code: ProvinceCode
 ) -> HTMLResponse:
-    async with reading(runtime.pool) as reads:
-        report = await reports.area(reads, "province", code, f)
-    return _area_page(request, f, report, f"/api/v1/reports/provinces/{code}", f"Province {report.name}")
+    return await _area_page(request, runtime, f, "province", code, "/api/v1/reports/provinces", "Province")
 
 
 @router.get("/kabkota/{code}", response_class=HTMLResponse)
 async def kabkota_page(
     request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, f: FiltersDep, code: KabkotaCode
 ) -> HTMLResponse:
-    async with reading(runtime.pool) as reads:
-        report = await reports.area(reads, "kabkota", code, f)
-    return _area_page(request, f, report, f"/api/v1/reports/kabkota/{code}", f"Kota/Kabupaten {report.name}")
+    return await _area_page(request, runtime, f, "kabkota", code, "/api/v1/reports/kabkota", "Kota/Kabupaten")
 
 
 @router.get("/trainings/{training_id}", response_class=HTMLResponse)
@@ -181,22 +176,21 @@ async def training_page(
     )
 
 
-def _area_page(request: Request, f: Filters, report: AreaReport, api_path: str, title: str) -> HTMLResponse:
+async def _area_page(
+    request: Request, runtime: Runtime, f: Filters, level: AreaLevel, code: str, api_root: str, kind: str
+) -> HTMLResponse:
+    """The page of one province or kota/kabupaten: its report, exported from ``api_root``/``code``."""
+    async with reading(runtime.pool) as reads:
+        report = await reports.area(reads, level, code, f)
     by = "kota/kabupaten" if report.level == "province" else "role"
     return _page(
         "area.html",
         request,
         f,
         report,
-        api_path,
-        title=title,
-        completion_chart=charts.hbar(
-            [
-                (c.name, c.completion_rate, f"({c.completed:,}/{c.completed + c.not_completed:,})")
-                for c in report.completion_by_area
-            ],
-            title=f"Completion by {by}",
-        ),
+        f"{api_root}/{code}",
+        title=f"{kind} {report.name}",
+        completion_chart=_completion_chart(report.completion_by_area, f"Completion by {by}"),
         gain_chart=charts.pre_post(
             [(t.title or str(t.training_id), t.pre_mean, t.post_mean) for t in report.trainings[:20]],
             title="Pre/post test mean (% of max) per training",
