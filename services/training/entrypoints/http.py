@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import partial
 from typing import Annotated, Any, TypeVar
@@ -12,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel
 
+from services.training.domain import Training
 from services.training.entrypoints import runtime as wiring
 from services.training.entrypoints.schemas import (
     Assessments,
@@ -26,10 +28,9 @@ from services.training.entrypoints.schemas import (
 )
 from services.training.usecases import classes, facts, queries, trainings
 from services.training.usecases.facts import FactIds, FactsOutcome, Origin
-from services.training.usecases.ports import Authorize, Deployment, UnitOfWork
+from services.training.usecases.ports import Authorize, Deployment, RosterEntry, UnitOfWork
 from services.training.usecases.sync import sync_facts
 from shared.kernel.auth import Caller, Principal, ensure_may_read, ensure_may_write
-from shared.kernel.contracts import CompletionRule, Module, Role, Session, TrainingClass, TrainingType
 from shared.kernel.fields import build, same_named
 from shared.kernel.runtime import Runtime, runtime_of
 
@@ -39,45 +40,15 @@ RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 # -- responses ---------------------------------------------------------------------------------
 
 
-class RosterEntry(BaseModel):
-    facilitator_id: uuid.UUID
-    enrollment_id: uuid.UUID
-    region: str
-    role: str
-    status: str
-    enrolled_at: datetime
-    withdrawn_at: datetime | None
-    province_code: str | None = None
-    kabkota_code: str | None = None
-
-
 class Roster(BaseModel):
     training_id: uuid.UUID
     enrolled: int
     entries: list[RosterEntry]
 
 
-class TrainingOut(BaseModel):
-    training_id: uuid.UUID
-    region: str
-    training_type: TrainingType
-    title: str
-    organiser: str
-    venue: str
-    start_date: date
-    end_date: date
-    capacity: int
-    eligible_roles: list[Role]
-    modules: list[Module]
-    classes: list[TrainingClass]
-    sessions: list[Session]
-    completion_rule: CompletionRule
-    status: str
-    status_reason: str
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    closed_at: datetime | None
+# A training as the API answers it: the training and its counts.
+@dataclass(frozen=True)
+class TrainingOut(Training):
     enrolled: int
     withdrawn: int
     completed: int
@@ -305,8 +276,7 @@ async def close_training(training_id: uuid.UUID, runtime: RuntimeDep, caller: Ca
 @router.get("/trainings/{training_id}/roster", response_model=Roster)
 async def get_roster(training_id: uuid.UUID, runtime: RuntimeDep, caller: Caller) -> Roster:
     roster = await queries.roster(wiring.reads(runtime), training_id, _reader(caller))
-    entries = [RosterEntry.model_validate(e, from_attributes=True) for e in roster.entries]
-    return Roster(training_id=training_id, enrolled=roster.enrolled, entries=entries)
+    return Roster(training_id=training_id, enrolled=roster.enrolled, entries=roster.entries)
 
 
 @router.post("/trainings/{training_id}/class-assignments", response_model=AssignedOut)

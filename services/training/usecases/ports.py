@@ -164,8 +164,8 @@ class RosterEntry:
     status: str
     enrolled_at: datetime
     withdrawn_at: datetime | None
-    province_code: str | None
-    kabkota_code: str | None
+    province_code: str | None = None
+    kabkota_code: str | None = None
 
 
 @dataclass(frozen=True)
