@@ -1,4 +1,5 @@
-"""Idempotent, batch-wise event consumption with one dead-letter path for every service.
+"""Idempotent, batch-wise event consumption with one dead-letter path for every service: the live
+runner of the pipeline in :mod:`shared.kernel.pipeline` (decode -> route -> dedupe -> apply).
 
 For each batch of records a consumer takes from Kafka:
 
@@ -48,41 +49,37 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 
 from shared.kernel import faults
 from shared.kernel.db import Conn, database_unavailable
-from shared.kernel.envelope import Event, RejectedMessage, decode_event
 from shared.kernel.logs import correlation_id
 from shared.kernel.metrics import Metrics
-from shared.kernel.topics import Stream, dlq_topic, region_of
+from shared.kernel.pipeline import (
+    RECORD_PROCESSED,
+    Consumer,
+    Message,
+    PermanentError,
+    Poison,
+    apply_batch,
+    decode_batch,
+    record_processed,
+    routes,
+)
+from shared.kernel.topics import dlq_topic
+
+__all__ = [
+    "RECORD_PROCESSED",
+    "BatchProcessor",
+    "Consumer",
+    "ConsumerContext",
+    "DatabaseUnavailable",
+    "KafkaDeadLetters",
+    "Message",
+    "PermanentError",
+    "prune_processed_events",
+    "rewind",
+    "run_pruning",
+    "subscribe",
+]
 
 log = logging.getLogger(__name__)
-
-
-class Message(Protocol):
-    """Anything a consumer processes: a canonical event, or an intake message from a regional system."""
-
-    @property
-    def dedupe_id(self) -> uuid.UUID: ...
-    @property
-    def message_type(self) -> str: ...
-    @property
-    def recorded_at(self) -> datetime: ...
-    @property
-    def correlation_id(self) -> uuid.UUID: ...
-
-
-Apply = Callable[[Conn, Sequence[Any]], Awaitable[None]]
-Decode = Callable[[bytes | None, str], Message]
-
-
-def _decode_event(raw: bytes | None, topic_region: str) -> Event[Any]:
-    return decode_event(raw, topic_region=topic_region)
-
-
-RECORD_PROCESSED = """
-INSERT INTO processed_events (consumer, event_id)
-SELECT $1, unnest($2::uuid[])
-ON CONFLICT DO NOTHING
-RETURNING event_id
-"""
 
 
 PRUNE_PROCESSED = """
@@ -121,34 +118,6 @@ async def run_pruning(pool: asyncpg.Pool, retention_days: int, every_seconds: fl
                 exc_info=exc,
             )
         await asyncio.sleep(every_seconds)
-
-
-class PermanentError(Exception):
-    """Raised by an apply function for an event that will never succeed (e.g. it refers to an
-    unknown entity): the event is dead-lettered at once, without retries."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-
-@dataclass(frozen=True)
-class Consumer:
-    """A named consumer: which streams it reads, which event types it applies, and how.
-
-    Events of other types on the same streams are acknowledged and counted as ``ignored``.
-    ``decode`` turns raw bytes into a :class:`Message` or raises :class:`RejectedMessage`
-    (dead letter); canonical events use :func:`shared.kernel.envelope.decode_event`.
-    The consumer group is ``<name>.<region>``: one group (and one Kafka consumer) per region, so
-    a backlog in one region never delays another.
-    """
-
-    name: str
-    streams: tuple[Stream, ...]
-    handles: frozenset[str] | None  # None: every message type
-    apply: Apply
-    decode: Decode = _decode_event
 
 
 class DeadLetterSink(Protocol):
@@ -207,14 +176,6 @@ def dead_letter_id(consumer: str, record: ConsumerRecord[Any, Any]) -> uuid.UUID
     return uuid.uuid5(DEAD_LETTER_NAMESPACE, f"{consumer}/{record.topic}/{record.partition}/{record.offset}")
 
 
-@dataclass(frozen=True)
-class _Poison:
-    record: ConsumerRecord[Any, Any]
-    reason: str
-    detail: str
-    event_type: str
-
-
 class BatchProcessor:
     """Processes record batches for one consumer in one region."""
 
@@ -224,6 +185,7 @@ class BatchProcessor:
         self.ctx = ctx
         m = ctx.metrics
         self._labels = (m.service, consumer.name, region)
+        self.routes = routes([consumer], [region], ctx.topic_prefix)
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Apply or dead-letter every record of ``records``. Raises :class:`DatabaseUnavailable`
@@ -231,19 +193,11 @@ class BatchProcessor:
         the caller then rewinds the batch. Returning means every record was applied, found a
         duplicate, ignored or dead-lettered."""
         started = time.perf_counter()
-        pairs: list[tuple[ConsumerRecord[Any, Any], Message]] = []
-        poison: list[_Poison] = []
-        for record in records:
-            try:
-                message = self.consumer.decode(record.value, region_of(record.topic, self.ctx.topic_prefix))
-            except RejectedMessage as exc:
-                poison.append(_Poison(record, exc.reason, exc.detail, "undecoded"))
-                continue
-            handles = self.consumer.handles
-            if handles is None or message.message_type in handles:
-                pairs.append((record, message))
-            else:
-                self._count(message.message_type, "ignored")
+        decoded = decode_batch(records, self.routes)
+        pairs = decoded.routed.get(self.consumer.name, [])
+        poison = decoded.poison
+        for message_type in decoded.ignored.get(self.consumer.name, ()):
+            self._count(message_type, "ignored")
         batch_failed: Exception | None = None
         if poison or pairs:
             try:
@@ -279,19 +233,7 @@ class BatchProcessor:
     async def _apply(self, conn: Conn, messages: Sequence[Message]) -> tuple[list[Message], list[Message]]:
         """Apply the messages not yet processed by this consumer, on ``conn`` inside its
         transaction; returns (applied, duplicates) for counting once the transaction committed."""
-        ids = [m.dedupe_id for m in messages]
-        fresh_ids = {r["event_id"] for r in await conn.fetch(RECORD_PROCESSED, self.consumer.name, ids)}
-        fresh: list[Message] = []
-        duplicates: list[Message] = []
-        for message in messages:
-            if message.dedupe_id in fresh_ids:
-                fresh_ids.discard(message.dedupe_id)  # a repeat inside the same batch is a duplicate too
-                fresh.append(message)
-            else:
-                duplicates.append(message)
-        if fresh:
-            await self.consumer.apply(conn, fresh)
-        return fresh, duplicates
+        return await apply_batch(conn, self.consumer, messages)
 
     def _counted(self, counts: tuple[list[Message], list[Message]]) -> None:
         fresh, duplicates = counts
@@ -314,7 +256,7 @@ class BatchProcessor:
                     self._counted(counts)
                     return
                 except PermanentError as exc:
-                    await self._dead_letter_alone(_Poison(record, exc.reason, exc.detail, event.message_type))
+                    await self._dead_letter_alone(Poison(record, exc.reason, exc.detail, event.message_type))
                     return
                 except Exception as exc:
                     if database_unavailable(exc):
@@ -327,7 +269,7 @@ class BatchProcessor:
                             exc_info=exc,
                         )
                         await self._dead_letter_alone(
-                            _Poison(record, "processing_failed", repr(exc)[:1000], event.message_type)
+                            Poison(record, "processing_failed", repr(exc)[:1000], event.message_type)
                         )
                         return
                     self.ctx.metrics.consumer_retries.labels(*self._labels).inc()
@@ -342,7 +284,7 @@ class BatchProcessor:
         finally:
             correlation_id.reset(token)
 
-    async def _dead_letter_alone(self, poison: _Poison) -> None:
+    async def _dead_letter_alone(self, poison: Poison) -> None:
         try:
             async with self.ctx.pool.acquire() as conn, conn.transaction():
                 await self._publish(await self._claim(conn, [poison]))
@@ -351,17 +293,17 @@ class BatchProcessor:
                 raise DatabaseUnavailable(repr(exc)) from exc
             raise
 
-    async def _claim(self, conn: Conn, poison: Sequence[_Poison]) -> list[_Poison]:
+    async def _claim(self, conn: Conn, poison: Sequence[Poison]) -> list[Poison]:
         """Record the dead letters in ``conn``'s transaction; returns those not recorded by an
         earlier delivery of the batch. They must be published before that transaction commits: if
         it does not commit, the batch is delivered again and they are claimed (and sent) again."""
         if not poison:
             return []
         ids = [dead_letter_id(self.consumer.name, p.record) for p in poison]
-        fresh = {r["event_id"] for r in await conn.fetch(RECORD_PROCESSED, self.consumer.name, ids)}
+        fresh = await record_processed(conn, self.consumer.name, ids)
         return [item for item, item_id in zip(poison, ids, strict=True) if item_id in fresh]
 
-    async def _publish(self, poison: Sequence[_Poison]) -> None:
+    async def _publish(self, poison: Sequence[Poison]) -> None:
         for item in poison:
             record = item.record
             await self.ctx.dead_letters.send(
@@ -378,7 +320,7 @@ class BatchProcessor:
                 ],
             )
             self.ctx.metrics.dead_letters.labels(*self._labels, item.reason).inc()
-            self._count(item.event_type, "dead_lettered")
+            self._count(item.message_type, "dead_lettered")
             log.warning(
                 "message dead-lettered",
                 extra={

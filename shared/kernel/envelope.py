@@ -95,7 +95,7 @@ class Event(Generic[P]):
     def key(self) -> str:
         return self.payload.key()
 
-    # What the consumer plumbing needs of anything it processes (see shared.kernel.consumer.Message).
+    # What the consumer plumbing needs of anything it processes (see shared.kernel.pipeline.Message).
     @property
     def dedupe_id(self) -> uuid.UUID:
         return self.envelope.event_id
@@ -107,6 +107,10 @@ class Event(Generic[P]):
     @property
     def recorded_at(self) -> datetime:
         return self.envelope.recorded_at
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.envelope.occurred_at
 
     @property
     def correlation_id(self) -> uuid.UUID:

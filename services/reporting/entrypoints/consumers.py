@@ -1,27 +1,32 @@
 """The Kafka consumers of the reporting service, each subscribed once per region (groups
 ``<name>.<region>``): ``reporting.facilitators`` (facilitator and org unit streams) and
-``reporting.trainings`` (training, enrollment and participation streams). The shared consumer
-decodes (``decoding.py``), deduplicates into ``processed_events`` and hands each batch to the
-projection's ``apply`` in the same transaction. The rebuild uses the same projections.
+``reporting.trainings`` (training, enrollment and participation streams). Both go through the one
+pipeline of :mod:`shared.kernel.pipeline`: decoded by ``decoding.py``, deduplicated into
+``processed_events`` and applied by the projection in the same transaction. The rebuild runs the
+same pipeline in bulk mode: ``bulk_apply`` writes the base tables only, ``derive_all`` the
+derived ones once at the end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Any
 
 from services.reporting.entrypoints.decoding import decode
 from services.reporting.repositories.projections import ApplyFn, facilitators, trainings
 from shared.kernel.consumer import Consumer
 from shared.kernel.db import Conn
+from shared.kernel.pipeline import Apply
 from shared.kernel.topics import ENROLLMENT, FACILITATOR, ORGUNIT, PARTICIPATION, TRAINING
 
 
-@dataclass(frozen=True)
-class Projection:
-    consumer: Consumer
-    apply: ApplyFn
-    derive_all: Callable[[Conn], Awaitable[None]]
+def _bulk(apply: ApplyFn) -> Apply:
+    """The projection's apply for a rebuild: base tables only, no locks (one writer per aggregate)."""
+
+    async def bulk_apply(conn: Conn, events: Sequence[Any]) -> None:
+        await apply(conn, events, derive=False, lock=False)
+
+    return bulk_apply
 
 
 FACILITATORS = Consumer(
@@ -30,6 +35,8 @@ FACILITATORS = Consumer(
     handles=facilitators.HANDLES,
     apply=facilitators.apply,
     decode=decode,
+    bulk_apply=_bulk(facilitators.apply),
+    derive_all=facilitators.derive_all,
 )
 TRAININGS = Consumer(
     name=trainings.NAME,
@@ -37,10 +44,7 @@ TRAININGS = Consumer(
     handles=trainings.HANDLES,
     apply=trainings.apply,
     decode=decode,
+    bulk_apply=_bulk(trainings.apply),
+    derive_all=trainings.derive_all,
 )
-
-PROJECTIONS: tuple[Projection, ...] = (
-    Projection(FACILITATORS, facilitators.apply, facilitators.derive_all),
-    Projection(TRAININGS, trainings.apply, trainings.derive_all),
-)
-CONSUMERS: tuple[Consumer, ...] = tuple(p.consumer for p in PROJECTIONS)
+CONSUMERS: tuple[Consumer, ...] = (FACILITATORS, TRAININGS)

@@ -5,11 +5,12 @@
 1. Shadow tables: ``<schema>_rebuild.<table>`` for every read-model table and for the dedupe table
    ``processed_events``, created ``LIKE`` the live ones (same columns, constraints and indexes).
 2. Bulk replay: a plain aiokafka consumer (no group, nothing committed) reads every configured
-   region's topics from the beginning up to their end offsets at the start, decodes each record as
-   the live consumers do, deduplicates by event id into the shadow ``processed_events`` and applies
-   the events with the same projection code (without the derived tables), with a progress bar.
-   The derived tables are then computed once.
-3. Catch-up: the records that arrived meanwhile are applied the way the live consumers do.
+   region's topics from the beginning up to their end offsets at the start and runs them through
+   the live consumers' pipeline (:mod:`shared.kernel.pipeline`) in bulk mode: decoded and routed as
+   live, event ids staged for the shadow ``processed_events``, events applied by the same
+   projection code without the derived tables, with a progress bar. The derived tables, the dedupe
+   table and the freshness are then computed once.
+3. Catch-up: the records that arrived meanwhile go through the same pipeline in live mode.
 4. Swap, in ONE transaction: ``LOCK processed_events`` (every live batch starts by inserting into
    it, so from here no live batch is in flight or can start), apply the last records up to the end
    offsets read under the lock, then move the live tables to ``<schema>_previous`` and the shadow
@@ -44,12 +45,11 @@ import asyncio
 import contextlib
 import gc
 import logging
-import re
 import sys
 import time
 import uuid
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,32 +65,24 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from services.reporting.entrypoints.consumers import PROJECTIONS, Projection
-from services.reporting.entrypoints.decoding import decode
+from services.reporting.entrypoints.consumers import CONSUMERS
 from services.reporting.entrypoints.kafka import partitions_of
-from services.reporting.repositories.projections import DEDUPE_TABLE, READ_MODEL_TABLES
+from services.reporting.repositories.shadow import SCHEMA, ShadowTables, previous_schema
 from shared.kernel import kafka as kafka_clients
-from shared.kernel.envelope import Event, RejectedMessage
+from shared.kernel.envelope import Event
+from shared.kernel.pipeline import BulkDedupe, Consumer, Message, Mode, Route, apply_batch, decode_batch, routes
 from shared.kernel.settings import Settings
+
+__all__ = ["RebuildAborted", "RebuildReport", "Replayer", "Work", "previous_schema", "rebuild", "shard_of"]
 
 log = logging.getLogger(__name__)
 
-SCHEMA = "reporting"
-SWAP_LOCK_TIMEOUT = "10s"
 SWAP_ATTEMPTS = 5
 
 
 class RebuildAborted(Exception):
     """The rebuild stopped before its swap because swapping would lose data (or it could not finish):
     the live read model is untouched. The message is one line, for an operator."""
-
-
-def shadow_schema(schema: str = SCHEMA) -> str:
-    return f"{schema}_rebuild"
-
-
-def previous_schema(schema: str = SCHEMA) -> str:
-    return f"{schema}_previous"
 
 
 @dataclass
@@ -115,111 +107,20 @@ class RebuildReport:
         return self.bulk_records / self.bulk_seconds if self.bulk_seconds else 0.0
 
 
-@dataclass(frozen=True)
-class Route:
-    region: str
-    projections: tuple[Projection, ...]
-
-
 @dataclass
 class Work:
-    """Decoded events of one fetch, per projection."""
+    """Decoded events of one fetch, per consumer."""
 
-    by_projection: dict[str, list[Event[Any]]] = field(default_factory=dict)
+    by_consumer: dict[str, list[Event[Any]]] = field(default_factory=dict)
     records: int = 0
 
 
-def routes(regions: Sequence[str], prefix: str) -> dict[str, Route]:
-    """Topic -> its region and the projections that read it."""
-    out: dict[str, Route] = {}
-    for region in regions:
-        for projection in PROJECTIONS:
-            for stream in projection.consumer.streams:
-                topic = stream.topic(region, prefix)
-                known = out.get(topic)
-                out[topic] = Route(region, (*(known.projections if known else ()), projection))
-    return out
-
-
-async def create_shadow(conn: asyncpg.Connection, schema: str) -> None:
-    shadow = shadow_schema(schema)
-    await conn.execute(f'DROP SCHEMA IF EXISTS "{shadow}" CASCADE')
-    await conn.execute(f'CREATE SCHEMA "{shadow}"')
-    for table in (*READ_MODEL_TABLES, DEDUPE_TABLE):
-        await conn.execute(f'CREATE TABLE "{shadow}"."{table}" (LIKE "{schema}"."{table}" INCLUDING ALL)')
-        options = await conn.fetchval(RELOPTIONS, f'"{schema}"."{table}"')
-        if options:  # LIKE does not copy storage parameters such as fillfactor
-            await conn.execute(f'ALTER TABLE "{shadow}"."{table}" SET ({", ".join(options)})')
-        await _copy_index_names(conn, f'"{schema}"."{table}"', shadow, table)
-    await conn.execute(f'CREATE UNLOGGED TABLE "{shadow}".{STAGING} ({STAGING_DDL})')
-
-
-async def _copy_index_names(conn: asyncpg.Connection, live: str, shadow: str, table: str) -> None:
-    """LIKE names the copied indexes after PostgreSQL's defaults (``<table>_<column>_idx``): give
-    each one the name of the live index it copies, so that names survive the swap (a migration
-    may refer to them)."""
-    names: dict[str, list[str]] = {}
-    for row in await conn.fetch(INDEXES, live):
-        names.setdefault(_index_shape(row["definition"]), []).append(row["name"])
-    for row in await conn.fetch(INDEXES, f'"{shadow}"."{table}"'):
-        wanted = names.get(_index_shape(row["definition"]))
-        if wanted:
-            name = wanted.pop(0)
-            if name != row["name"]:
-                await conn.execute(f'ALTER INDEX "{shadow}"."{row["name"]}" RENAME TO "{name}"')
-
-
-def _index_shape(definition: str) -> str:
-    """An index definition without its name and table: ``CREATE INDEX ON USING brin (processed_at)``."""
-    return INDEX_NAME_AND_TABLE.sub(r"CREATE \1INDEX ON ", definition, count=1)
-
-
-RELOPTIONS = "SELECT reloptions FROM pg_class WHERE oid = $1::regclass"
-INDEXES = """
-SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS definition
-FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid
-WHERE i.indrelid = $1::regclass
-ORDER BY c.relname
-"""
-INDEX_NAME_AND_TABLE = re.compile(r"^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?\S+ ")
-# Like shared.kernel.consumer's RECORD_PROCESSED, but returns only the ids that were already recorded
-# (usually none), which spares decoding every fresh id of a large batch.
-RECORD_PROCESSED_DUPLICATES = """
-WITH fresh AS (
-    INSERT INTO processed_events (consumer, event_id)
-    SELECT $1, unnest($2::uuid[])
-    ON CONFLICT DO NOTHING
-    RETURNING event_id
-)
-SELECT id AS event_id FROM unnest($2::uuid[]) AS id EXCEPT SELECT event_id FROM fresh
-"""
 DECODE_CHUNK = 500
 
-# The bulk replay does not deduplicate batch by batch: every projection is last-writer-wins by
-# (occurred_at, event_id), so applying an event twice changes nothing, and what is counted (the
-# derived tables, freshness) is computed at the end. It stages (consumer, event id, region, time)
-# of each event with COPY instead, and builds the dedupe table and the freshness from that.
-STAGING = "rebuild_events"
-STAGING_COLUMNS = ("consumer", "event_id", "region", "occurred_at")
-STAGING_DDL = "consumer text NOT NULL, event_id uuid NOT NULL, region text NOT NULL, occurred_at timestamptz NOT NULL"
-# One sort of the staged events gives both the dedupe table and the freshness per region.
-FINISH_STAGED = """
-WITH d AS (
-    SELECT DISTINCT ON (consumer, event_id) consumer, event_id, region, occurred_at
-    FROM rebuild_events ORDER BY consumer, event_id
-), recorded AS (
-    INSERT INTO processed_events (consumer, event_id) SELECT consumer, event_id FROM d
-)
-INSERT INTO region_freshness (consumer, region, newest_event_at, last_applied_at, events_applied)
-SELECT consumer, region, max(occurred_at), now(), count(*) FROM d GROUP BY consumer, region
-"""
-STAGED = "SELECT count(*) FROM rebuild_events"
-PRIMARY_KEY = (
-    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'"
-)
-APPLIED = "SELECT coalesce(sum(events_applied), 0) FROM region_freshness"
-BIG_SORTS = "SET LOCAL work_mem = '256MB'"
-DROP_STAGING = "DROP TABLE rebuild_events"
+
+def _region(message: Message) -> str:
+    region: str = message.envelope.region  # type: ignore[attr-defined]  # an Event: reporting reads canonical topics
+    return region
 
 
 def shard_of(event: Event[Any], shards: int) -> int:
@@ -249,46 +150,43 @@ class Replayer:
         self.routes = routes_
         self.report = report
         self.batch_size = batch_size
-        self.by_name = {p.consumer.name: p for p in PROJECTIONS}
+        self.by_name = {c.name: c for c in CONSUMERS}
 
     async def _decode(self, records: Sequence[ConsumerRecord[Any, Any]]) -> list[Work]:
+        """Decode and route as the live consumers do (poison is skipped and counted: the live
+        consumers dead-letter it, so it is not in the live read model either), then hand each
+        aggregate's events to its writer."""
         shards = len(self.conns)
         works = [Work() for _ in range(shards)]
         works[0].records = len(records)
-        for n, record in enumerate(records, 1):
-            if n % DECODE_CHUNK == 0:
+        for start in range(0, len(records), DECODE_CHUNK):
+            if start:
                 await asyncio.sleep(0)  # let the writers send their next statements meanwhile
-            route = self.routes[record.topic]
-            try:
-                event = decode(record.value, route.region)
-            except (RejectedMessage, RecursionError):
-                # RecursionError: JSON nested too deep for the parser. The live consumer dead-letters
-                # such a record (it is not in the live read model either): skipped and counted.
-                self.report.rejected += 1
-                continue
-            work = works[shard_of(event, shards)] if shards > 1 else works[0]
-            for projection in route.projections:
-                handles = projection.consumer.handles
-                if handles is None or event.message_type in handles:
-                    work.by_projection.setdefault(projection.consumer.name, []).append(event)
-                else:
-                    self.report.ignored += 1
+            decoded = decode_batch(records[start : start + DECODE_CHUNK], self.routes)
+            self.report.rejected += len(decoded.poison)
+            self.report.ignored += sum(len(types) for types in decoded.ignored.values())
+            for name, pairs in decoded.routed.items():
+                for _, message in pairs:
+                    event: Event[Any] = message  # type: ignore[assignment]  # reporting decodes events
+                    work = works[shard_of(event, shards)] if shards > 1 else works[0]
+                    work.by_consumer.setdefault(name, []).append(event)
         return works
 
     async def _apply(self, conn: asyncpg.Connection, work: Work, *, derive: bool) -> None:
+        mode = Mode.LIVE if derive else Mode.BULK
         try:
             async with conn.transaction():
-                for name, events in work.by_projection.items():
-                    await self._apply_events(conn, self.by_name[name], events, derive=derive)
+                for name, events in work.by_consumer.items():
+                    await self._apply_events(conn, self.by_name[name], events, mode)
         except (asyncpg.PostgresError, ValueError) as exc:
             # As the live consumer does: apply one by one; what still fails is skipped and counted
-            # (the live consumer would have dead-lettered it).
+            # (the live consumer would have dead-lettered it), and the rebuild will not swap.
             log.warning("rebuild batch failed; applying its events one by one", extra={"error": repr(exc)})
-            for name, events in work.by_projection.items():
+            for name, events in work.by_consumer.items():
                 for event in events:
                     try:
                         async with conn.transaction():
-                            await self._apply_events(conn, self.by_name[name], [event], derive=derive)
+                            await self._apply_events(conn, self.by_name[name], [event], mode)
                     except (asyncpg.PostgresError, ValueError) as one:
                         self.report.failed += 1
                         log.error(
@@ -297,30 +195,13 @@ class Replayer:
                         )
 
     async def _apply_events(
-        self, conn: asyncpg.Connection, projection: Projection, events: Sequence[Event[Any]], *, derive: bool
+        self, conn: asyncpg.Connection, consumer: Consumer, events: Sequence[Event[Any]], mode: Mode
     ) -> None:
-        if not derive:  # bulk: stage, apply (idempotent), count at the end
-            name = projection.consumer.name
-            await conn.copy_records_to_table(
-                STAGING,
-                records=[(name, e.envelope.event_id, e.envelope.region, e.envelope.occurred_at) for e in events],
-                columns=STAGING_COLUMNS,
-            )
-            await projection.apply(conn, events, derive=False, lock=False)
-            return
-        ids = [e.envelope.event_id for e in events]
-        seen = {r["event_id"] for r in await conn.fetch(RECORD_PROCESSED_DUPLICATES, projection.consumer.name, ids)}
-        fresh: list[Event[Any]] = []
-        for event in events:  # a repeat inside the batch is a duplicate too, as in shared.kernel.consumer
-            if event.envelope.event_id not in seen:
-                seen.add(event.envelope.event_id)
-                fresh.append(event)
-        self.report.duplicates += len(events) - len(fresh)
-        if fresh:
-            # derived rows are per training / per facilitator bucket: the shards keep trainings
-            # apart; facilitator totals are increments, safe from two writers.
-            await projection.apply(conn, fresh, derive=True, lock=len(self.conns) > 1)
-            self.report.applied += len(fresh)
+        """The pipeline's dedupe and apply. Bulk: ids staged, duplicates counted at the end."""
+        applied, duplicates = await apply_batch(conn, consumer, events, mode=mode, region_of=_region)
+        if mode is Mode.LIVE:
+            self.report.applied += len(applied)
+            self.report.duplicates += len(duplicates)
 
     async def replay(self, until: dict[TopicPartition, int], *, derive: bool, progress: Progress | None = None) -> int:
         """Apply every record up to ``until`` (and whatever else the last fetches brought)."""
@@ -334,7 +215,7 @@ class Replayer:
 
         async def write(conn: asyncpg.Connection, queue: asyncio.Queue[Work | None]) -> None:
             while (work := await queue.get()) is not None:
-                if work.by_projection:
+                if work.by_consumer:
                     await self._apply(conn, work, derive=derive)
                 if progress is not None and task_id is not None and work.records:
                     progress.advance(task_id, work.records)
@@ -413,50 +294,10 @@ def _raise_if_stopped(writers: Sequence[asyncio.Task[None]], *, finished: bool =
         raise RebuildAborted("a writer stopped before the end of the replay")
 
 
-def _swap_statements(schema: str) -> Iterator[str]:
-    shadow, previous = shadow_schema(schema), previous_schema(schema)
-    # the previous tables are replaced only by a swap: a rebuild that stops keeps them
-    yield f'DROP SCHEMA IF EXISTS "{previous}" CASCADE'
-    yield f'CREATE SCHEMA "{previous}"'
-    for table in (*READ_MODEL_TABLES, DEDUPE_TABLE):
-        yield f'ALTER TABLE "{schema}"."{table}" SET SCHEMA "{previous}"'
-        yield f'ALTER TABLE "{shadow}"."{table}" SET SCHEMA "{schema}"'
-    yield f'DROP SCHEMA "{shadow}"'
-
-
-COPY_OTHER_CONSUMERS = """
-INSERT INTO {shadow}.processed_events SELECT * FROM {schema}.processed_events
-WHERE consumer <> ALL($1::text[]) ON CONFLICT DO NOTHING
-"""
-
-# Regions whose events the live read model holds. Every applied event is counted in region_freshness
-# under the region of its topic; the base tables carry that same region (which also covers rows
-# written before region_freshness counted per region).
-LIVE_REGIONS = """
-SELECT region FROM "{schema}".region_freshness WHERE events_applied > 0
-UNION SELECT region FROM "{schema}".facilitators WHERE region IS NOT NULL
-UNION SELECT region FROM "{schema}".facilitator_assignments
-UNION SELECT region FROM "{schema}".province_regions
-UNION SELECT region FROM "{schema}".trainings WHERE region IS NOT NULL
-UNION SELECT region FROM "{schema}".participants WHERE region IS NOT NULL
-"""
-# (consumer, region) for which the rebuilt tables count fewer applied events than the live ones.
-# Read under the swap's lock: no live batch is in flight, and every event a live consumer applied
-# lies below the end offsets the rebuild replayed to, so the rebuilt count can only be larger.
-FEWER_EVENTS = """
-SELECT l.consumer, l.region, l.events_applied AS live, coalesce(s.events_applied, 0) AS rebuilt
-FROM "{schema}".region_freshness AS l
-LEFT JOIN "{shadow}".region_freshness AS s USING (consumer, region)
-WHERE coalesce(s.events_applied, 0) < l.events_applied
-ORDER BY l.consumer, l.region
-"""
-
-
-async def check_regions(conn: asyncpg.Connection, schema: str, regions: Sequence[str]) -> None:
+async def check_regions(shadow: ShadowTables, regions: Sequence[str]) -> None:
     """Refuse a rebuild that does not replay every region the live read model holds: the swap would
     drop those regions' read model."""
-    live = {str(r["region"]) for r in await conn.fetch(LIVE_REGIONS.format(schema=schema))}
-    others = sorted(live - set(regions))
+    others = sorted(await shadow.live_regions() - set(regions))
     if others:
         raise RebuildAborted(
             f"the live read model holds region(s) {', '.join(others)} that this rebuild does not replay "
@@ -488,8 +329,8 @@ def check_failed(report: RebuildReport) -> None:
         )
 
 
-async def check_nothing_lost(conn: asyncpg.Connection, schema: str) -> None:
-    rows = await conn.fetch(FEWER_EVENTS.format(schema=schema, shadow=shadow_schema(schema)))
+async def check_nothing_lost(shadow: ShadowTables) -> None:
+    rows = await shadow.fewer_events()
     if rows:
         named = ", ".join(f"{r['consumer']} {r['region']}: {r['rebuilt']} < {r['live']}" for r in rows)
         raise RebuildAborted(
@@ -517,10 +358,12 @@ async def rebuild(
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
     dsn = settings.database_url.get_secret_value()
-    shadow = shadow_schema(schema)
     admin = await asyncpg.connect(dsn, server_settings={"search_path": schema, "application_name": "kotaku-rebuild"})
+    shadow = ShadowTables(admin, schema)
     conns = [
-        await asyncpg.connect(dsn, server_settings={"search_path": shadow, "application_name": "kotaku-rebuild-writer"})
+        await asyncpg.connect(
+            dsn, server_settings={"search_path": shadow.shadow, "application_name": "kotaku-rebuild-writer"}
+        )
         for _ in range(max(1, writers))
     ]
     work = conns[0]
@@ -536,8 +379,8 @@ async def rebuild(
     )
     created = swapped = False
     try:
-        routes_ = routes(settings.regions, settings.topic_prefix)
-        await check_regions(admin, schema, settings.regions)
+        routes_ = routes(CONSUMERS, settings.regions, settings.topic_prefix)
+        await check_regions(shadow, settings.regions)
         await consumer.start()
         admin_client = kafka_clients.admin(settings, "kotaku-rebuild")
         await admin_client.start()
@@ -551,7 +394,8 @@ async def rebuild(
         report.partitions = len(partitions)
         await check_log_starts(consumer, partitions)
         created = True
-        await create_shadow(admin, schema)
+        await shadow.create()
+        await BulkDedupe.create(work)  # in the shadow schema, the writers' search_path
         consumer.assign(partitions)
         for tp in partitions:
             consumer.seek(tp, 0)
@@ -568,23 +412,17 @@ async def rebuild(
         check_failed(report)
         derive_started = time.perf_counter()
         async with work.transaction():
-            await work.execute(BIG_SORTS)
-            for projection in PROJECTIONS:
-                await projection.derive_all(work)
-            staged = int(await work.fetchval(STAGED))
-            # Loading a million rows into a B-tree one by one is slower than building it afterwards
-            # by a sort: drop the (still empty) dedupe table's key and put it back, same name.
-            key = await work.fetchrow(PRIMARY_KEY, f'"{shadow}"."{DEDUPE_TABLE}"')
-            assert key is not None
-            await work.execute(f'ALTER TABLE "{shadow}"."{DEDUPE_TABLE}" DROP CONSTRAINT "{key[0]}"')
-            await work.execute(FINISH_STAGED)
-            await work.execute(f'ALTER TABLE "{shadow}"."{DEDUPE_TABLE}" ADD CONSTRAINT "{key[0]}" {key[1]}')
-            distinct = int(await work.fetchval(APPLIED))
+            await shadow.allow_big_sorts(work)
+            for consumer_ in CONSUMERS:
+                if consumer_.derive_all is not None:
+                    await consumer_.derive_all(work)
+            staged, summaries = await BulkDedupe.finish(work)
+            for name in sorted({row.consumer for row in summaries}):
+                await shadow.record_freshness(work, name, [r for r in summaries if r.consumer == name])
+            distinct = sum(r.messages for r in summaries)
             report.applied += distinct
             report.duplicates += staged - distinct
-            await work.execute(DROP_STAGING)
-        for table in READ_MODEL_TABLES:  # fresh tables have no statistics yet
-            await work.execute(f'ANALYZE "{shadow}"."{table}"')
+        await shadow.analyze(work)
         report.derive_seconds = time.perf_counter() - derive_started
         report.bulk_seconds += report.derive_seconds
         _say(progress, f"replayed {report.bulk_records:,} records in {report.bulk_seconds:.1f}s")
@@ -595,21 +433,18 @@ async def rebuild(
 
         # 3. swap under the dedupe table's lock, unless the new tables would hold less than the live ones
         swap_started = time.perf_counter()
-        names = [p.consumer.name for p in PROJECTIONS]
+        names = [c.name for c in CONSUMERS]
         for attempt in range(1, SWAP_ATTEMPTS + 1):
             report.swap_attempts = attempt
             try:
                 async with admin.transaction():
-                    await admin.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
-                    await admin.execute(f"LOCK TABLE {schema}.{DEDUPE_TABLE} IN ACCESS EXCLUSIVE MODE")
+                    await shadow.lock_live()
                     report.catchup_records += await replayer.replay(
                         await _end_offsets(consumer, partitions), derive=True
                     )
                     check_failed(report)
-                    await check_nothing_lost(admin, schema)
-                    await admin.execute(COPY_OTHER_CONSUMERS.format(shadow=shadow, schema=schema), names)
-                    for statement in _swap_statements(schema):
-                        await admin.execute(statement)
+                    await check_nothing_lost(shadow)
+                    await shadow.swap(names)
                 swapped = True
                 break
             except asyncpg.LockNotAvailableError:
@@ -619,16 +454,16 @@ async def rebuild(
                 await asyncio.sleep(1.0)
         report.swap_seconds = time.perf_counter() - swap_started
         if drop_previous:
-            await admin.execute(f'DROP SCHEMA IF EXISTS "{previous_schema(schema)}" CASCADE')
+            await shadow.drop_previous()
     finally:
         await consumer.stop()
         for conn in conns:
             await _close(conn)
         if created and not swapped:  # the writers are gone: nothing holds a lock on the shadow tables
             try:
-                await admin.execute(f'DROP SCHEMA IF EXISTS "{shadow}" CASCADE')
+                await shadow.drop()
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-                log.warning("could not drop the shadow tables", extra={"schema": shadow, "error": repr(exc)})
+                log.warning("could not drop the shadow tables", extra={"schema": shadow.shadow, "error": repr(exc)})
         await _close(admin)
         gc.set_threshold(*thresholds)
         gc.unfreeze()
