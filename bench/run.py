@@ -48,8 +48,9 @@ from shared.kernel import kafka as kafka_clients
 from shared.kernel.db import migrate
 from shared.kernel.settings import Settings
 from shared.kernel.topics import ENROLLMENT, FACILITATOR, ORGUNIT, PARTICIPATION, TRAINING, dlq_topic, regional_topics
-from shared.tools.devstack import ROOT, ServiceProcess, database_url, local_secrets, service_process
+from shared.tools.devstack import ServiceProcess, database_url, local_secrets, service_process
 from shared.tools.kafka_admin import delete_topics, ensure_topics
+from shared.tools.localenv import ROOT, kafka_bootstrap
 
 STREAMS = (ORGUNIT, FACILITATOR, ENROLLMENT, TRAINING, PARTICIPATION)
 RESULTS = Path(__file__).parent / "results"
@@ -531,7 +532,7 @@ def main(argv: list[str] | None = None) -> Results:
         warmup_seconds=args.warmup_seconds,
         api_rate=args.api_rate,
         partitions=args.partitions,
-        bootstrap=os.environ.get("KOTAKU_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+        bootstrap=kafka_bootstrap(),
         write=not args.no_write,
     )
     results = asyncio.run(run(options))

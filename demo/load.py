@@ -26,6 +26,7 @@ from demo import south_sumatra as demo
 from demo.registration import load_registration
 from demo.training import run_demo_training, schedule_demo_training
 from shared.tools.devstack import local_credentials
+from shared.tools.localenv import kafka_bootstrap
 
 
 def _progress(label: str, done: int, total: int) -> None:
@@ -112,7 +113,7 @@ def main() -> None:
     parser.add_argument("--registration", default="http://127.0.0.1:8001")
     parser.add_argument("--training", default="http://127.0.0.1:8002")
     parser.add_argument("--reporting", default="http://127.0.0.1:8003")
-    parser.add_argument("--kafka", default=os.environ.get("KOTAKU_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    parser.add_argument("--kafka", default=kafka_bootstrap())
     parser.add_argument(
         "--token",
         default=os.environ.get("KOTAKU_OC02_TOKEN"),

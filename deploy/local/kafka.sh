@@ -4,15 +4,30 @@
 #   start   resolve jars (first time), format storage (first time), start, wait until ready
 #   stop    SIGTERM by pid, wait for a clean shutdown, SIGKILL only after a timeout
 #   reset   stop, then delete all broker data (topics, offsets)
-# Settings (environment): KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_HEAP (1G),
+# Settings (environment): KAFKA_PORT, KAFKA_CONTROLLER_PORT (KAFKA_PORT+1), KAFKA_HEAP (1G),
 # KOTAKU_LOCAL_DIR (.local in the repo root).
+# Each clone runs its own broker. Without KAFKA_PORT the first start takes 9092/9093 when they are
+# free and otherwise a free pair from a range derived from the clone's path; the pair is kept in
+# $KOTAKU_LOCAL_DIR/kafka/ports, and the address is written to $KOTAKU_LOCAL_DIR/kafka.env
+# (KOTAKU_KAFKA_BOOTSTRAP=...), where the tools, the tests and the dev stack read it. A broker of
+# another clone or program is never used unless KAFKA_PORT names it.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 local_dir="${KOTAKU_LOCAL_DIR:-$root/.local}"
 K="$local_dir/kafka"
-port="${KAFKA_PORT:-9092}"
-cport="${KAFKA_CONTROLLER_PORT:-9093}"
+portfile="$K/ports"
+envfile="$local_dir/kafka.env"
+explicit="${KAFKA_PORT:+yes}"
+if [ -n "$explicit" ]; then
+  port="$KAFKA_PORT"
+  cport="${KAFKA_CONTROLLER_PORT:-$((port + 1))}"
+elif [ -f "$portfile" ]; then
+  read -r port cport <"$portfile"
+else
+  port=9092
+  cport=9093
+fi
 heap="${KAFKA_HEAP:-1G}"
 pidfile="$K/kafka.pid"
 python="${PYTHON:-python3}"
@@ -31,6 +46,23 @@ running_pid() {
 port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 ready() { "$python" "$root/deploy/local/kafka_ready.py" 127.0.0.1 "$port"; }
+
+# A free client/controller port pair for this clone, searched from a base derived from its path.
+free_ports() {
+  local base
+  base=$((20000 + 2 * (16#$(printf '%s' "$root" | sha256sum | cut -c1-4) % 4000)))
+  for i in $(seq 0 99); do
+    port=$((base + 2 * i))
+    cport=$((port + 1))
+    if ! port_taken "$port" && ! port_taken "$cport"; then return; fi
+  done
+  die "no free port pair from $base: set KAFKA_PORT"
+}
+
+remember_ports() {
+  [ -n "$explicit" ] || echo "$port $cport" >"$portfile"
+  echo "KOTAKU_KAFKA_BOOTSTRAP=127.0.0.1:$port" >"$envfile"
+}
 
 java_opts() {
   echo "-server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true -Djava.io.tmpdir=$K/tmp"
@@ -108,14 +140,20 @@ PROPS
 start() {
   mkdir -p "$K/logs" "$K/tmp"
   if pid="$(running_pid)"; then
-    if ready; then say "already running (pid $pid) on 127.0.0.1:$port"; return; fi
+    if ready; then remember_ports; say "already running (pid $pid) on 127.0.0.1:$port"; return; fi
   elif port_taken "$port" || port_taken "$cport"; then
-    if ready; then
-      say "a Kafka broker not started by this project already answers on 127.0.0.1:$port; using it"
+    if [ -z "$explicit" ]; then
+      say "127.0.0.1:$port or :$cport is taken (another clone's broker?); choosing this clone's own ports"
+      free_ports
+    elif ready; then
+      remember_ports
+      say "a Kafka broker not started by this project answers on 127.0.0.1:$port (KAFKA_PORT); using it"
       return
+    else
+      die "port $port or $cport is taken by another program; stop it or set other KAFKA_PORT/KAFKA_CONTROLLER_PORT"
     fi
-    die "port $port or $cport is taken by another program; stop it or set KAFKA_PORT/KAFKA_CONTROLLER_PORT"
   fi
+  remember_ports
   resolve_jars
   write_configs
   if [ ! -f "$K/data/meta.properties" ]; then
@@ -161,7 +199,7 @@ stop() {
 
 status() {
   if pid="$(running_pid)" && ready; then say "running (pid $pid) on 127.0.0.1:$port"; return 0; fi
-  if ready; then say "a broker answers on 127.0.0.1:$port (not started by this project)"; return 0; fi
+  if [ -n "$explicit" ] && ready; then say "a broker answers on 127.0.0.1:$port (not started by this project)"; return 0; fi
   say "not running"; return 1
 }
 

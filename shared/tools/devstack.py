@@ -7,8 +7,9 @@ PostgreSQL started by ``deploy/local``. Used by ``make run`` / ``make stop`` and
     python -m shared.tools.devstack status   show what runs where
 
 Connection details, and the name of this clone's own database, come from ``.local/db.env``
-(written by ``deploy/local/postgres.sh``); the NIK hash key is generated once into
-``.local/secrets.env``. Neither file is committed.
+(written by ``deploy/local/postgres.sh``); the address of this clone's broker from
+``.local/kafka.env`` (written by ``deploy/local/kafka.sh``); the NIK hash key is generated once
+into ``.local/secrets.env``. None of these files is committed.
 """
 
 from __future__ import annotations
@@ -30,29 +31,18 @@ from pathlib import Path
 from shared.kernel.auth import CredentialStore, Role
 from shared.kernel.topics import all_topics
 from shared.tools.kafka_admin import describe, reconcile_topics
+from shared.tools.localenv import ROOT, kafka_bootstrap, local_dir, read_env_file
 
-ROOT = Path(__file__).resolve().parents[2]
 SERVICES: dict[str, int] = {"registration": 8001, "training": 8002, "reporting": 8003}
-
-
-def local_dir() -> Path:
-    return Path(os.environ.get("KOTAKU_LOCAL_DIR", ROOT / ".local"))
-
-
-def _read_env_file(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {k.strip(): v.strip() for k, v in pairs}
 
 
 def local_secrets() -> dict[str, str]:
     """Database credentials and the NIK hash key of this machine's stack."""
-    db = _read_env_file(local_dir() / "db.env")
+    db = read_env_file(local_dir() / "db.env")
     if not db:
         raise SystemExit("no .local/db.env: run deploy/local/postgres.sh start (or make infra) first")
     path = local_dir() / "secrets.env"
-    found = _read_env_file(path)
+    found = read_env_file(path)
     if "KOTAKU_NIK_HASH_KEY" not in found:
         found["KOTAKU_NIK_HASH_KEY"] = secrets.token_urlsafe(32)
         path.write_text("".join(f"{k}={v}\n" for k, v in found.items()))
@@ -78,7 +68,7 @@ def local_credentials() -> tuple[Path, dict[str, str]]:
     issued on first use; their tokens are kept in ``.local/tokens.env`` for the demo and for you."""
     path = local_dir() / "credentials.jsonl"
     tokens_path = local_dir() / "tokens.env"
-    tokens = _read_env_file(tokens_path)
+    tokens = read_env_file(tokens_path)
     if not path.exists() or not tokens:
         path.unlink(missing_ok=True)
         store = CredentialStore(path)
@@ -207,7 +197,7 @@ def service_process(
         "KOTAKU_HTTP_PORT": str(port),
         "KOTAKU_REGIONS": regions,
         "KOTAKU_TOPIC_PREFIX": topic_prefix,
-        "KOTAKU_KAFKA_BOOTSTRAP": os.environ.get("KOTAKU_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+        "KOTAKU_KAFKA_BOOTSTRAP": kafka_bootstrap(),
         "KOTAKU_NIK_HASH_KEY": secrets_["KOTAKU_NIK_HASH_KEY"],
         "KOTAKU_CREDENTIALS_FILE": str(local_credentials()[0]),
         **(extra_env or {}),
@@ -232,7 +222,7 @@ def _running_pid(name: str) -> int | None:
 
 
 def up(regions: str) -> None:
-    bootstrap = os.environ.get("KOTAKU_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    bootstrap = kafka_bootstrap()
     changes = asyncio.run(reconcile_topics(bootstrap, all_topics(regions.split(","))))
     print(f"regions {regions}, {describe(changes)}")
     procs = []

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -48,6 +47,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from shared.kernel import kafka as kafka_clients
 from shared.kernel.kafka import Kafka
 from shared.kernel.topics import DLQ_SUFFIX
+from shared.tools.localenv import kafka_bootstrap
 
 DLQ_HEADER_PREFIX = "x-dlq-"
 REPLAYED_FROM = "x-dlq-replayed-from"
@@ -340,7 +340,7 @@ async def replay(bootstrap: Kafka, topic: str, *, reasons: Sequence[str] = (), d
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m shared.tools.dlq", description="Inspect and replay dead letters.")
-    parser.add_argument("--bootstrap", default=os.environ.get("KOTAKU_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    parser.add_argument("--bootstrap", default=kafka_bootstrap())
     sub = parser.add_subparsers(dest="command", required=True)
     ls = sub.add_parser("list", help="show dead letters with their reasons")
     ls.add_argument("topic")

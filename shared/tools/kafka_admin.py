@@ -27,6 +27,7 @@ from shared.kernel import kafka as kafka_clients
 from shared.kernel.kafka import Kafka
 from shared.kernel.settings import load_retention_policy
 from shared.kernel.topics import RetentionPolicy, all_topics, topic_class
+from shared.tools.localenv import kafka_bootstrap
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ def describe(changes: TopicChanges) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m shared.tools.kafka_admin", description=__doc__.split("\n")[0])
-    parser.add_argument("--bootstrap", default=os.environ.get("KOTAKU_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    parser.add_argument("--bootstrap", default=kafka_bootstrap())
     parser.add_argument("--regions", default=os.environ.get("KOTAKU_REGIONS", "oc02"))
     parser.add_argument("--prefix", default=os.environ.get("KOTAKU_TOPIC_PREFIX", ""))
     parser.add_argument("--partitions", type=int, default=3)

@@ -22,8 +22,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.kernel.auth import CredentialStore, Role
 from shared.kernel.topics import all_topics
-from shared.tools.devstack import ROOT, ServiceProcess, http_status, local_dir, local_secrets, service_process
+from shared.tools.devstack import ServiceProcess, http_status, local_secrets, service_process
 from shared.tools.kafka_admin import delete_topics, ensure_topics
+from shared.tools.localenv import ROOT, kafka_bootstrap, local_dir
 
 SERVICES = ("registration", "training", "reporting")
 LOCAL = ROOT / "deploy" / "local"
@@ -97,7 +98,7 @@ class SingleBroker:
     min_insync_replicas = 1
 
     def __init__(self) -> None:
-        self.bootstrap = os.environ.get("KOTAKU_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+        self.bootstrap = kafka_bootstrap()
 
     @property
     def pid_file(self) -> Path:

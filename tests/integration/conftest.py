@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -25,10 +24,11 @@ from shared.kernel.auth import Role as AuthRole
 from shared.kernel.topics import all_topics
 from shared.tools.devstack import ServiceProcess, local_secrets, service_process
 from shared.tools.kafka_admin import delete_topics, ensure_topics
+from shared.tools.localenv import kafka_bootstrap
 
 pytestmark = pytest.mark.real
 
-BOOTSTRAP = os.environ.get("KOTAKU_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+BOOTSTRAP = kafka_bootstrap()
 REGION = "oc02"
 OTHER = "oc05"  # a second region, for the tests that take the other_region fixture
 
