@@ -72,7 +72,7 @@ class Options:
     api_rate: float = 20.0
     partitions: int = 3
     seed: int = 2016
-    bootstrap: str = "127.0.0.1:9092"
+    bootstrap: str = field(default_factory=kafka_bootstrap)
     write: bool = True
 
 

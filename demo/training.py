@@ -33,6 +33,7 @@ import httpx
 from demo.south_sumatra import REGION, TRAINING_ID
 from shared.kernel import kafka as kafka_clients
 from shared.kernel.topics import TRAINING_INTAKE
+from shared.tools import localenv
 
 WIB = timezone(timedelta(hours=7))
 START, END = date(2016, 7, 31), date(2016, 8, 7)
@@ -196,7 +197,7 @@ async def run_demo_training(
     facilitator_ids: Sequence[uuid.UUID | str],
     *,
     training_id: uuid.UUID = TRAINING_ID,
-    kafka_bootstrap: str = "127.0.0.1:9092",
+    kafka_bootstrap: str | None = None,
     topic_prefix: str = "",
     seed: int = 2016,
     wait_seconds: float = 120.0,
@@ -233,7 +234,8 @@ async def run_demo_training(
                 await _sheet(http, training_id, sid, c, ps, profiles, _at(day, start, hours=1))
             if day == START + timedelta(days=4) and start.hour == 13:
                 await _assign_ojt(http, training_id, people, kelurahan, rng)
-                await _field_team_sync(training_id, people, profiles, kelurahan, rng, kafka_bootstrap, topic_prefix)
+                bootstrap = kafka_bootstrap or localenv.kafka_bootstrap()
+                await _field_team_sync(training_id, people, profiles, kelurahan, rng, bootstrap, topic_prefix)
                 await _wait_for_ojt(http, training_id, profiles, wait_seconds)
 
         # Corrections: a few sheets said absent for someone who came late; the secretariat fixes it.
