@@ -26,6 +26,7 @@ from services.registration.domain.reasons import WithdrawalReason
 from services.registration.usecases.facilitators import locked_for_writing, publish
 from services.registration.usecases.ports import Authorize, Repositories, UnitOfWork
 from shared.kernel.contracts import EnrollmentWithdrawn, FacilitatorEnrolled
+from shared.kernel.fields import build
 
 
 @dataclass(frozen=True)
@@ -62,18 +63,10 @@ async def enroll_facilitator(
         await uow.enrollments.add(enrollment, region)
     else:  # enrolling again after a withdrawal
         await uow.enrollments.reenroll(enrollment)
-    publish(
-        uow,
-        region,
-        FacilitatorEnrolled(
-            enrollment_id=enrollment.enrollment_id,
-            training_id=cmd.training_id,
-            facilitator_id=cmd.facilitator_id,
-            role=facilitator.role,
-            province_code=facilitator.province_code,
-            kabkota_code=facilitator.kabkota_code,
-        ),
+    enrolled = build(
+        FacilitatorEnrolled, facilitator, enrollment_id=enrollment.enrollment_id, training_id=cmd.training_id
     )
+    publish(uow, region, enrolled)
     return enrollment
 
 
@@ -87,16 +80,7 @@ async def withdraw_enrollment(
         await uow.enrollments.lock(cmd.training_id, cmd.facilitator_id), training, cmd.facilitator_id, cmd.training_id
     )
     await uow.enrollments.withdraw(cmd.training_id, cmd.facilitator_id, cmd.reason.value)
-    publish(
-        uow,
-        region,
-        EnrollmentWithdrawn(
-            enrollment_id=enrollment.enrollment_id,
-            training_id=cmd.training_id,
-            facilitator_id=cmd.facilitator_id,
-            reason=cmd.reason.value,
-        ),
-    )
+    publish(uow, region, build(EnrollmentWithdrawn, enrollment, reason=cmd.reason.value))
     return Enrollment(enrollment.enrollment_id, cmd.training_id, cmd.facilitator_id, "withdrawn")
 
 

@@ -42,6 +42,7 @@ from shared.kernel.contracts import (
     Speciality,
 )
 from shared.kernel.envelope import EventPayload, new_event
+from shared.kernel.fields import build
 
 SOURCE = "kotaku.registration"
 
@@ -167,19 +168,7 @@ async def register_facilitator(
     if existing is not None:
         raise errors.facilitator_exists(existing)
     await uow.facilitators.record_assignment(facilitator)
-    publish(
-        uow,
-        cmd.region,
-        FacilitatorRegistered(
-            facilitator_id=facilitator.facilitator_id,
-            full_name=cmd.full_name,
-            role=cmd.role,
-            province_code=cmd.province_code,
-            kabkota_code=cmd.kabkota_code,
-            effective_from=cmd.effective_from,
-            speciality=cmd.speciality,
-        ),
-    )
+    publish(uow, cmd.region, build(FacilitatorRegistered, facilitator))
     return require(await uow.facilitators.get(facilitator.facilitator_id))
 
 
@@ -227,21 +216,14 @@ async def reassign_facilitator(
     )
     await uow.facilitators.reassign(moved)
     await uow.facilitators.record_assignment(moved)
-    publish(
-        uow,
-        region,
-        FacilitatorReassigned(
-            facilitator_id=facilitator.facilitator_id,
-            role=cmd.role,
-            speciality=cmd.speciality,
-            province_code=cmd.province_code,
-            kabkota_code=cmd.kabkota_code,
-            effective_from=cmd.effective_from,
-            previous_role=facilitator.role,
-            previous_province_code=facilitator.province_code,
-            previous_kabkota_code=facilitator.kabkota_code,
-        ),
+    reassigned = build(
+        FacilitatorReassigned,
+        moved,
+        previous_role=facilitator.role,
+        previous_province_code=facilitator.province_code,
+        previous_kabkota_code=facilitator.kabkota_code,
     )
+    publish(uow, region, reassigned)
     return require(await uow.facilitators.get(facilitator.facilitator_id))
 
 
@@ -263,16 +245,7 @@ async def deactivate_facilitator(
         ),
     )
     for enrollment in await uow.enrollments.withdraw_open(facilitator.facilitator_id, WITHDRAWN_BY_DEACTIVATION):
-        publish(
-            uow,
-            region,
-            EnrollmentWithdrawn(
-                enrollment_id=enrollment.enrollment_id,
-                training_id=enrollment.training_id,
-                facilitator_id=facilitator.facilitator_id,
-                reason=WITHDRAWN_BY_DEACTIVATION,
-            ),
-        )
+        publish(uow, region, build(EnrollmentWithdrawn, enrollment, reason=WITHDRAWN_BY_DEACTIVATION))
     return require(await uow.facilitators.get(facilitator.facilitator_id))
 
 

@@ -35,6 +35,7 @@ from services.registration.usecases.ports import (
     require,
 )
 from shared.kernel.contracts import OrgUnitDefined, OrgUnitLevel, ProvinceAssignedToRegion
+from shared.kernel.fields import build
 
 # -- commands and results -----------------------------------------------------------------------
 
@@ -164,17 +165,7 @@ def _publish_units(
         published.skipped_regions.add(region)
         return
     for unit in units:
-        publish(
-            uow,
-            region,
-            OrgUnitDefined(
-                code=unit.code,
-                level=unit.level,
-                name=unit.name,
-                parent_code=unit.parent_code,
-                effective_from=unit.effective_from,
-            ),
-        )
+        publish(uow, region, build(OrgUnitDefined, unit))
         published.events += 1
 
 
