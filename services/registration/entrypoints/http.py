@@ -10,13 +10,14 @@ changed by ``admin`` only. Without a credential every endpoint answers 401.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import asdict
 from datetime import date, datetime
 from functools import partial
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi.types import DecoratedCallable
 from pydantic import BaseModel
 
 from services.registration.domain.enrollments import Enrollment
@@ -74,6 +75,13 @@ async def _write(wiring: Wiring, use_case: _WriteUseCase[_Cmd, _Auth, _Out], cmd
 
 def _error(description: str) -> dict[str, Any]:
     return {"description": description}
+
+
+def _created(
+    path: str, model: type[BaseModel], responses: dict[int | str, dict[str, Any]] | None = None
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """A ``POST`` route that creates: it answers 201 with ``model`` (unless the route sets another status)."""
+    return router.post(path, status_code=status.HTTP_201_CREATED, response_model=model, responses=responses)
 
 
 # -- response shapes ----------------------------------------------------------------------------
@@ -246,11 +254,10 @@ class RegionAssignmentWritten(BaseModel):
 # -- facilitators -------------------------------------------------------------------------------
 
 
-@router.post(
+@_created(
     "/facilitators",
-    status_code=status.HTTP_201_CREATED,
-    response_model=FacilitatorOut,
-    responses={
+    FacilitatorOut,
+    {
         409: _error("facilitator_exists: already registered; details.facilitator_id is the existing id"),
         422: _error("invalid_request, unknown_orgunit, orgunit_not_in_region, speciality_not_allowed, ..."),
     },
@@ -366,9 +373,7 @@ async def update_facilitator(
     return FacilitatorOut.of(changed)
 
 
-@router.post(
-    "/facilitators/{facilitator_id}/reassignments", status_code=status.HTTP_201_CREATED, response_model=FacilitatorOut
-)
+@_created("/facilitators/{facilitator_id}/reassignments", FacilitatorOut)
 async def reassign_facilitator(
     facilitator_id: uuid.UUID, body: ReassignmentIn, wiring: WiringDep, caller: Caller
 ) -> FacilitatorOut:
@@ -402,11 +407,10 @@ async def get_training(training_id: uuid.UUID, wiring: WiringDep, caller: Caller
     )
 
 
-@router.post(
+@_created(
     "/trainings/{training_id}/enrollments",
-    status_code=status.HTTP_201_CREATED,
-    response_model=EnrollmentOut,
-    responses={
+    EnrollmentOut,
+    {
         404: _error("facilitator_not_found, training_unknown"),
         409: _error("already_enrolled, training_full, training_cancelled, training_closed, facilitator_inactive"),
         422: _error("role_not_eligible, training_region_mismatch, invalid_request"),
@@ -484,11 +488,10 @@ def _written(written: orgunits.UnitWritten) -> OrgUnitWritten:
     )
 
 
-@router.post(
+@_created(
     "/orgunits",
-    status_code=status.HTTP_201_CREATED,
-    response_model=OrgUnitWritten,
-    responses={409: _error("orgunit_exists"), 422: _error("unknown_orgunit (the parent), invalid_request")},
+    OrgUnitWritten,
+    {409: _error("orgunit_exists"), 422: _error("unknown_orgunit (the parent), invalid_request")},
 )
 async def define_orgunit(body: OrgUnitIn, wiring: WiringDep, caller: Caller) -> OrgUnitWritten:
     cmd = orgunits.DefineOrgUnit(code=body.code, name=body.name, effective_from=body.effective_from, replace=False)
@@ -507,11 +510,10 @@ async def put_orgunit(
     return _written(written)
 
 
-@router.post(
+@_created(
     "/orgunits/{code}/region-assignments",
-    status_code=status.HTTP_201_CREATED,
-    response_model=RegionAssignmentWritten,
-    responses={200: _error("the same assignment existed already"), 409: _error("assignment_conflict")},
+    RegionAssignmentWritten,
+    {200: _error("the same assignment existed already"), 409: _error("assignment_conflict")},
 )
 async def assign_province(
     code: Annotated[str, Path(pattern=r"^\d{2}$", description="a province code")],
