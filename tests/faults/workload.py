@@ -20,7 +20,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from shared.kernel.topics import (
     ENROLLMENT,
@@ -52,6 +52,16 @@ from tests.faults.plan import (
 
 API = "/api/v1"
 DONE_REGISTER = frozenset({"facilitator_exists"})
+INTAKE = {"registration": REGISTRATION_INTAKE, "training": TRAINING_INTAKE}
+
+
+class HttpOptions(TypedDict, total=False):
+    """How an HTTP command is sent and judged (see ``Workload.call``)."""
+
+    json_body: Any
+    params: dict[str, str] | None
+    done: frozenset[str]
+    retry: frozenset[str]
 
 
 class Workload:
@@ -341,38 +351,53 @@ class Workload:
         if f.speciality:
             body["speciality"] = f.speciality
         area = (f.region, kab[:2], kab, f.role)
-        if via == "http":
-            cmd = self.ledger.new("registration http", "ReassignFacilitator", "http", f.region, ACCEPT)
-            path = f"/facilitators/{f.fid}/reassignments"
-            answer = await self.call(
-                cmd, "POST", "registration", path, json_body=body, done=frozenset({"assignment_unchanged"})
-            )
-            ok = answer is not None
-        else:
-            cmd = self.intake_command("registration intake", "ReassignFacilitator", f.region)
-            ok = await self.intake(
-                cmd, REGISTRATION_INTAKE, "ReassignFacilitator", {"facilitator_id": f.fid, **body}, f.key
-            )
+        cmd, ok = await self.facilitator_change(
+            f, via, "ReassignFacilitator", "reassignments", body, "assignment_unchanged"
+        )
         if ok:
             self.ledger.expect(cmd, ("fac", f.key, "area"), area)
             self.ledger.expect(cmd, ("fac", f.key, "assign"), 2)
 
     async def deactivate(self, f: Facilitator, via: str) -> None:
         body = {"reason": "contract_ended", "effective_from": "2017-06-30"}
-        if via == "http":
-            cmd = self.ledger.new("registration http", "DeactivateFacilitator", "http", f.region, ACCEPT)
-            path = f"/facilitators/{f.fid}/deactivation"
-            answer = await self.call(
-                cmd, "POST", "registration", path, json_body=body, done=frozenset({"facilitator_inactive"})
-            )
-            ok = answer is not None
-        else:
-            cmd = self.intake_command("registration intake", "DeactivateFacilitator", f.region)
-            ok = await self.intake(
-                cmd, REGISTRATION_INTAKE, "DeactivateFacilitator", {"facilitator_id": f.fid, **body}, f.key
-            )
+        cmd, ok = await self.facilitator_change(
+            f, via, "DeactivateFacilitator", "deactivation", body, "facilitator_inactive"
+        )
         if ok:
             self.ledger.expect(cmd, ("fac", f.key, "status"), "inactive")
+
+    async def facilitator_change(
+        self, f: Facilitator, via: str, kind: str, resource: str, body: dict[str, Any], done: str
+    ) -> tuple[Command, bool]:
+        """A change to a facilitator: over HTTP a POST of ``body`` to the facilitator's ``resource``
+        (``done`` is the answer that proves an earlier uncertain attempt took effect), over the intake
+        the same fields with the facilitator's id."""
+        payload = {"facilitator_id": f.fid, **body}
+        path = f"/facilitators/{f.fid}/{resource}"
+        return await self.command(
+            via, "registration", kind, f.region, payload, f.key, "POST", path, json_body=body, done=frozenset({done})
+        )
+
+    async def command(
+        self,
+        via: str,
+        service: str,
+        kind: str,
+        region: str,
+        payload: Any,
+        key: str,
+        method: str,
+        path: str,
+        **http: Unpack[HttpOptions],
+    ) -> tuple[Command, bool]:
+        """Send one command that must take effect to a service, over HTTP (``method`` on ``path``) or as
+        a message on its intake topic (``payload``, keyed by ``key``). Returns the command and whether
+        it is to have its effect."""
+        if via == "http":
+            cmd = self.ledger.new(f"{service} http", kind, "http", region, ACCEPT)
+            return cmd, await self.call(cmd, method, service, path, **http) is not None
+        cmd = self.intake_command(f"{service} intake", kind, region)
+        return cmd, await self.intake(cmd, INTAKE[service], kind, payload, key)
 
     # -- trainings and enrollments -------------------------------------------------------------
 
@@ -403,17 +428,18 @@ class Workload:
         t = c.training
         self.ledger.trainings[t.training_id] = t
         body = self.schedule_body(t)
-        if c.schedule_via == "http":
-            cmd = self.ledger.new("training http", "ScheduleTraining", "http", t.region, ACCEPT)
-            ok = (
-                await self.call(
-                    cmd, "POST", "training", "/trainings", json_body=body, done=frozenset({"training_exists"})
-                )
-                is not None
-            )
-        else:
-            cmd = self.intake_command("training intake", "ScheduleTraining", t.region)
-            ok = await self.intake(cmd, TRAINING_INTAKE, "ScheduleTraining", body, t.training_id)
+        cmd, ok = await self.command(
+            c.schedule_via,
+            "training",
+            "ScheduleTraining",
+            t.region,
+            body,
+            t.training_id,
+            "POST",
+            "/trainings",
+            json_body=body,
+            done=frozenset({"training_exists"}),
+        )
         if ok:
             self.ledger.expect(cmd, ("tr", t.training_id, "known"), t.title)
             self.ledger.expect(cmd, ("tr", t.training_id, "status"), "scheduled")
@@ -430,24 +456,19 @@ class Workload:
 
     async def enroll(self, c: Cohort, p: Person) -> None:
         t, f = c.training, p.fac
-        if p.enroll_via == "http":
-            cmd = self.ledger.new("registration http", "EnrollFacilitator", "http", c.region, ACCEPT)
-            ok = (
-                await self.call(
-                    cmd,
-                    "POST",
-                    "registration",
-                    f"/trainings/{t.training_id}/enrollments",
-                    json_body={"facilitator_id": f.fid},
-                    done=frozenset({"already_enrolled"}),
-                    retry=frozenset({"training_unknown"}),
-                )
-                is not None
-            )
-        else:
-            cmd = self.intake_command("registration intake", "EnrollFacilitator", c.region)
-            payload = {"training_id": t.training_id, "facilitator_id": f.fid}
-            ok = await self.intake(cmd, REGISTRATION_INTAKE, "EnrollFacilitator", payload, f.key)
+        cmd, ok = await self.command(
+            p.enroll_via,
+            "registration",
+            "EnrollFacilitator",
+            c.region,
+            {"training_id": t.training_id, "facilitator_id": f.fid},
+            f.key,
+            "POST",
+            f"/trainings/{t.training_id}/enrollments",
+            json_body={"facilitator_id": f.fid},
+            done=frozenset({"already_enrolled"}),
+            retry=frozenset({"training_unknown"}),
+        )
         if ok:
             self.ledger.expect(cmd, ("p", t.training_id, f.key, "enroll"), "enrolled")
         else:
@@ -455,25 +476,21 @@ class Workload:
 
     async def withdraw(self, c: Cohort, p: Person) -> None:
         t, f = c.training, p.fac
-        if p.withdraw_via == "http":
-            cmd = self.ledger.new("registration http", "WithdrawEnrollment", "http", c.region, ACCEPT)
-            ok = (
-                await self.call(
-                    cmd,
-                    "DELETE",
-                    "registration",
-                    f"/trainings/{t.training_id}/enrollments/{f.fid}",
-                    params={"reason": "replaced"},
-                    done=frozenset({"already_withdrawn"}),
-                    # enrolled over the intake: the enrollment may not be processed yet
-                    retry=frozenset({"enrollment_not_found"}) if p.enroll_via == "intake" else frozenset(),
-                )
-                is not None
-            )
-        else:
-            cmd = self.intake_command("registration intake", "WithdrawEnrollment", c.region)
-            payload = {"training_id": t.training_id, "facilitator_id": f.fid, "reason": "replaced"}
-            ok = await self.intake(cmd, REGISTRATION_INTAKE, "WithdrawEnrollment", payload, f.key)
+        # enrolled over the intake: the enrollment may not be processed yet
+        retry = frozenset({"enrollment_not_found"}) if p.enroll_via == "intake" else frozenset()
+        cmd, ok = await self.command(
+            p.withdraw_via or "intake",
+            "registration",
+            "WithdrawEnrollment",
+            c.region,
+            {"training_id": t.training_id, "facilitator_id": f.fid, "reason": "replaced"},
+            f.key,
+            "DELETE",
+            f"/trainings/{t.training_id}/enrollments/{f.fid}",
+            params={"reason": "replaced"},
+            done=frozenset({"already_withdrawn"}),
+            retry=retry,
+        )
         if ok:
             self.ledger.expect(cmd, ("p", t.training_id, f.key, "enroll"), "withdrawn")
 
@@ -796,15 +813,19 @@ class Workload:
 
     async def close(self, c: Cohort, via_intake: bool) -> None:
         tid = c.training.training_id
-        if via_intake:  # after the facts on the same partition of the intake topic
-            cmd = self.intake_command("training intake", "CloseTraining", c.region)
-            ok = await self.intake(cmd, TRAINING_INTAKE, "CloseTraining", {"training_id": tid}, tid)
-        else:
-            cmd = self.ledger.new("training http", "CloseTraining", "http", c.region, ACCEPT)
-            ok = (
-                await self.call(cmd, "POST", "training", f"/trainings/{tid}/close", done=frozenset({"training_closed"}))
-                is not None
-            )
+        # over the intake: after the facts on the same partition of the intake topic
+        via = "intake" if via_intake else "http"
+        cmd, ok = await self.command(
+            via,
+            "training",
+            "CloseTraining",
+            c.region,
+            {"training_id": tid},
+            tid,
+            "POST",
+            f"/trainings/{tid}/close",
+            done=frozenset({"training_closed"}),
+        )
         if ok:
             self.ledger.expect(cmd, ("tr", tid, "status"), "closed")
 
