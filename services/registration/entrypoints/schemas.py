@@ -11,7 +11,7 @@ import re
 import unicodedata
 import uuid
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -64,15 +64,24 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-def _kabkota_in_province(province_code: str, kabkota_code: str) -> None:
-    if not kabkota_code.startswith(province_code + "."):
-        raise ValueError(f"kabkota_code {kabkota_code} is not in province {province_code}")
+class _InProvince(_Input):
+    """An input naming a province and a kota/kabupaten: the kota/kabupaten must be in the province."""
+
+    if TYPE_CHECKING:  # declared by each subclass, where its fields are in their order
+        province_code: str
+        kabkota_code: str
+
+    @model_validator(mode="after")
+    def _area(self) -> Self:
+        if not self.kabkota_code.startswith(self.province_code + "."):
+            raise ValueError(f"kabkota_code {self.kabkota_code} is not in province {self.province_code}")
+        return self
 
 
 # -- facilitators -------------------------------------------------------------------------------
 
 
-class RegisterFacilitator(_Input):
+class RegisterFacilitator(_InProvince):
     """A facilitator to register. ``nik`` is hashed on arrival and never returned or published."""
 
     nik: Nik = Field(description="16-digit national ID number (NIK)")
@@ -89,11 +98,6 @@ class RegisterFacilitator(_Input):
     effective_from: EffectiveDate | None = Field(
         default=None, description="start of the assignment; the day of the request (HTTP) or sent_at (intake)"
     )
-
-    @model_validator(mode="after")
-    def _area(self) -> RegisterFacilitator:
-        _kabkota_in_province(self.province_code, self.kabkota_code)
-        return self
 
 
 class FacilitatorIn(RegisterFacilitator):
@@ -125,7 +129,7 @@ class UpdateFacilitator(_Input):
     full_name: FacilitatorName
 
 
-class ReassignmentIn(_Input):
+class ReassignmentIn(_InProvince):
     """``POST /api/v1/facilitators/{id}/reassignments``: the complete new assignment."""
 
     role: Role
@@ -134,13 +138,8 @@ class ReassignmentIn(_Input):
     kabkota_code: KabkotaCode
     effective_from: EffectiveDate
 
-    @model_validator(mode="after")
-    def _area(self) -> ReassignmentIn:
-        _kabkota_in_province(self.province_code, self.kabkota_code)
-        return self
 
-
-class ReassignFacilitator(_Input):
+class ReassignFacilitator(_InProvince):
     """Intake: a new role and/or area from ``effective_from`` on (within the facilitator's region)."""
 
     facilitator_id: uuid.UUID
@@ -149,11 +148,6 @@ class ReassignFacilitator(_Input):
     province_code: ProvinceCode
     kabkota_code: KabkotaCode
     effective_from: EffectiveDate
-
-    @model_validator(mode="after")
-    def _area(self) -> ReassignFacilitator:
-        _kabkota_in_province(self.province_code, self.kabkota_code)
-        return self
 
 
 class DeactivationIn(_Input):
@@ -234,7 +228,7 @@ class RegionAssignmentIn(_Input):
 # -- CSV import ---------------------------------------------------------------------------------
 
 
-class ImportRow(_Input):
+class ImportRow(_InProvince):
     """One row of a facilitator CSV; the columns are the field names. The region is the file's."""
 
     nik: Nik
@@ -245,8 +239,3 @@ class ImportRow(_Input):
     kabkota_code: KabkotaCode
     effective_from: EffectiveDate | None = None
     phone: Phone | None = None
-
-    @model_validator(mode="after")
-    def _area(self) -> ImportRow:
-        _kabkota_in_province(self.province_code, self.kabkota_code)
-        return self
