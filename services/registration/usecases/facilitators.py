@@ -150,17 +150,7 @@ async def register_facilitator(
     await check_area_of(uow, cmd.region, cmd.province_code, cmd.kabkota_code, cmd.effective_from)
     digest = nik_hash(key, cmd.nik)
     existing = await uow.facilitators.id_by_nik(digest)
-    facilitator = Facilitator(
-        facilitator_id=uuid.uuid4(),
-        full_name=cmd.full_name,
-        role=cmd.role,
-        speciality=cmd.speciality,
-        region=cmd.region,
-        province_code=cmd.province_code,
-        kabkota_code=cmd.kabkota_code,
-        status="active",
-        effective_from=cmd.effective_from,
-    )
+    facilitator = build(Facilitator, cmd, facilitator_id=uuid.uuid4(), status="active")
     if existing is None:
         phone = phone_hash(key, cmd.phone) if cmd.phone else None
         if not await uow.facilitators.add(facilitator, digest, phone):

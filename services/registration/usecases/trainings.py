@@ -13,6 +13,7 @@ from typing import Literal
 
 from services.registration.domain.enrollments import KnownTraining
 from services.registration.usecases.ports import Repositories
+from shared.kernel.fields import build
 
 
 @dataclass(frozen=True)
@@ -38,18 +39,7 @@ class LearnEnd:
 
 
 async def learn_schedule(repos: Repositories, cmd: LearnSchedule) -> None:
-    training = KnownTraining(
-        training_id=cmd.training_id,
-        region=cmd.region,
-        status="scheduled",
-        training_type=cmd.training_type,
-        title=cmd.title,
-        start_date=cmd.start_date,
-        end_date=cmd.end_date,
-        capacity=cmd.capacity,
-        eligible_roles=cmd.eligible_roles,
-    )
-    await repos.trainings.schedule(training, cmd.as_of)
+    await repos.trainings.schedule(build(KnownTraining, cmd, status="scheduled"), cmd.as_of)
 
 
 async def learn_end(repos: Repositories, cmd: LearnEnd) -> None:
