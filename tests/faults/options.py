@@ -6,8 +6,28 @@ import argparse
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, overload
 
 REGIONS = ("oc02", "oc05")
+
+T = TypeVar("T")
+
+
+class ShortOrFull(Generic[T]):
+    """An option's value that depends on the run's size: one for a short run, one for a full run."""
+
+    def __init__(self, short: T, full: T) -> None:
+        self.short = short
+        self.full = full
+
+    @overload
+    def __get__(self, opts: None, owner: type[Any]) -> ShortOrFull[T]: ...
+    @overload
+    def __get__(self, opts: Options, owner: type[Any]) -> T: ...
+    def __get__(self, opts: Options | None, owner: type[Any]) -> T | ShortOrFull[T]:
+        if opts is None:
+            return self
+        return self.short if opts.short else self.full
 
 
 @dataclass(frozen=True)
@@ -21,14 +41,9 @@ class Options:
 
     # -- the fault schedule -------------------------------------------------------------------
 
-    @property
-    def service_kills(self) -> int:
-        """SIGKILLs of service processes, spread over the three services."""
-        return 3 if self.short else 12
-
-    @property
-    def broker_kills(self) -> int:
-        return 1 if self.short else 2
+    service_kills = ShortOrFull(3, 12)
+    """SIGKILLs of service processes, spread over the three services."""
+    broker_kills = ShortOrFull(1, 2)
 
     @property
     def postgres_outage_seconds(self) -> float:
@@ -36,53 +51,26 @@ class Options:
             return self.postgres_outage
         return 20.0 if self.short else 60.0
 
-    @property
-    def churns(self) -> int:
-        """A second reporting instance joins the consumer groups and leaves again."""
-        return 1 if self.short else 2
-
-    @property
-    def churn_seconds(self) -> float:
-        return 8.0 if self.short else 20.0
-
-    @property
-    def gap_seconds(self) -> tuple[float, float]:
-        """Random pause between one fault's recovery and the next fault."""
-        return (1.0, 3.0) if self.short else (4.0, 12.0)
-
-    @property
-    def warmup_seconds(self) -> float:
-        return 6.0 if self.short else 15.0
+    churns = ShortOrFull(1, 2)
+    """A second reporting instance joins the consumer groups and leaves again."""
+    churn_seconds = ShortOrFull(8.0, 20.0)
+    gap_seconds = ShortOrFull((1.0, 3.0), (4.0, 12.0))
+    """Random pause between one fault's recovery and the next fault."""
+    warmup_seconds = ShortOrFull(6.0, 15.0)
 
     # -- the workload -------------------------------------------------------------------------
 
-    @property
-    def workload_seconds(self) -> float:
-        """Over how long the cohorts are started; the fault schedule runs meanwhile."""
-        return 70.0 if self.short else 420.0
-
-    @property
-    def cohort_participants(self) -> tuple[int, int]:
-        return (10, 14) if self.short else (22, 30)
-
-    @property
-    def poison_share(self) -> float:
-        return 0.01
+    workload_seconds = ShortOrFull(70.0, 420.0)
+    """Over how long the cohorts are started; the fault schedule runs meanwhile."""
+    cohort_participants = ShortOrFull((10, 14), (22, 30))
+    poison_share = 0.01
 
     # -- waiting ------------------------------------------------------------------------------
 
-    @property
-    def answer_deadline(self) -> float:
-        """How long a client keeps retrying one command before giving up (unresolved)."""
-        return 240.0
-
-    @property
-    def recovery_deadline(self) -> float:
-        return 150.0 if self.short else 240.0
-
-    @property
-    def converge_deadline(self) -> float:
-        return 120.0 if self.short else 240.0
+    answer_deadline = 240.0
+    """How long a client keeps retrying one command before giving up (unresolved)."""
+    recovery_deadline = ShortOrFull(150.0, 240.0)
+    converge_deadline = ShortOrFull(120.0, 240.0)
 
 
 def parse(argv: Sequence[str] | None = None) -> Options:
