@@ -12,16 +12,15 @@ CHROMIUM=${KOTAKU_CHROMIUM:-/usr/bin/chromium}
 say() { printf 'browser: %s\n' "$*"; }
 die() { printf 'browser: ERROR: %s\n' "$*" >&2; exit 1; }
 
+# shellcheck source=deploy/local/apt-install.sh
+. "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh"
+
 have_chromium() { [ -x "$CHROMIUM" ] && "$CHROMIUM" --headless --no-sandbox --version >/dev/null 2>&1; }
 
 install_chromium() {
   if have_chromium; then return; fi
-  [ "$(id -u)" = 0 ] || die "chromium is missing and installing it needs root: apt-get install chromium"
-  say "installing chromium (Debian package)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null || die "apt-get update failed"
-  apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null \
-    || die "apt-get install chromium failed"
+  apt_install "chromium is missing" chromium "installing chromium (Debian package)" \
+    --no-install-recommends chromium fonts-dejavu-core
   have_chromium || die "chromium is still missing after installing the package"
 }
 

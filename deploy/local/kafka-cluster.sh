@@ -16,15 +16,17 @@
 # KAFKA_CLUSTER_CONTROLLER_BASE_PORT (19192), KAFKA_CLUSTER_HEAP (512M), KOTAKU_LOCAL_DIR (.local).
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-local_dir="${KOTAKU_LOCAL_DIR:-$root/.local}"
-libs="$local_dir/kafka/libs"  # shared with kafka.sh
+# shellcheck source=deploy/local/kafka-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/kafka-common.sh"
+
 C="$local_dir/kafka-cluster"
 base="${KAFKA_CLUSTER_BASE_PORT:-19092}"
 cbase="${KAFKA_CLUSTER_CONTROLLER_BASE_PORT:-19192}"
 heap="${KAFKA_CLUSTER_HEAP:-512M}"
-python="${PYTHON:-python3}"
 nodes=(1 2 3)
+kafka_home="$C"
+kafka_libs="$local_dir/kafka/libs"  # shared with kafka.sh
+java_extra="-XX:TieredStopAtLevel=1"
 
 say() { printf 'kafka-cluster: %s\n' "$*"; }
 die() { printf 'kafka-cluster: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -35,95 +37,23 @@ dir() { echo "$C/node$1"; }
 bootstrap() { local out=() n; for n in "${nodes[@]}"; do out+=("127.0.0.1:$(port "$n")"); done; (IFS=,; echo "${out[*]}"); }
 voters() { local out=() n; for n in "${nodes[@]}"; do out+=("$n@127.0.0.1:$(cport "$n")"); done; (IFS=,; echo "${out[*]}"); }
 
-running_pid() {
-  local pidfile pid
-  pidfile="$(dir "$1")/kafka.pid"
-  [ -f "$pidfile" ] || return 1
-  pid="$(cat "$pidfile")"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q 'kafka.Kafka' "/proc/$pid/cmdline" 2>/dev/null || return 1
-  echo "$pid"
-}
+running_pid() { broker_pid "$(dir "$1")/kafka.pid"; }
 
-port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-ready() { "$python" "$root/deploy/local/kafka_ready.py" 127.0.0.1 "$(port "$1")"; }
-
-java_opts() {
-  echo "-server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:TieredStopAtLevel=1 -Djava.awt.headless=true -Djava.io.tmpdir=$C/tmp"
-}
-
-tool() {
-  # shellcheck disable=SC2046
-  java -Xmx256M $(java_opts) -Dlog4j2.configurationFile="$C/tools-log4j2.properties" -cp "$libs/*" "$@"
-}
-
-resolve_jars() {
-  if [ -f "$libs/.complete" ]; then return; fi
-  command -v java >/dev/null || die "java not found: install a Java 17 runtime (apt-get install openjdk-17-jre-headless)"
-  command -v mvn >/dev/null || die "mvn not found: install Maven (apt-get install maven)"
-  say "resolving Kafka jars from Maven Central (first run only)"
-  rm -rf "$libs"
-  mvn -q -B -f "$root/deploy/local/kafka/pom.xml" dependency:copy-dependencies \
-    -DoutputDirectory="$libs" -DincludeScope=runtime || die "could not resolve the Kafka jars with mvn"
-  touch "$libs/.complete"
-}
+ready() { answers "$(port "$1")"; }
 
 write_configs() {
   local n d
   for n in "${nodes[@]}"; do
     d="$(dir "$n")"
     mkdir -p "$d/logs"
-    cat > "$d/server.properties" <<PROPS
-process.roles=broker,controller
-node.id=$n
-controller.quorum.voters=$(voters)
-listeners=PLAINTEXT://127.0.0.1:$(port "$n"),CONTROLLER://127.0.0.1:$(cport "$n")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(port "$n")
-inter.broker.listener.name=PLAINTEXT
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$d/data
-num.partitions=3
-default.replication.factor=3
-min.insync.replicas=2
-unclean.leader.election.enable=false
-auto.create.topics.enable=false
-offsets.topic.replication.factor=3
-offsets.topic.num.partitions=5
-transaction.state.log.replication.factor=3
-transaction.state.log.min.isr=2
-transaction.state.log.num.partitions=5
-share.coordinator.state.topic.replication.factor=3
-share.coordinator.state.topic.min.isr=2
-group.initial.rebalance.delay.ms=0
-delete.topic.enable=true
-num.network.threads=2
-num.io.threads=2
-PROPS
+    {
+      server_properties "$n" "$(voters)" "$(port "$n")" "$(cport "$n")" "$d/data" 3 2
+      echo "unclean.leader.election.enable=false"
+      echo "num.network.threads=2"
+      echo "num.io.threads=2"
+    } >"$d/server.properties"
   done
-  cat > "$C/log4j2.properties" <<'PROPS'
-status = warn
-name = kotaku-kafka-cluster
-appender.out.type = Console
-appender.out.name = STDOUT
-appender.out.target = SYSTEM_OUT
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.out.ref = STDOUT
-logger.state.name = state.change.logger
-logger.state.level = WARN
-PROPS
-  cat > "$C/tools-log4j2.properties" <<'PROPS'
-status = warn
-name = kotaku-kafka-cluster-tools
-appender.err.type = Console
-appender.err.name = STDERR
-appender.err.target = SYSTEM_ERR
-appender.err.layout.type = PatternLayout
-appender.err.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.err.ref = STDERR
-PROPS
+  write_log4j kotaku-kafka-cluster
 }
 
 format_storage() {
@@ -150,10 +80,7 @@ launch() {
   if port_taken "$(port "$n")" || port_taken "$(cport "$n")"; then
     die "port $(port "$n") or $(cport "$n") is taken by another program; set KAFKA_CLUSTER_BASE_PORT/KAFKA_CLUSTER_CONTROLLER_BASE_PORT"
   fi
-  # shellcheck disable=SC2046
-  nohup java -Xms"$heap" -Xmx"$heap" $(java_opts) -Dlog4j2.configurationFile="$C/log4j2.properties" \
-    -Dkafka.logs.dir="$d/logs" -cp "$libs/*" kafka.Kafka "$d/server.properties" \
-    >>"$d/logs/server.out" 2>&1 </dev/null &
+  spawn_broker "$heap" "$d/logs" "$d/server.properties" "$d/logs/server.out"
   echo $! >"$d/kafka.pid"
   say "node $n starting on 127.0.0.1:$(port "$n") (pid $!, logs: $d/logs/server.out)"
 }

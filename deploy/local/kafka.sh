@@ -13,8 +13,9 @@
 # another clone or program is never used unless KAFKA_PORT names it.
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-local_dir="${KOTAKU_LOCAL_DIR:-$root/.local}"
+# shellcheck source=deploy/local/kafka-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/kafka-common.sh"
+
 K="$local_dir/kafka"
 portfile="$K/ports"
 envfile="$local_dir/kafka.env"
@@ -30,22 +31,16 @@ else
 fi
 heap="${KAFKA_HEAP:-1G}"
 pidfile="$K/kafka.pid"
-python="${PYTHON:-python3}"
+kafka_home="$K"
+kafka_libs="$K/libs"
+java_extra=""
 
 say() { printf 'kafka: %s\n' "$*"; }
 die() { printf 'kafka: ERROR: %s\n' "$*" >&2; exit 1; }
 
-running_pid() {
-  [ -f "$pidfile" ] || return 1
-  local pid
-  pid="$(cat "$pidfile")"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q 'kafka.Kafka' "/proc/$pid/cmdline" 2>/dev/null || return 1
-  echo "$pid"
-}
+running_pid() { broker_pid "$pidfile"; }
 
-port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-ready() { "$python" "$root/deploy/local/kafka_ready.py" 127.0.0.1 "$port"; }
+ready() { answers "$port"; }
 
 # A free client/controller port pair for this clone, searched from a base derived from its path.
 free_ports() {
@@ -64,77 +59,9 @@ remember_ports() {
   echo "KOTAKU_KAFKA_BOOTSTRAP=127.0.0.1:$port" >"$envfile"
 }
 
-java_opts() {
-  echo "-server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true -Djava.io.tmpdir=$K/tmp"
-}
-
-tool() {
-  # shellcheck disable=SC2046
-  java -Xmx256M $(java_opts) -Dlog4j2.configurationFile="$K/tools-log4j2.properties" -cp "$K/libs/*" "$@"
-}
-
-resolve_jars() {
-  if [ -f "$K/libs/.complete" ]; then return; fi
-  command -v java >/dev/null || die "java not found: install a Java 17 runtime (apt-get install openjdk-17-jre-headless)"
-  command -v mvn >/dev/null || die "mvn not found: install Maven (apt-get install maven)"
-  say "resolving Kafka jars from Maven Central (first run only)"
-  rm -rf "$K/libs"
-  mvn -q -B -f "$root/deploy/local/kafka/pom.xml" dependency:copy-dependencies \
-    -DoutputDirectory="$K/libs" -DincludeScope=runtime || die "could not resolve the Kafka jars with mvn"
-  touch "$K/libs/.complete"
-}
-
 write_configs() {
-  cat > "$K/server.properties" <<PROPS
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
-inter.broker.listener.name=PLAINTEXT
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$K/data
-num.partitions=3
-default.replication.factor=1
-min.insync.replicas=1
-auto.create.topics.enable=false
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=5
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=5
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-delete.topic.enable=true
-PROPS
-  cat > "$K/log4j2.properties" <<'PROPS'
-status = warn
-name = kotaku-kafka
-appender.out.type = Console
-appender.out.name = STDOUT
-appender.out.target = SYSTEM_OUT
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.out.ref = STDOUT
-logger.kafka.name = kafka
-logger.kafka.level = INFO
-logger.state.name = state.change.logger
-logger.state.level = WARN
-PROPS
-  cat > "$K/tools-log4j2.properties" <<'PROPS'
-status = warn
-name = kotaku-kafka-tools
-appender.err.type = Console
-appender.err.name = STDERR
-appender.err.target = SYSTEM_ERR
-appender.err.layout.type = PatternLayout
-appender.err.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.err.ref = STDERR
-PROPS
+  server_properties 1 "1@127.0.0.1:$cport" "$port" "$cport" "$K/data" 1 1 >"$K/server.properties"
+  write_log4j kotaku-kafka
 }
 
 start() {
@@ -165,10 +92,8 @@ start() {
       || { cat "$K/logs/format.out" >&2; die "formatting the storage failed"; }
   fi
   say "starting broker on 127.0.0.1:$port (logs: $K/logs/server.out)"
-  # shellcheck disable=SC2046
-  nohup java -Xms"$heap" -Xmx"$heap" $(java_opts) -Dlog4j2.configurationFile="$K/log4j2.properties" \
-    -Dkafka.logs.dir="$K/logs" -cp "$K/libs/*" kafka.Kafka "$K/server.properties" \
-    >"$K/logs/server.out" 2>&1 </dev/null &
+  : >"$K/logs/server.out"
+  spawn_broker "$heap" "$K/logs" "$K/server.properties" "$K/logs/server.out"
   local pid=$!
   echo "$pid" >"$pidfile"
   for _ in $(seq 1 240); do

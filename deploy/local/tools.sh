@@ -10,15 +10,15 @@ set -euo pipefail
 say() { printf 'tools: %s\n' "$*"; }
 die() { printf 'tools: ERROR: %s\n' "$*" >&2; exit 1; }
 
+# shellcheck source=deploy/local/apt-install.sh
+. "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh"
+
 have_promtool() { command -v promtool >/dev/null 2>&1 && promtool --version >/dev/null 2>&1; }
 
 install_promtool() {
   if have_promtool; then return; fi
-  [ "$(id -u)" = 0 ] || die "promtool is missing and installing it needs root: apt-get install prometheus"
-  say "installing promtool (Debian package prometheus)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null || die "apt-get update failed"
-  apt-get install -y -qq --no-install-recommends prometheus >/dev/null || die "apt-get install prometheus failed"
+  apt_install "promtool is missing" prometheus "installing promtool (Debian package prometheus)" \
+    --no-install-recommends prometheus
   # We only want the command-line tool: on a machine that runs systemd, the package also enables
   # and starts a Prometheus server on :9090. Turn that off again; nothing here needs it.
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
