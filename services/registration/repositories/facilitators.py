@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from services.registration.domain.facilitators import AssignmentRecord, Facilitator
+from services.registration.repositories.keyed import KeyedRows
 from services.registration.usecases.ports import FacilitatorFilter, Page
 from shared.kernel.contracts import Role, Speciality
 from shared.kernel.db import Conn
@@ -30,7 +31,6 @@ SELECT facilitator_id, full_name, role, speciality, region, province_code, kabko
        deactivated_on
 FROM facilitators WHERE facilitator_id = $1
 """
-LOCK_FACILITATOR = FACILITATOR_BY_ID + " FOR UPDATE"
 PHONE_HASH_OF = "SELECT phone_hash FROM facilitators WHERE facilitator_id = $1"
 ASSIGNMENTS_OF = """
 SELECT role, speciality, region, province_code, kabkota_code, effective_from, recorded_at
@@ -88,17 +88,9 @@ def _assignment_columns(f: Facilitator) -> tuple[Any, ...]:
     return (f.role.value, speciality, f.province_code, f.kabkota_code, f.effective_from)
 
 
-class PgFacilitators:
+class PgFacilitators(KeyedRows[uuid.UUID, Facilitator]):
     def __init__(self, conn: Conn) -> None:
-        self.conn = conn
-
-    async def get(self, facilitator_id: uuid.UUID) -> Facilitator | None:
-        row = await self.conn.fetchrow(FACILITATOR_BY_ID, facilitator_id)
-        return facilitator_of(row) if row is not None else None
-
-    async def lock(self, facilitator_id: uuid.UUID) -> Facilitator | None:
-        row = await self.conn.fetchrow(LOCK_FACILITATOR, facilitator_id)
-        return facilitator_of(row) if row is not None else None
+        super().__init__(conn, FACILITATOR_BY_ID, facilitator_of)
 
     async def id_by_nik(self, nik_hash: bytes) -> uuid.UUID | None:
         found: uuid.UUID | None = await self.conn.fetchval(FACILITATOR_BY_NIK, nik_hash)

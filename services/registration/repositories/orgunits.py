@@ -7,12 +7,12 @@ from datetime import date
 import asyncpg
 
 from services.registration.domain.orgunits import OrgUnit, RegionAssignment
+from services.registration.repositories.keyed import KeyedRows
 from services.registration.usecases.ports import OrgUnitFilter, Page, UnitInRegion
 from shared.kernel.contracts import OrgUnitLevel
 from shared.kernel.db import Conn
 
 UNIT_BY_CODE = "SELECT code, level, name, parent_code, effective_from FROM org_units WHERE code = $1"
-LOCK_UNIT = UNIT_BY_CODE + " FOR UPDATE"
 INSERT_UNIT = """
 INSERT INTO org_units (code, level, name, parent_code, effective_from) VALUES ($1, $2, $3, $4, $5)
 """
@@ -76,17 +76,9 @@ def unit_of(row: asyncpg.Record) -> OrgUnit:
     )
 
 
-class PgOrgUnits:
+class PgOrgUnits(KeyedRows[str, OrgUnit]):
     def __init__(self, conn: Conn) -> None:
-        self.conn = conn
-
-    async def get(self, code: str) -> OrgUnit | None:
-        row = await self.conn.fetchrow(UNIT_BY_CODE, code)
-        return unit_of(row) if row is not None else None
-
-    async def lock(self, code: str) -> OrgUnit | None:
-        row = await self.conn.fetchrow(LOCK_UNIT, code)
-        return unit_of(row) if row is not None else None
+        super().__init__(conn, UNIT_BY_CODE, unit_of)
 
     async def add(self, unit: OrgUnit) -> None:
         await self.conn.execute(

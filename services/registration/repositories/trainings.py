@@ -10,13 +10,13 @@ from datetime import datetime
 import asyncpg
 
 from services.registration.domain.enrollments import KnownTraining
+from services.registration.repositories.keyed import KeyedRows
 from shared.kernel.db import Conn
 
 TRAINING_BY_ID = """
 SELECT training_id, region, status, training_type, title, start_date, end_date, capacity, eligible_roles
 FROM known_trainings WHERE training_id = $1
 """
-LOCK_TRAINING = TRAINING_BY_ID + " FOR UPDATE"
 UPSERT_SCHEDULE = """
 INSERT INTO known_trainings
     (training_id, region, status, training_type, title, start_date, end_date, capacity, eligible_roles, details_as_of)
@@ -41,17 +41,9 @@ def training_of(row: asyncpg.Record) -> KnownTraining:
     return KnownTraining(**{**dict(row), "eligible_roles": tuple(roles) if roles is not None else None})
 
 
-class PgTrainings:
+class PgTrainings(KeyedRows[uuid.UUID, KnownTraining]):
     def __init__(self, conn: Conn) -> None:
-        self.conn = conn
-
-    async def get(self, training_id: uuid.UUID) -> KnownTraining | None:
-        row = await self.conn.fetchrow(TRAINING_BY_ID, training_id)
-        return training_of(row) if row is not None else None
-
-    async def lock(self, training_id: uuid.UUID) -> KnownTraining | None:
-        row = await self.conn.fetchrow(LOCK_TRAINING, training_id)
-        return training_of(row) if row is not None else None
+        super().__init__(conn, TRAINING_BY_ID, training_of)
 
     async def schedule(self, training: KnownTraining, details_as_of: datetime) -> None:
         t = training
