@@ -26,7 +26,6 @@ import contextlib
 import json
 import os
 import platform
-import socket
 import statistics
 import tempfile
 import time
@@ -41,6 +40,7 @@ import asyncpg
 import httpx
 
 from bench.generator import Generator, Synthetic, regions
+from bench.scratch import create_database, drop_database, free_port
 from services.reporting.entrypoints.consumers import CONSUMERS
 from services.reporting.entrypoints.kafka import partitions_of
 from services.reporting.entrypoints.rebuild import rebuild
@@ -96,17 +96,6 @@ def percentile(values: list[float], p: float) -> float | None:
     return ordered[k]
 
 
-def admin_dsn() -> str:
-    s = local_secrets()
-    return f"postgresql://kotaku_test:{s['KOTAKU_PG_PASSWORD_TEST']}@127.0.0.1:{s['KOTAKU_PG_PORT']}/postgres"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def say(text: str) -> None:
     print(f"[bench {datetime.now(UTC).strftime('%H:%M:%S')}] {text}", flush=True)
 
@@ -123,13 +112,7 @@ class Namespace:
         self.options = options
 
     async def __aenter__(self) -> Namespace:
-        conn = await asyncpg.connect(admin_dsn())
-        try:
-            await conn.execute(f"CREATE DATABASE {self.database}")
-            await conn.execute(f"REVOKE ALL ON DATABASE {self.database} FROM PUBLIC")
-            await conn.execute(f"GRANT CONNECT, CREATE ON DATABASE {self.database} TO kotaku_reporting")
-        finally:
-            await conn.close()
+        await create_database(self.database, ["kotaku_reporting"])
         await ensure_topics(
             self.options.bootstrap,
             self.topics + [dlq_topic(t) for t in self.topics],
@@ -139,11 +122,7 @@ class Namespace:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        conn = await asyncpg.connect(admin_dsn())
-        try:
-            await conn.execute(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
-        finally:
-            await conn.close()
+        await drop_database(self.database)
         with contextlib.suppress(Exception):
             await delete_topics(self.options.bootstrap, self.topics + [dlq_topic(t) for t in self.topics])
 

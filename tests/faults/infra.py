@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,23 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench.scratch import create_database, drop_database, free_port
 from shared.kernel.auth import CredentialStore, Role
 from shared.kernel.topics import all_topics
-from shared.tools.devstack import ServiceProcess, http_status, local_secrets, service_process
+from shared.tools.devstack import ServiceProcess, http_status, service_process
 from shared.tools.kafka_admin import delete_topics, ensure_topics
 from shared.tools.localenv import ROOT, kafka_bootstrap, local_dir
 
 SERVICES = ("registration", "training", "reporting")
 LOCAL = ROOT / "deploy" / "local"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def script(*args: str, timeout: float = 240.0) -> subprocess.CompletedProcess[str]:
@@ -220,11 +213,6 @@ class Postgres:
 # -- the namespace and its services ------------------------------------------------------------
 
 
-def admin_dsn(database: str = "postgres") -> str:
-    s = local_secrets()
-    return f"postgresql://kotaku_test:{s['KOTAKU_PG_PASSWORD_TEST']}@127.0.0.1:{s['KOTAKU_PG_PORT']}/{database}"
-
-
 @dataclass
 class Namespace:
     """A private database, topic prefix, credentials file and log directory for one run."""
@@ -260,16 +248,7 @@ class Namespace:
 
     async def create(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        conn = await asyncpg.connect(admin_dsn())
-        try:
-            await conn.execute(f"CREATE DATABASE {self.database}")
-            await conn.execute(f"REVOKE ALL ON DATABASE {self.database} FROM PUBLIC")
-            await conn.execute(
-                f"GRANT CONNECT, CREATE ON DATABASE {self.database} "
-                "TO kotaku_registration, kotaku_training, kotaku_reporting"
-            )
-        finally:
-            await conn.close()
+        await create_database(self.database)
         self.topics = all_topics(list(self.regions), self.prefix)
         await ensure_topics(
             self.brokers.bootstrap,
@@ -354,11 +333,7 @@ class Namespace:
                 proc.stop()
 
     async def drop(self) -> None:
-        conn = await asyncpg.connect(admin_dsn())
-        try:
-            await conn.execute(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
-        finally:
-            await conn.close()
+        await drop_database(self.database)
         with contextlib.suppress(Exception):
             await delete_topics(self.brokers.bootstrap, self.topics)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
+from bench.scratch import create_database, drop_database, free_port
 from shared.kernel.auth import CredentialStore
 from shared.kernel.auth import Role as AuthRole
 from shared.kernel.topics import all_topics
@@ -31,17 +31,6 @@ pytestmark = pytest.mark.real
 BOOTSTRAP = kafka_bootstrap()
 REGION = "oc02"
 OTHER = "oc05"  # a second region, for the tests that take the other_region fixture
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def admin_dsn(database: str = "postgres") -> str:
-    s = local_secrets()
-    return f"postgresql://kotaku_test:{s['KOTAKU_PG_PASSWORD_TEST']}@127.0.0.1:{s['KOTAKU_PG_PORT']}/{database}"
 
 
 @dataclass
@@ -116,17 +105,9 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     namespace = f"t{uuid.uuid4().hex[:10]}"
     database = f"kotaku_{namespace}"
     try:
-        conn = await asyncpg.connect(admin_dsn())
+        await create_database(database)
     except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(f"PostgreSQL is not reachable; run `make infra` first ({exc!r})")
-    try:
-        await conn.execute(f"CREATE DATABASE {database}")
-        await conn.execute(f"REVOKE ALL ON DATABASE {database} FROM PUBLIC")
-        await conn.execute(
-            f"GRANT CONNECT, CREATE ON DATABASE {database} TO kotaku_registration, kotaku_training, kotaku_reporting"
-        )
-    finally:
-        await conn.close()
+        pytest.fail(f"could not create the test database; is PostgreSQL running (`make infra`)? ({exc!r})")
     topics = all_topics([REGION], f"{namespace}.")
     await ensure_topics(BOOTSTRAP, topics, partitions=3)
     s = Stack(namespace, database, tmp_path)
@@ -135,11 +116,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         yield s
     finally:
         s.stop_all()
-        conn = await asyncpg.connect(admin_dsn())
-        try:
-            await conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        finally:
-            await conn.close()
+        await drop_database(database)
         with contextlib.suppress(Exception):
             await delete_topics(BOOTSTRAP, topics)
 

@@ -16,13 +16,14 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from bench.scratch import admin_connection
 from services.training.entrypoints.consumers import on_enrollment_events
 from shared.kernel.consumer import prune_processed_events
 from shared.kernel.contracts import EnrollmentWithdrawn, FacilitatorEnrolled
 from shared.kernel.contracts.registration import Role
 from shared.kernel.envelope import Event, EventPayload, new_event
 from shared.kernel.topics import ENROLLMENT, FACILITATOR, REGISTRATION_INTAKE, REJECTIONS, TRAINING_INTAKE, dlq_topic
-from tests.integration.conftest import REGION, Stack, admin_dsn, eventually, metric_value, read_topic
+from tests.integration.conftest import REGION, Stack, eventually, metric_value, read_topic
 from tests.integration.test_registration_support import intake_message, registration_message
 
 pytestmark = pytest.mark.real
@@ -137,8 +138,7 @@ class Outage:
         self.role = role
 
     async def __aenter__(self) -> Outage:
-        conn = await asyncpg.connect(admin_dsn())
-        try:
+        async with admin_connection() as conn:
             await conn.execute(f"ALTER DATABASE {self.database} CONNECTION LIMIT 0")
             await conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
@@ -147,16 +147,11 @@ class Outage:
                 self.role,
                 self.role.replace("kotaku_", "kotaku-"),  # the service's pool, not the test's peek
             )
-        finally:
-            await conn.close()
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        conn = await asyncpg.connect(admin_dsn())
-        try:
+        async with admin_connection() as conn:
             await conn.execute(f"ALTER DATABASE {self.database} CONNECTION LIMIT -1")
-        finally:
-            await conn.close()
 
 
 async def test_a_database_outage_pauses_consumers_and_dead_letters_nothing(
