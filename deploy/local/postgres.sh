@@ -8,9 +8,11 @@
 #   restart  restart the cluster (used by the failure tests)
 #   database print the name of this clone's database
 # One role per service, each owning only its own schema, plus kotaku_test (CREATEDB) for test databases.
-# Roles belong to the whole PostgreSQL cluster and are shared by every clone on the machine; the
-# database is the clone's own: kotaku_<first 8 hex digits of the SHA-256 of the clone's path>,
-# unless KOTAKU_PG_DATABASE names another.
+# Roles belong to the whole PostgreSQL cluster and are shared by every clone on the machine, and so
+# do their passwords: they are kept beside the cluster in $KOTAKU_PG_ROLES_FILE
+# (/var/lib/postgresql/kotaku-roles.env, mode 600), so that one clone's start never changes the
+# password another clone is using. The database is the clone's own: kotaku_<first 8 hex digits of
+# the SHA-256 of the clone's path>, unless KOTAKU_PG_DATABASE names another.
 set -euo pipefail
 
 say() { printf 'postgres: %s\n' "$*"; }
@@ -23,6 +25,7 @@ database="${KOTAKU_PG_DATABASE:-kotaku_$(printf '%s' "$root" | sha256sum | cut -
 [[ "$database" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] ||
   die "KOTAKU_PG_DATABASE must be a lower-case SQL name (letters, digits, _), not '$database'"
 services=(registration training reporting)
+rolesfile="${KOTAKU_PG_ROLES_FILE:-/var/lib/postgresql/kotaku-roles.env}"
 
 install_server() {
   command -v pg_ctlcluster >/dev/null && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && return
@@ -47,6 +50,19 @@ ensure_cluster() {
 
 psql_admin() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$port" "$@"; }
 
+# The password of a role, the same for every clone: from the roles file; else the one this clone
+# used before there was such a file (so that it keeps working); else a new one. Recorded in the file.
+role_password() {
+  local key="KOTAKU_PG_PASSWORD_${1^^}" password
+  password="$(grep -E "^$key=" "$rolesfile" 2>/dev/null | cut -d= -f2- || true)"
+  if [ -z "$password" ]; then
+    password="$(grep -E "^$key=" "$envfile" | cut -d= -f2- || true)"
+    [ -n "$password" ] || password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+    (umask 077 && mkdir -p "$(dirname "$rolesfile")" && printf '%s=%s\n' "$key" "$password" >>"$rolesfile")
+  fi
+  printf '%s\n' "$password"
+}
+
 start() {
   install_server
   ensure_cluster
@@ -69,8 +85,7 @@ start() {
   local -a lines=("KOTAKU_PG_PORT=$port" "KOTAKU_PG_DATABASE=$database")
   for svc in "${services[@]}" test; do
     role="kotaku_$svc"
-    password="$(grep -E "^KOTAKU_PG_PASSWORD_${svc^^}=" "$envfile" | cut -d= -f2- || true)"
-    [ -n "$password" ] || password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+    password="$(role_password "$svc")"
     local extra=""
     [ "$svc" = test ] && extra=" CREATEDB"
     psql_admin -d postgres <<SQL
