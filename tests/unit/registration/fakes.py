@@ -7,7 +7,6 @@ raises. ``locks`` records the rows a unit of work locked, in order.
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +19,7 @@ from services.registration.domain.facilitators import AssignmentRecord, Facilita
 from services.registration.domain.orgunits import OrgUnit, RegionAssignment
 from services.registration.usecases.ports import FacilitatorFilter, OrgUnitFilter, Page, UnitInRegion
 from shared.kernel.envelope import Event, EventPayload
+from tests.unit.fakes_common import all_or_nothing
 
 
 @dataclass
@@ -293,24 +293,15 @@ class MemoryStore:
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[MemoryUnitOfWork]:
-        before = copy.deepcopy(self.state)
         uow = MemoryUnitOfWork(self.state)
         self.last = uow
-        try:
+        async with all_or_nothing(self.state):
             yield uow
-        except BaseException:
-            self._restore(before)
-            raise
         self.events.extend(uow.events)
         self.commits += 1
 
     def reading(self) -> MemoryRepositories:
         return MemoryRepositories(self.state)
-
-    def _restore(self, before: State) -> None:
-        # Restore in place: repositories of later units of work share this object.
-        for name in vars(before):
-            setattr(self.state, name, getattr(before, name))
 
     def payloads(self, event_type: str | None = None) -> list[Any]:
         return [e.payload for e in self.events if event_type is None or e.envelope.event_type == event_type]

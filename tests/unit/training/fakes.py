@@ -8,7 +8,6 @@ decision per participant, a certificate code once) hold here too.
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -30,6 +29,7 @@ from services.training.usecases.ports import (
 )
 from shared.kernel.envelope import Event, EventPayload
 from shared.kernel.errors import Forbidden
+from tests.unit.fakes_common import all_or_nothing
 
 NOW = datetime(2016, 8, 20, 9, 0, tzinfo=UTC)
 REGION = "oc02"
@@ -320,18 +320,10 @@ class FakeDatabase:
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[FakeUnitOfWork]:
-        before = copy.deepcopy(self.state)
         uow = FakeUnitOfWork(self.state)
-        try:
+        async with all_or_nothing(self.state):
             yield uow
-        except BaseException:
-            self._restore(before)
-            raise
         self.published.extend(uow.events)
-
-    def _restore(self, before: State) -> None:
-        for name in vars(before):
-            setattr(self.state, name, getattr(before, name))
 
     # -- what the consumers would have learned from the registration service -------------------
 
