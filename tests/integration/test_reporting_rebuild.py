@@ -27,6 +27,7 @@ from services.reporting.entrypoints import rebuild as rebuilding
 from services.reporting.repositories.projections import DEDUPE_TABLE, READ_MODEL_TABLES
 from shared.kernel.settings import Settings, load_settings
 from shared.kernel.topics import FACILITATOR, TRAINING
+from shared.tools.devstack import ServiceProcess
 from shared.tools.kafka_admin import delete_topics, ensure_topics
 from tests.integration.conftest import BOOTSTRAP, OTHER, REGION, Stack, eventually
 
@@ -144,6 +145,25 @@ async def caught_up_with(db: asyncpg.Connection, events: Sequence[Synthetic]) ->
     await eventually(done, within=60)
 
 
+async def reporting_caught_up(
+    stack: Stack,
+    producer: AIOKafkaProducer,
+    db: asyncpg.Connection,
+    regions: list[str],
+    *,
+    seed: int,
+    count: int,
+    **env: str,
+) -> tuple[ServiceProcess, list[Synthetic]]:
+    """The reporting service started (with ``env``) and ``count`` synthetic events of ``regions``
+    published and applied by its live consumers: the service and the events."""
+    service = stack.start("reporting", **env)
+    events = list(Generator(regions, seed=seed).events(count))
+    await publish(producer, stack, events)
+    await caught_up_with(db, events)
+    return service, events
+
+
 async def table_rows(db: asyncpg.Connection, schema: str, table: str) -> list[tuple[Any, ...]]:
     columns = [
         r["column_name"]
@@ -194,16 +214,11 @@ async def test_rebuild_reproduces_the_incremental_read_models_row_for_row(
     producer: AIOKafkaProducer,
     service_db: dict[str, asyncpg.Connection],
 ) -> None:
-    stack.start("reporting", KOTAKU_REGIONS=REGIONS)
-    events = list(Generator([REGION, other_region], seed=11).events(5000))
-    await publish(producer, stack, events)
     db = service_db["reporting"]
+    _, events = await reporting_caught_up(
+        stack, producer, db, [REGION, other_region], seed=11, count=5000, KOTAKU_REGIONS=REGIONS
+    )
     want = expected_applied(events)
-
-    async def caught_up() -> bool:
-        return await applied(db) == want
-
-    await eventually(caught_up, within=60)
     before = await national(stack)
     assert before["summary"]["enrolled"] > 0
 
@@ -261,11 +276,8 @@ async def test_live_consumers_neither_skip_nor_double_apply_across_a_swap(
 async def test_refuses_to_swap_when_an_event_fails_to_apply(
     stack: Stack, producer: AIOKafkaProducer, service_db: dict[str, asyncpg.Connection]
 ) -> None:
-    service = stack.start("reporting")
-    events = list(Generator([REGION], seed=21).events(1000))
-    await publish(producer, stack, events)
     db = service_db["reporting"]
-    await caught_up_with(db, events)
+    service, _ = await reporting_caught_up(stack, producer, db, [REGION], seed=21, count=1000)
     service.stop()  # what the live consumer does with the next event is not the subject here
     before = await settled(db)
     # A registration the contract accepts but PostgreSQL refuses (NUL in a text column): the
@@ -287,11 +299,8 @@ async def test_refuses_to_swap_when_regions_of_the_live_read_model_are_left_out(
     producer: AIOKafkaProducer,
     service_db: dict[str, asyncpg.Connection],
 ) -> None:
-    stack.start("reporting", KOTAKU_REGIONS=REGIONS)
-    events = list(Generator([REGION, other_region], seed=23).events(1000))
-    await publish(producer, stack, events)
     db = service_db["reporting"]
-    await caught_up_with(db, events)
+    await reporting_caught_up(stack, producer, db, [REGION, other_region], seed=23, count=1000, KOTAKU_REGIONS=REGIONS)
     before = await settled(db)
 
     reason = await refused_rebuild(stack, KOTAKU_REGIONS=REGION)
@@ -308,11 +317,8 @@ async def test_refuses_to_swap_when_the_log_no_longer_starts_at_offset_zero(
     service_db: dict[str, asyncpg.Connection],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    stack.start("reporting")
-    events = list(Generator([REGION], seed=24).events(1000))
-    await publish(producer, stack, events)
     db = service_db["reporting"]
-    await caught_up_with(db, events)
+    await reporting_caught_up(stack, producer, db, [REGION], seed=24, count=1000)
     await rebuild(stack)  # a good rebuild first: its previous tables must survive the refused one
     before = {schema: await settled(db, schema) for schema in ("reporting", "reporting_previous")}
 
@@ -359,11 +365,8 @@ async def test_a_dead_writer_stops_the_rebuild_promptly_and_nothing_is_swapped(
     service_db: dict[str, asyncpg.Connection],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    stack.start("reporting")
-    events = list(Generator([REGION], seed=25).events(3000))
-    await publish(producer, stack, events)
     db = service_db["reporting"]
-    await caught_up_with(db, events)
+    await reporting_caught_up(stack, producer, db, [REGION], seed=25, count=3000)
     before = await settled(db)
 
     # Writer 0 takes its first batch, works on it for a while (the reader meanwhile fills its
@@ -396,11 +399,8 @@ async def test_a_dead_writer_stops_the_rebuild_promptly_and_nothing_is_swapped(
 async def test_refuses_to_swap_when_the_live_read_model_counts_events_the_log_no_longer_has(
     stack: Stack, producer: AIOKafkaProducer, service_db: dict[str, asyncpg.Connection]
 ) -> None:
-    service = stack.start("reporting")
-    events = list(Generator([REGION], seed=27).events(1000))
-    await publish(producer, stack, events)
     db = service_db["reporting"]
-    await caught_up_with(db, events)
+    service, events = await reporting_caught_up(stack, producer, db, [REGION], seed=27, count=1000)
     service.stop()
     before = await settled(db)
     # The facilitator topic deleted and created again, empty: it starts at offset 0, so only the
