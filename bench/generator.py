@@ -250,6 +250,12 @@ class Generator:
                     )
                 attended[fid] += status in ("present", "late")
         t_end = datetime(days[-1].year, days[-1].month, days[-1].day, 16, tzinfo=UTC)
+
+        def changed(event_type: str, fid: str, days_after_end: int, **fields: Any) -> Synthetic:
+            """A change to facilitator ``fid``, some days after the training's last session."""
+            at = t_end + timedelta(days=days_after_end)
+            return self._event(FACILITATOR, region, fid, event_type, at, {"facilitator_id": fid, **fields})
+
         kelurahan = [f"{people[0][3]}.{k:02d}.{1000 + k}" for k in range(1, 9)] if people else []
         for fid, role, province, kabkota in people:
             if fid in withdrawn:
@@ -286,46 +292,24 @@ class Generator:
                 province2, kabkota2 = self._area(region)
                 new_role = rng.choice(ROLES)
                 out.append(
-                    self._event(
-                        FACILITATOR,
-                        region,
-                        fid,
+                    changed(
                         "FacilitatorReassigned",
-                        t_end + timedelta(days=3),
-                        {
-                            "facilitator_id": fid,
-                            "role": new_role,
-                            "province_code": province2,
-                            "kabkota_code": kabkota2,
-                            "effective_from": (days[-1] + timedelta(days=3)).isoformat(),
-                            "previous_role": role,
-                            "previous_province_code": province,
-                            "previous_kabkota_code": kabkota,
-                        },
+                        fid,
+                        3,
+                        role=new_role,
+                        province_code=province2,
+                        kabkota_code=kabkota2,
+                        effective_from=(days[-1] + timedelta(days=3)).isoformat(),
+                        previous_role=role,
+                        previous_province_code=province,
+                        previous_kabkota_code=kabkota,
                     )
                 )
             elif rng.random() < 0.01:
-                out.append(
-                    self._event(
-                        FACILITATOR,
-                        region,
-                        fid,
-                        "FacilitatorDeactivated",
-                        t_end + timedelta(days=5),
-                        {"facilitator_id": fid, "effective_from": (days[-1] + timedelta(days=5)).isoformat()},
-                    )
-                )
+                effective = (days[-1] + timedelta(days=5)).isoformat()
+                out.append(changed("FacilitatorDeactivated", fid, 5, effective_from=effective))
             elif rng.random() < 0.01:
-                out.append(
-                    self._event(
-                        FACILITATOR,
-                        region,
-                        fid,
-                        "FacilitatorUpdated",
-                        t_end + timedelta(days=1),
-                        {"facilitator_id": fid, "full_name": f"Peserta {fid[:8]} (koreksi)"},
-                    )
-                )
+                out.append(changed("FacilitatorUpdated", fid, 1, full_name=f"Peserta {fid[:8]} (koreksi)"))
         # about 0.3% are delivered twice (same event id, same bytes)
         twice = [replace(e, repeat=True) for e in out if rng.random() < 0.003]
         return out + twice

@@ -71,27 +71,25 @@ URL = "{}/api/v1/facilitators/import"
 HEADERS = {"Content-Type": "text/csv; charset=utf-8"}
 
 
+def _import_request(client: httpx.Client | httpx.AsyncClient, base_url: str) -> httpx.Request:
+    """The upload of the demo CSV to ``POST /api/v1/facilitators/import``, with ``client``'s credential."""
+    return client.build_request(
+        "POST",
+        URL.format(base_url.rstrip("/")),
+        params={"region": demo.REGION},
+        content=demo_csv().encode("utf-8"),
+        headers=HEADERS,
+        timeout=120.0,
+    )
+
+
 async def load_registration(client: httpx.AsyncClient, base_url: str) -> list[str]:
     """Import the demo CSV through ``POST /api/v1/facilitators/import`` (``client`` carries an
     oc02 credential) and return the facilitator ids in file order. Loading twice returns the
     same ids: the second import reports every row as a duplicate of the first."""
-    response = await client.post(
-        URL.format(base_url.rstrip("/")),
-        params={"region": demo.REGION},
-        content=demo_csv().encode("utf-8"),
-        headers=HEADERS,
-        timeout=120.0,
-    )
-    return _ids(response)
+    return _ids(await client.send(_import_request(client, base_url)))
 
 
 def load_registration_sync(client: httpx.Client, base_url: str) -> list[str]:
     """:func:`load_registration` for a synchronous client."""
-    response = client.post(
-        URL.format(base_url.rstrip("/")),
-        params={"region": demo.REGION},
-        content=demo_csv().encode("utf-8"),
-        headers=HEADERS,
-        timeout=120.0,
-    )
-    return _ids(response)
+    return _ids(client.send(_import_request(client, base_url)))
