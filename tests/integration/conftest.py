@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -122,6 +124,12 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
 
 
 @pytest.fixture
+def reg(stack: Stack) -> str:
+    """The registration service, started in the test's stack: its URL."""
+    return stack.start("registration").url
+
+
+@pytest.fixture
 async def other_region(stack: Stack) -> AsyncIterator[str]:
     """The topics of a second region (OTHER) in the test's namespace."""
     topics = all_topics([OTHER], stack.prefix)
@@ -183,6 +191,12 @@ async def read_topic(topic: str, *, expect: int, within: float = 20.0) -> list[C
     return records
 
 
+def by_message_id(rejections: Sequence[ConsumerRecord[bytes, bytes]]) -> dict[str, dict[str, Any]]:
+    """The payloads of records of a rejections topic, by the id of the message each one rejects."""
+    payloads = [json.loads(r.value)["payload"] for r in rejections]
+    return {p["message_id"]: p for p in payloads}
+
+
 async def eventually(check, within: float = 20.0, interval: float = 0.2):  # type: ignore[no-untyped-def]
     """Poll ``check`` (sync or async) until it returns a truthy value; return that value."""
     deadline = asyncio.get_running_loop().time() + within
@@ -211,3 +225,10 @@ def metric_value(text: str, name: str, **labels: str) -> float:
 
 def get_json(url: str) -> httpx.Response:
     return httpx.get(url, timeout=5.0)
+
+
+async def assert_documented(http: httpx.AsyncClient, paths: Sequence[str]) -> None:
+    """Each of ``paths`` is an operation path of the service's OpenAPI document."""
+    spec = (await http.get("/openapi.json")).json()
+    for path in paths:
+        assert path in spec["paths"], path

@@ -30,10 +30,8 @@ Request = tuple[str, str, dict[str, Any]]
 
 
 async def test_every_endpoint_enforces_the_access_matrix(
-    stack: Stack, producer: AIOKafkaProducer, service_db: dict[str, asyncpg.Connection]
+    stack: Stack, producer: AIOKafkaProducer, service_db: dict[str, asyncpg.Connection], reg: str
 ) -> None:
-    stack.start("registration")
-    reg = stack.url("registration")
     niks = (f"16710101{n:08d}" for n in itertools.count(1))
     codes = (f"16.71.01.{n}" for n in itertools.count(1100))
     days = (f"2030-01-{n:02d}" for n in itertools.count(1))

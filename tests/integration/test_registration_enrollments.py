@@ -24,6 +24,7 @@ from tests.integration.test_registration_support import (
     events,
     person,
     publish_training_event,
+    register,
     schedule_training,
     scheduled,
     updated,
@@ -32,17 +33,9 @@ from tests.integration.test_registration_support import (
 pytestmark = pytest.mark.real
 
 
-async def register(http: httpx.AsyncClient, reg: str, body: dict[str, object]) -> str:
-    r = await http.post(f"{reg}{API}/facilitators", json=body)
-    assert r.status_code == 201, r.text
-    return str(r.json()["facilitator_id"])
-
-
 async def test_enrollment_rules_each_refusal_has_a_stable_code_and_nothing_is_written(
-    stack: Stack, producer: AIOKafkaProducer, service_db: dict[str, asyncpg.Connection]
+    stack: Stack, producer: AIOKafkaProducer, service_db: dict[str, asyncpg.Connection], reg: str
 ) -> None:
-    stack.start("registration")
-    reg = stack.url("registration")
     db = service_db["registration"]
     training, small = uuid.uuid4(), uuid.uuid4()
     async with httpx.AsyncClient(timeout=10, headers=stack.auth("oc02")) as http:

@@ -13,7 +13,7 @@ import pytest
 from shared.kernel.topics import FACILITATOR
 from shared.tools.devstack import local_secrets
 from tests.integration.conftest import REGION, Stack
-from tests.integration.test_registration_support import API, events, of_type, person
+from tests.integration.test_registration_support import API, events, of_type, person, register
 
 pytestmark = pytest.mark.real
 
@@ -22,10 +22,8 @@ PHONE = "0812-3456-7890"
 
 
 async def test_register_update_reassign_deactivate_keeps_history_and_publishes_each_change(
-    stack: Stack, service_db: dict[str, asyncpg.Connection]
+    stack: Stack, service_db: dict[str, asyncpg.Connection], reg: str
 ) -> None:
-    stack.start("registration")
-    reg = stack.url("registration")
     db = service_db["registration"]
     async with httpx.AsyncClient(timeout=10, headers=stack.auth("oc02")) as http:
         r = await http.post(
@@ -141,9 +139,7 @@ async def test_register_update_reassign_deactivate_keeps_history_and_publishes_e
     assert not [s for s in (NIK, "3456", "1111", "phone", "nik") if s in raw]
 
 
-async def test_list_is_paged_filtered_and_limited_to_what_the_credential_may_read(stack: Stack) -> None:
-    stack.start("registration")
-    reg = stack.url("registration")
+async def test_list_is_paged_filtered_and_limited_to_what_the_credential_may_read(stack: Stack, reg: str) -> None:
     async with httpx.AsyncClient(timeout=10, headers=stack.auth("oc02")) as http:
         people = [
             person("1671010101920001", "Ahmad Saputra", kabkota="16.71", role="askot", speciality="teknik"),
@@ -152,11 +148,7 @@ async def test_list_is_paged_filtered_and_limited_to_what_the_credential_may_rea
             person("1602010101920004", "Fitri Hidayat", kabkota="16.02", role="senior_fasilitator"),
             person("1602010101920005", "Hendra Lubis", kabkota="16.02"),
         ]
-        ids = []
-        for body in people:
-            r = await http.post(f"{reg}{API}/facilitators", json=body)
-            assert r.status_code == 201, r.text
-            ids.append(r.json()["facilitator_id"])
+        ids = [await register(http, reg, body) for body in people]
         page = (await http.get(f"{reg}{API}/facilitators", params={"limit": 2})).json()
         assert (page["total"], [f["facilitator_id"] for f in page["items"]]) == (5, ids[:2])
         page = (await http.get(f"{reg}{API}/facilitators", params={"limit": 2, "offset": 4})).json()

@@ -19,10 +19,8 @@ pytestmark = pytest.mark.real
 
 
 async def test_spam_as_a_name_is_refused_through_http_csv_and_intake_and_nothing_is_written(
-    stack: Stack, producer: AIOKafkaProducer, service_db: dict[str, asyncpg.Connection]
+    stack: Stack, producer: AIOKafkaProducer, service_db: dict[str, asyncpg.Connection], reg: str
 ) -> None:
-    stack.start("registration")
-    reg = stack.url("registration")
     db = service_db["registration"]
     corpus = SEED_SPAM + OTHER_JUNK
     async with httpx.AsyncClient(timeout=30, headers=stack.auth("oc02")) as http:
@@ -75,10 +73,8 @@ async def test_spam_as_a_name_is_refused_through_http_csv_and_intake_and_nothing
 
 
 async def test_oversized_malformed_and_mistyped_input_is_a_4xx_never_a_500(
-    stack: Stack, service_db: dict[str, asyncpg.Connection]
+    stack: Stack, service_db: dict[str, asyncpg.Connection], reg: str
 ) -> None:
-    stack.start("registration")
-    reg = stack.url("registration")
     fid, tid = uuid.uuid4(), uuid.uuid4()
     cases: list[tuple[str, str, dict[str, object]]] = [
         ("POST", "/facilitators", {"json": person("1671010101990001", "x" * 100_000)}),

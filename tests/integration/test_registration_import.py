@@ -45,10 +45,8 @@ MIXED = (
 
 
 async def test_a_mixed_file_gets_a_row_report_and_a_second_upload_changes_nothing(
-    stack: Stack, service_db: dict[str, asyncpg.Connection]
+    stack: Stack, service_db: dict[str, asyncpg.Connection], reg: str
 ) -> None:
-    stack.start("registration")
-    reg = stack.url("registration")
     db = service_db["registration"]
     async with httpx.AsyncClient(timeout=30, headers=stack.auth("oc02")) as http:
         r = await http.post(f"{reg}{IMPORT}", params={"region": REGION}, content=MIXED.encode(), headers=CSV)
@@ -90,10 +88,8 @@ async def test_a_mixed_file_gets_a_row_report_and_a_second_upload_changes_nothin
 
 
 async def test_files_that_cannot_be_read_are_refused_whole_and_write_nothing(
-    stack: Stack, service_db: dict[str, asyncpg.Connection]
+    stack: Stack, service_db: dict[str, asyncpg.Connection], reg: str
 ) -> None:
-    stack.start("registration")
-    reg = stack.url("registration")
     db = service_db["registration"]
     header = "nik,full_name,role,province_code,kabkota_code\n"
     good_row = "1671010101960001,Budi Santoso,fasilitator,16,16.71\n"
@@ -146,10 +142,8 @@ async def test_files_that_cannot_be_read_are_refused_whole_and_write_nothing(
 
 
 async def test_the_demo_file_imports_242_facilitators_once(
-    stack: Stack, service_db: dict[str, asyncpg.Connection]
+    stack: Stack, service_db: dict[str, asyncpg.Connection], reg: str
 ) -> None:
-    stack.start("registration")
-    reg = stack.url("registration")
     async with httpx.AsyncClient(timeout=60, headers=stack.auth("oc02")) as http:
         ids = await load_registration(http, reg)
         assert len(ids) == len(set(ids)) == 242

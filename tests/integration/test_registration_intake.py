@@ -12,7 +12,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from shared.kernel.topics import ENROLLMENT, FACILITATOR, REGISTRATION_INTAKE, REJECTIONS, dlq_topic
-from tests.integration.conftest import REGION, Stack, read_topic
+from tests.integration.conftest import REGION, Stack, by_message_id, read_topic
 from tests.integration.test_registration_support import (
     events,
     intake_message,
@@ -91,7 +91,7 @@ async def test_every_intake_message_is_accepted_rejected_with_a_reason_or_dead_l
         await send(value)
 
     rejections = await read_topic(stack.topic(REJECTIONS.topic(REGION)), expect=14)
-    by_id = {json.loads(r.value)["payload"]["message_id"]: json.loads(r.value)["payload"] for r in rejections}
+    by_id = by_message_id(rejections)
     assert {k: v["reason"] for k, v in by_id.items()} == {
         "dup-nik": "facilitator_exists",
         "bad-payload": "invalid_payload",

@@ -17,10 +17,8 @@ SOUTH_SUMATRA_UNITS = 1 + 17 + 3 + 8  # province, kota/kabupaten, Palembang keca
 
 
 async def test_reference_data_is_loaded_published_and_queryable(
-    stack: Stack, service_db: dict[str, asyncpg.Connection]
+    stack: Stack, service_db: dict[str, asyncpg.Connection], reg: str
 ) -> None:
-    stack.start("registration")
-    reg = stack.url("registration")
     db = service_db["registration"]
     assert await db.fetchval("SELECT count(*) FROM org_units WHERE level = 'province'") == 34
     assert await db.fetchval("SELECT count(*) FROM region_assignments") == 34
@@ -68,10 +66,8 @@ async def test_reference_data_is_loaded_published_and_queryable(
 
 
 async def test_admins_change_reference_data_over_time_and_registration_follows_it(
-    stack: Stack, service_db: dict[str, asyncpg.Connection]
+    stack: Stack, service_db: dict[str, asyncpg.Connection], reg: str
 ) -> None:
-    stack.start("registration")
-    reg = stack.url("registration")
     db = service_db["registration"]
     async with httpx.AsyncClient(timeout=10, headers=stack.auth("admin")) as admin:
         unit = {"code": "16.71.01.1005", "name": "27 Ilir", "effective_from": "2016-01-01"}

@@ -48,6 +48,14 @@ def person(
     }
 
 
+async def register(http: httpx.AsyncClient, reg: str, body: dict[str, object]) -> str:
+    """Register one facilitator over HTTP, which must create it without answering its NIK back: its id."""
+    r = await http.post(f"{reg}{API}/facilitators", json=body)
+    assert r.status_code == 201, r.text
+    assert "nik" not in r.json()
+    return str(r.json()["facilitator_id"])
+
+
 def registration_message(message_id: str, nik: str, **changes: object) -> bytes:
     """A RegisterFacilitator intake message as a regional system sends it; ``changes`` replace
     its top-level fields."""

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shared.kernel.topics import FACILITATOR
 from tests.integration.conftest import REGION, Stack, eventually, read_topic
-from tests.integration.test_registration_support import person, schedule_training
+from tests.integration.test_registration_support import person, register, schedule_training
 
 pytestmark = pytest.mark.real
 
@@ -36,12 +36,7 @@ async def test_registered_facilitators_are_counted_by_reporting_per_region_and_p
             person("1602010101900003", "Agus Salim", kabkota="16.02", role="senior_fasilitator"),
             person("1307010101900004", "Yusuf Harahap", kabkota="13.07"),
         ]
-        ids = []
-        for body in people:
-            r = await http.post(f"{reg}/api/v1/facilitators", json=body)
-            assert r.status_code == 201, r.text
-            assert "nik" not in r.json()
-            ids.append(r.json()["facilitator_id"])
+        ids = [await register(http, reg, body) for body in people]
 
         async def counts() -> dict[str, object] | None:
             body = (await http.get(f"{rep}/api/v1/reports/facilitator-counts", params={"region": REGION})).json()
@@ -98,9 +93,7 @@ async def test_enrollment_reaches_the_training_roster(stack: Stack, producer: AI
         assert body["entries"][0]["role"] == "fasilitator"
 
 
-async def test_bad_requests_get_a_machine_readable_4xx_and_write_nothing(stack: Stack) -> None:
-    stack.start("registration")
-    reg = stack.url("registration")
+async def test_bad_requests_get_a_machine_readable_4xx_and_write_nothing(stack: Stack, reg: str) -> None:
     async with httpx.AsyncClient(timeout=10, headers=stack.auth()) as http:
         cases = [
             ({**person("1671010101900001"), "nik": "12345"}, 422, "invalid_request"),
@@ -153,9 +146,7 @@ async def test_bad_requests_get_a_machine_readable_4xx_and_write_nothing(stack: 
     assert sum(s.value for s in emitted) == 1
 
 
-async def test_credentials_decide_who_may_write_and_read_which_region(stack: Stack) -> None:
-    stack.start("registration")
-    reg = stack.url("registration")
+async def test_credentials_decide_who_may_write_and_read_which_region(stack: Stack, reg: str) -> None:
     body = person("1671050505900001")
     async with httpx.AsyncClient(timeout=10) as http:
         r = await http.post(f"{reg}/api/v1/facilitators", json=body)

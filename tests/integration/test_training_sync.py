@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared.kernel.contracts import FacilitatorEnrolled, Role
 from shared.kernel.topics import PARTICIPATION, REJECTIONS, TRAINING, TRAINING_INTAKE, dlq_topic
-from tests.integration.conftest import REGION, Stack, eventually, read_topic
+from tests.integration.conftest import REGION, Stack, by_message_id, eventually, read_topic
 from tests.integration.test_training_helpers import (
     PALEMBANG_OJT,
     define_kelurahan,
@@ -129,8 +129,7 @@ def intake_message(message_id: str, type_: str, payload: dict[str, Any], **chang
 async def test_shuffled_and_duplicated_offline_batches_give_the_in_order_result(
     stack: Stack, producer: AIOKafkaProducer
 ) -> None:
-    stack.start("training")
-    base = stack.url("training")
+    base = stack.start("training").url
     intake = stack.topic(TRAINING_INTAKE.topic(REGION))
     async with httpx.AsyncClient(base_url=base, timeout=20, headers=stack.auth()) as http:
         ids = [
@@ -206,7 +205,7 @@ async def test_shuffled_and_duplicated_offline_batches_give_the_in_order_result(
         assert "completed" in outcomes
 
     rejections = await read_topic(stack.topic(REJECTIONS.topic(REGION)), expect=1)
-    by_id = {json.loads(r.value)["payload"]["message_id"]: json.loads(r.value)["payload"] for r in rejections}
+    by_id = by_message_id(rejections)
     assert by_id["tablet-7-resend"]["reason"] == "facts_refused"
     assert [e["field"] for e in by_id["tablet-7-resend"]["errors"]] == ["facts[stranger]"]
     assert "not_enrolled" in by_id["tablet-7-resend"]["errors"][0]["message"]
@@ -220,8 +219,7 @@ async def test_shuffled_and_duplicated_offline_batches_give_the_in_order_result(
 async def test_intake_messages_are_accepted_rejected_with_a_reason_or_dead_lettered(
     stack: Stack, producer: AIOKafkaProducer
 ) -> None:
-    stack.start("training")
-    base = stack.url("training")
+    base = stack.start("training").url
     intake = stack.topic(TRAINING_INTAKE.topic(REGION))
     tid = uuid.uuid4()
     schedule = {**training_body(), "training_id": str(tid)}
@@ -260,7 +258,7 @@ async def test_intake_messages_are_accepted_rejected_with_a_reason_or_dead_lette
     await producer.send_and_wait(intake, json.dumps({"type": "SyncFacts"}).encode(), key=b"oc02-mis")
 
     rejections = await read_topic(stack.topic(REJECTIONS.topic(REGION)), expect=7)
-    by_id = {json.loads(r.value)["payload"]["message_id"]: json.loads(r.value)["payload"] for r in rejections}
+    by_id = by_message_id(rejections)
     assert {k: v["reason"] for k, v in by_id.items()} == {
         "schedule-dup": "training_exists",
         "stranger": "not_enrolled",
