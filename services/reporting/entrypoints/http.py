@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Annotated, Any
@@ -81,6 +82,23 @@ FiltersDep = Annotated[Filters, Depends(filters)]
 FormatQuery = Annotated[Format, Query(description="json (default), csv (one table) or xlsx (every table)")]
 TableQuery = Annotated[str | None, Query(description="the table to export as CSV (default: the first)")]
 
+
+@dataclass(frozen=True)
+class Export:
+    """How a report is answered: its ``format``, and the ``table`` to export (CSV: default the first)."""
+
+    format: Format
+    table: str | None
+
+
+def export(format: FormatQuery = Format.JSON, table: TableQuery = None) -> Export:
+    return Export(format, table)
+
+
+# Declared before the filters wherever both are taken, so that format and table come first among
+# a route's query parameters.
+ExportDep = Annotated[Export, Depends(export)]
+
 EXPORTS: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {
@@ -139,16 +157,12 @@ def _table(tables: dict[str, Any], name: str) -> Any:
 
 
 async def _answer(
-    runtime: Runtime,
-    read: Callable[[ReportReads], Awaitable[Report]],
-    fmt: Format,
-    table: str | None,
-    name: str,
+    runtime: Runtime, read: Callable[[ReportReads], Awaitable[Report]], how: Export, name: str
 ) -> Report | Response:
     """The report ``read`` builds from one snapshot of the read models, rendered."""
     async with reading(runtime.pool) as reads:
         report = await read(reads)
-    return render(report, fmt, table, name)
+    return render(report, how.format, how.table, name)
 
 
 @router.get(
@@ -177,16 +191,14 @@ async def national_report(
     runtime: RuntimeDep,
     _caller: AggregatesCaller,
     lag: LagDep,
+    how: ExportDep,
     f: FiltersDep,
-    format: FormatQuery = Format.JSON,
-    table: TableQuery = None,
 ) -> Report | Response:
     lag_now = await lag.current()
     return await _answer(
         runtime,
         lambda reads: reports.national(reads, f, report_today(), lag_now, LAG_SOURCE),
-        format,
-        table,
+        how,
         "national",
     )
 
@@ -201,10 +213,9 @@ async def region_report(
     runtime: RuntimeDep,
     caller: AggregatesCaller,
     lag: LagDep,
+    how: ExportDep,
     f: FiltersDep,
     region: Annotated[RegionCode, Path()],
-    format: FormatQuery = Format.JSON,
-    table: TableQuery = None,
 ) -> Report | Response:
     if caller is not None and not runtime.settings.public_aggregates:
         ensure_may_read(caller, region)
@@ -212,8 +223,7 @@ async def region_report(
     return await _answer(
         runtime,
         lambda reads: reports.region(reads, region, f, report_today(), lag_now),
-        format,
-        table,
+        how,
         f"region-{region}",
     )
 
@@ -226,14 +236,11 @@ def _area_report(level: AreaLevel, path: str, code_parameter: Any, summary: str)
     async def area_report(
         runtime: RuntimeDep,
         _caller: AggregatesCaller,
+        how: ExportDep,
         f: FiltersDep,
         code: str = code_parameter,
-        format: FormatQuery = Format.JSON,
-        table: TableQuery = None,
     ) -> Report | Response:
-        return await _answer(
-            runtime, lambda reads: reports.area(reads, level, code, f), format, table, f"{level}-{code}"
-        )
+        return await _answer(runtime, lambda reads: reports.area(reads, level, code, f), how, f"{level}-{code}")
 
 
 _area_report(
@@ -260,14 +267,12 @@ async def training_report(
     runtime: RuntimeDep,
     _caller: AggregatesCaller,
     training_id: uuid.UUID,
-    format: FormatQuery = Format.JSON,
-    table: TableQuery = None,
+    how: ExportDep,
 ) -> Report | Response:
     return await _answer(
         runtime,
         lambda reads: reports.training(reads, training_id, report_today()),
-        format,
-        table,
+        how,
         f"training-{training_id}",
     )
 
@@ -283,15 +288,13 @@ async def facilitator_history(
     runtime: RuntimeDep,
     caller: OptionalCaller,
     facilitator_id: uuid.UUID,
-    format: FormatQuery = Format.JSON,
-    table: TableQuery = None,
+    how: ExportDep,
 ) -> Report | Response:
     principal = require_principal(caller)
     ensure_national_reader(principal)
     return await _answer(
         runtime,
         lambda reads: reports.facilitator_history(reads, facilitator_id),
-        format,
-        table,
+        how,
         f"facilitator-{facilitator_id}",
     )

@@ -273,9 +273,12 @@ class PgReportReads:
     def __init__(self, conn: Conn) -> None:
         self.conn = conn
 
-    async def data_as_of(self) -> Row | None:
-        row: Row | None = await self.conn.fetchrow(DATA_AS_OF)
+    async def _row(self, query: str, *args: Any) -> Row | None:
+        row: Row | None = await self.conn.fetchrow(query, *args)
         return row
+
+    async def data_as_of(self) -> Row | None:
+        return await self._row(DATA_AS_OF)
 
     async def freshness(self, region: str | None) -> Sequence[Row]:
         return await self.conn.fetch(FRESHNESS, region)
@@ -315,8 +318,7 @@ class PgReportReads:
         return await self.conn.fetch(_OJT_OF[of], *_training_args(f), role, key)
 
     async def training(self, training_id: uuid.UUID) -> Row | None:
-        row: Row | None = await self.conn.fetchrow(TRAINING, training_id)
-        return row
+        return await self._row(TRAINING, training_id)
 
     async def sessions_of_training(self, training_id: uuid.UUID) -> Sequence[Row]:
         return await self.conn.fetch(SESSIONS_OF_TRAINING, training_id)
@@ -328,8 +330,7 @@ class PgReportReads:
         return await self.conn.fetch(AREAS_OF_TRAINING, training_id)
 
     async def facilitator(self, facilitator_id: uuid.UUID) -> Row | None:
-        row: Row | None = await self.conn.fetchrow(FACILITATOR, facilitator_id)
-        return row
+        return await self._row(FACILITATOR, facilitator_id)
 
     async def assignments(self, facilitator_id: uuid.UUID) -> Sequence[Row]:
         return await self.conn.fetch(ASSIGNMENTS, facilitator_id)

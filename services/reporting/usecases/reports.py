@@ -47,7 +47,7 @@ from services.reporting.domain.models import (
 )
 from services.reporting.domain.names import display_name
 from services.reporting.domain.periods import ALL_TRAININGS, TrainingFilter, by_year, num, rate
-from services.reporting.usecases.ports import ReportReads, Row
+from services.reporting.usecases.ports import Level, ReportReads, Row
 
 AreaLevel = Literal["province", "kabkota"]
 M = TypeVar("M", bound=BaseModel)
@@ -72,6 +72,30 @@ async def _freshness(reads: ReportReads, region: str | None, lag: dict[str, int]
     return [
         Freshness(**dict(r), lag=None if lag is None else lag.get(r["region"])) for r in await reads.freshness(region)
     ]
+
+
+def _newest(fresh: Sequence[Freshness]) -> datetime | None:
+    """When the read model last applied an event of any of the regions in ``fresh``."""
+    return max((f.last_applied_at for f in fresh if f.last_applied_at), default=None)
+
+
+async def _area_rows(
+    reads: ReportReads, level: Level, code: str, f: TrainingFilter, role: str | None
+) -> tuple[Sequence[Row], Sequence[Row], Sequence[Row]]:
+    """An area's facilitators, completion and trainings rows."""
+    return (
+        await reads.facilitators_of(level, code, role),
+        await reads.completion(level, code, f, role),
+        await reads.trainings_of(level, code, f, role),
+    )
+
+
+def _facilitator_totals(rows: Sequence[AreaFacilitators]) -> dict[str, int]:
+    """The active and all facilitators of an area's rows, as the report's fields."""
+    return {
+        "facilitators_active": sum(r.active for r in rows),
+        "facilitators_total": sum(r.active + r.inactive for r in rows),
+    }
 
 
 def _from_row(model: type[M], r: Row, **computed: Any) -> M:
@@ -166,7 +190,7 @@ async def national(
     )
     return NationalReport(
         filters=filters,
-        data_as_of=max((f.last_applied_at for f in fresh if f.last_applied_at), default=None),
+        data_as_of=_newest(fresh),
         summary=summary,
         lag_source=lag_source,
         facilitators_by_region=regions,
@@ -183,19 +207,16 @@ async def region(
 ) -> RegionReport:
     """One OC region: facilitators by province, its trainings, sessions not reported, freshness."""
     f = TrainingFilter.of(filters)
-    facilitators = await reads.facilitators_of("region", code, filters.role)
-    completion = await reads.completion("region", code, f, filters.role)
-    trainings = await reads.trainings_of("region", code, f, filters.role)
+    facilitators, completion, trainings = await _area_rows(reads, "region", code, f, filters.role)
     unreported = await reads.unreported_sessions("region", code, f, today)
     fresh = await _freshness(reads, code, lag)
     names = await _names(reads, [r["code"] for r in (*facilitators, *completion)])
     by_province = _area_facilitators(facilitators, names)
     return RegionReport(
         filters=filters,
-        data_as_of=max((f.last_applied_at for f in fresh if f.last_applied_at), default=None),
+        data_as_of=_newest(fresh),
         region=code,
-        facilitators_active=sum(r.active for r in by_province),
-        facilitators_total=sum(r.active + r.inactive for r in by_province),
+        **_facilitator_totals(by_province),
         facilitators_by_province=by_province,
         completion_by_province=_completion(completion, names),
         trainings=_training_rows(trainings),
@@ -208,9 +229,7 @@ async def area(reads: ReportReads, level: AreaLevel, code: str, filters: Filters
     """A province (code 16: by kota/kabupaten) or a kota/kabupaten (code 16.71: by role): its
     facilitators, and its participants in trainings."""
     f = TrainingFilter.of(filters)
-    facilitators = await reads.facilitators_of(level, code, filters.role)
-    completion = await reads.completion(level, code, f, filters.role)
-    trainings = await reads.trainings_of(level, code, f, filters.role)
+    facilitators, completion, trainings = await _area_rows(reads, level, code, f, filters.role)
     ojt = await reads.ojt_of(level, code, f, filters.role)
     regions = await reads.regions_of_area(code[:2], None if level == "province" else code)
     names = await _names(
@@ -232,8 +251,7 @@ async def area(reads: ReportReads, level: AreaLevel, code: str, filters: Filters
         code=code,
         name=display_name(code, names),
         regions=list(regions),
-        facilitators_active=sum(r.active for r in by_area),
-        facilitators_total=sum(r.active + r.inactive for r in by_area),
+        **_facilitator_totals(by_area),
         enrolled=sum(c.enrolled for c in by_completion),
         completed=sum(c.completed for c in by_completion),
         not_completed=sum(c.not_completed for c in by_completion),

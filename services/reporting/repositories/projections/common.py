@@ -102,6 +102,30 @@ def lww_upsert(
     return sql + (f"\nRETURNING {returning}" if returning else "")
 
 
+def part_upsert(
+    table: str,
+    key: Sequence[tuple[str, str]],
+    columns: Sequence[tuple[str, str]],
+    at: str,
+    event: str,
+    *,
+    effective: str | None = None,
+    returning: str = "",
+) -> str:
+    """The :func:`lww_upsert` of one part of a row: the ``key`` columns, the part's ``columns``, then
+    its version: the time of the newest event in ``at`` and that event's id in ``event``, ordered
+    first by the ``effective`` date column (one of ``columns``) when the part has one. Columns are
+    (name, sql type) and the parameters in that order."""
+    version = [*([effective] if effective else []), at, event]
+    return lww_upsert(
+        table,
+        [c for c, _ in key],
+        [*key, *columns, (at, "timestamptz"), (event, "uuid")],
+        version,
+        returning=returning,
+    )
+
+
 def columns_of(events: Sequence[Event[Any]], *getters: Callable[[Event[Any]], Any]) -> list[list[Any]]:
     """Column arrays for an unnest statement: one list per getter."""
     return [[g(e) for e in events] for g in getters]
@@ -130,6 +154,18 @@ async def upsert_by_key(
     no round to hold one key twice (a statement may not touch a row twice)."""
     for batch in rounds(events, key):
         await conn.execute(statement, *columns_of(batch, key, *getters))
+
+
+async def upsert_part(
+    conn: Conn,
+    statement: str,
+    events: Sequence[Event[Any]],
+    key: Callable[[Event[Any]], Hashable],
+    *getters: Callable[[Event[Any]], Any],
+) -> None:
+    """Run a :func:`part_upsert` statement with one key column: ``key``, then ``getters``, then
+    each event's version (its time and id)."""
+    await upsert_by_key(conn, statement, events, key, *getters, occurred_at, event_id)
 
 
 async def lock_keys(conn: Conn, lock_class: int, keys: Iterable[object]) -> None:

@@ -20,11 +20,12 @@ from services.reporting.repositories.projections.common import (
     columns_of,
     event_id,
     lock_keys,
-    lww_upsert,
     occurred_at,
+    part_upsert,
     region,
     touch_freshness,
     upsert_by_key,
+    upsert_part,
 )
 from shared.kernel.contracts import (
     FacilitatorDeactivated,
@@ -69,39 +70,29 @@ ON CONFLICT (facilitator_id) DO UPDATE SET
     [f"    {c} = CASE WHEN {_NAME_NEWER} THEN excluded.{c} ELSE t.{c} END" for c in _NAME_COLUMNS]
     + [f"    {c} = CASE WHEN {_ASSIGNMENT_NEWER} THEN excluded.{c} ELSE t.{c} END" for c in _ASSIGNMENT_COLUMNS]
 )
-UPSERT_REASSIGNED = lww_upsert(
+_FACILITATOR = [("facilitator_id", "uuid")]
+UPSERT_REASSIGNED = part_upsert(
     "facilitators",
-    ["facilitator_id"],
+    _FACILITATOR,
     [
-        ("facilitator_id", "uuid"),
         ("region", "text"),
         ("role", "text"),
         ("speciality", "text"),
         ("province_code", "text"),
         ("kabkota_code", "text"),
         ("assigned_from", "date"),
-        ("assigned_at", "timestamptz"),
-        ("assigned_event", "uuid"),
     ],
-    ["assigned_from", "assigned_at", "assigned_event"],
+    "assigned_at",
+    "assigned_event",
+    effective="assigned_from",
 )
-UPSERT_UPDATED = lww_upsert(
+UPSERT_UPDATED = part_upsert("facilitators", _FACILITATOR, [("full_name", "text")], "name_at", "name_event")
+UPSERT_DEACTIVATED = part_upsert(
     "facilitators",
-    ["facilitator_id"],
-    [("facilitator_id", "uuid"), ("full_name", "text"), ("name_at", "timestamptz"), ("name_event", "uuid")],
-    ["name_at", "name_event"],
-)
-UPSERT_DEACTIVATED = lww_upsert(
-    "facilitators",
-    ["facilitator_id"],
-    [
-        ("facilitator_id", "uuid"),
-        ("deactivated_from", "date"),
-        ("deactivation_reason", "text"),
-        ("deactivated_at", "timestamptz"),
-        ("deactivated_event", "uuid"),
-    ],
-    ["deactivated_at", "deactivated_event"],
+    _FACILITATOR,
+    [("deactivated_from", "date"), ("deactivation_reason", "text")],
+    "deactivated_at",
+    "deactivated_event",
 )
 INSERT_ASSIGNMENTS = """
 INSERT INTO facilitator_assignments (event_id, facilitator_id, kind, effective_from, occurred_at, region, role,
@@ -110,32 +101,21 @@ SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::date[], $5::timesta
     $8::text[], $9::text[], $10::text[])
 ON CONFLICT (event_id) DO NOTHING
 """
-UPSERT_ORG_UNITS = lww_upsert(
+UPSERT_ORG_UNITS = part_upsert(
     "org_units",
-    ["code"],
-    [
-        ("code", "text"),
-        ("level", "text"),
-        ("name", "text"),
-        ("parent_code", "text"),
-        ("effective_from", "date"),
-        ("version_at", "timestamptz"),
-        ("version_event", "uuid"),
-    ],
-    ["effective_from", "version_at", "version_event"],
+    [("code", "text")],
+    [("level", "text"), ("name", "text"), ("parent_code", "text"), ("effective_from", "date")],
+    "version_at",
+    "version_event",
+    effective="effective_from",
 )
-UPSERT_PROVINCE_REGIONS = lww_upsert(
+UPSERT_PROVINCE_REGIONS = part_upsert(
     "province_regions",
-    ["province_code"],
-    [
-        ("province_code", "text"),
-        ("region", "text"),
-        ("province_name", "text"),
-        ("effective_from", "date"),
-        ("version_at", "timestamptz"),
-        ("version_event", "uuid"),
-    ],
-    ["effective_from", "version_at", "version_event"],
+    [("province_code", "text")],
+    [("region", "text"), ("province_name", "text"), ("effective_from", "date")],
+    "version_at",
+    "version_event",
+    effective="effective_from",
 )
 
 BUCKETS = """
@@ -236,7 +216,7 @@ async def apply(conn: Conn, events: Sequence[Event[Any]], *, derive: bool = True
         *ASSIGNMENT,
         lambda e: e.payload.effective_from,
     )
-    await upsert_by_key(
+    await upsert_part(
         conn,
         UPSERT_REASSIGNED,
         g.of(FacilitatorReassigned),
@@ -244,21 +224,15 @@ async def apply(conn: Conn, events: Sequence[Event[Any]], *, derive: bool = True
         region,
         *ASSIGNMENT,
         lambda e: e.payload.effective_from,
-        occurred_at,
-        event_id,
     )
-    await upsert_by_key(
-        conn, UPSERT_UPDATED, g.of(FacilitatorUpdated), fid, lambda e: e.payload.full_name, occurred_at, event_id
-    )
-    await upsert_by_key(
+    await upsert_part(conn, UPSERT_UPDATED, g.of(FacilitatorUpdated), fid, lambda e: e.payload.full_name)
+    await upsert_part(
         conn,
         UPSERT_DEACTIVATED,
         g.of(FacilitatorDeactivated),
         fid,
         lambda e: e.payload.effective_from,
         lambda e: e.payload.reason,
-        occurred_at,
-        event_id,
     )
     assignments = g.of(FacilitatorRegistered, FacilitatorReassigned)
     if assignments:
@@ -275,7 +249,7 @@ async def apply(conn: Conn, events: Sequence[Event[Any]], *, derive: bool = True
                 *ASSIGNMENT,
             ),
         )
-    await upsert_by_key(
+    await upsert_part(
         conn,
         UPSERT_ORG_UNITS,
         g.of(OrgUnitDefined),
@@ -284,10 +258,8 @@ async def apply(conn: Conn, events: Sequence[Event[Any]], *, derive: bool = True
         lambda e: e.payload.name,
         lambda e: e.payload.parent_code,
         lambda e: e.payload.effective_from,
-        occurred_at,
-        event_id,
     )
-    await upsert_by_key(
+    await upsert_part(
         conn,
         UPSERT_PROVINCE_REGIONS,
         g.of(ProvinceAssignedToRegion),
@@ -295,8 +267,6 @@ async def apply(conn: Conn, events: Sequence[Event[Any]], *, derive: bool = True
         region,
         lambda e: e.payload.province_name,
         lambda e: e.payload.effective_from,
-        occurred_at,
-        event_id,
     )
     if derive and ids:
         await _move_totals(conn, before, await _buckets(conn, ids))

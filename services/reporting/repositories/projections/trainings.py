@@ -20,12 +20,12 @@ from services.reporting.repositories.projections.common import (
     columns_of,
     event_id,
     lock_keys,
-    lww_upsert,
     occurred_at,
+    part_upsert,
     region,
     rounds,
     touch_freshness,
-    upsert_by_key,
+    upsert_part,
 )
 from shared.kernel.contracts import (
     AssessmentKind,
@@ -48,23 +48,14 @@ from shared.kernel.envelope import Event
 
 NAME = "reporting.trainings"
 
-UPSERT_SCHEDULED = lww_upsert(
-    "trainings",
-    ["training_id"],
-    [
-        ("training_id", "uuid"),
-        ("training_type", "text"),
-        ("organiser", "text"),
-        ("scheduled_at", "timestamptz"),
-        ("scheduled_event", "uuid"),
-    ],
-    ["scheduled_at", "scheduled_event"],
+_TRAINING = [("training_id", "uuid")]
+UPSERT_SCHEDULED = part_upsert(
+    "trainings", _TRAINING, [("training_type", "text"), ("organiser", "text")], "scheduled_at", "scheduled_event"
 )
-UPSERT_DETAILS = lww_upsert(
+UPSERT_DETAILS = part_upsert(
     "trainings",
-    ["training_id"],
+    _TRAINING,
     [
-        ("training_id", "uuid"),
         ("region", "text"),
         ("title", "text"),
         ("venue", "text"),
@@ -72,10 +63,9 @@ UPSERT_DETAILS = lww_upsert(
         ("end_date", "date"),
         ("capacity", "integer"),
         ("eligible_roles", "jsonb"),
-        ("details_at", "timestamptz"),
-        ("details_event", "uuid"),
     ],
-    ["details_at", "details_event"],
+    "details_at",
+    "details_event",
     returning="training_id",
 )
 DELETE_SESSIONS = "DELETE FROM training_sessions WHERE training_id = ANY($1::uuid[])"
@@ -83,23 +73,13 @@ INSERT_SESSIONS = """
 INSERT INTO training_sessions (training_id, session_id, session_date, kind, module_code)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::date[], $4::text[], $5::text[])
 """
-UPSERT_CANCELLED = lww_upsert(
+UPSERT_CANCELLED = part_upsert("trainings", _TRAINING, [("cancel_reason", "text")], "cancelled_at", "cancel_event")
+UPSERT_CLOSED = part_upsert(
     "trainings",
-    ["training_id"],
-    [("training_id", "uuid"), ("cancel_reason", "text"), ("cancelled_at", "timestamptz"), ("cancel_event", "uuid")],
-    ["cancelled_at", "cancel_event"],
-)
-UPSERT_CLOSED = lww_upsert(
-    "trainings",
-    ["training_id"],
-    [
-        ("training_id", "uuid"),
-        ("closed_completed", "integer"),
-        ("closed_not_completed", "integer"),
-        ("closed_at", "timestamptz"),
-        ("close_event", "uuid"),
-    ],
-    ["closed_at", "close_event"],
+    _TRAINING,
+    [("closed_completed", "integer"), ("closed_not_completed", "integer")],
+    "closed_at",
+    "close_event",
 )
 
 # Participants: one row per (training, facilitator) with a part per kind of event. Each part has
@@ -154,18 +134,12 @@ def _participants_upsert() -> str:
 
 
 UPSERT_PARTICIPANTS = _participants_upsert()
-UPSERT_ATTENDANCE = lww_upsert(
+UPSERT_ATTENDANCE = part_upsert(
     "attendance",
-    ["training_id", "session_id", "facilitator_id"],
-    [
-        ("training_id", "uuid"),
-        ("session_id", "text"),
-        ("facilitator_id", "uuid"),
-        ("status", "text"),
-        ("occurred_at", "timestamptz"),
-        ("event_id", "uuid"),
-    ],
-    ["occurred_at", "event_id"],
+    [("training_id", "uuid"), ("session_id", "text"), ("facilitator_id", "uuid")],
+    [("status", "text")],
+    "occurred_at",
+    "event_id",
 )
 
 # -- derived tables -------------------------------------------------------------------------------
@@ -289,15 +263,13 @@ def _tid(e: Event[Any]) -> Any:
 
 
 async def _apply_trainings(conn: Conn, g: ByType) -> None:
-    await upsert_by_key(
+    await upsert_part(
         conn,
         UPSERT_SCHEDULED,
         g.of(TrainingScheduled),
         _tid,
         lambda e: e.payload.training_type.value,
         lambda e: e.payload.organiser,
-        occurred_at,
-        event_id,
     )
     for batch in rounds(g.of(TrainingScheduled, TrainingUpdated), _tid):
         written = {
@@ -332,18 +304,14 @@ async def _apply_trainings(conn: Conn, g: ByType) -> None:
                     [s.kind.value for _, s in sessions],
                     [s.module_code for _, s in sessions],
                 )
-    await upsert_by_key(
-        conn, UPSERT_CANCELLED, g.of(TrainingCancelled), _tid, lambda e: e.payload.reason, occurred_at, event_id
-    )
-    await upsert_by_key(
+    await upsert_part(conn, UPSERT_CANCELLED, g.of(TrainingCancelled), _tid, lambda e: e.payload.reason)
+    await upsert_part(
         conn,
         UPSERT_CLOSED,
         g.of(TrainingClosed),
         _tid,
         lambda e: e.payload.completed,
         lambda e: e.payload.not_completed,
-        occurred_at,
-        event_id,
     )
 
 
