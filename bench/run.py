@@ -6,6 +6,8 @@ In a private namespace (its own database and topic prefix, dropped at the end):
 
 1. fill the topics of ``--regions`` regions with ``--events`` synthetic events (bench/generator.py);
 2. (a) baseline: a raw aiokafka consume loop over the same topics, from the beginning to the end;
+   (a') the raw pipeline of bench/raw_pipeline.py: fetch, json.loads, one COPY, one dedupe insert
+   and one aggregate upsert per batch, fetch overlapped with writes (what plain libraries allow);
 3. (b) ``reporting rebuild`` of those topics into fresh tables (in process), then its swap;
 4. start the reporting service (its consumer groups' offsets set to the end, as after a rebuild)
    and (c) offer ``--rate`` events/s for ``--steady-seconds`` with occurred_at = the send time,
@@ -14,8 +16,9 @@ In a private namespace (its own database and topic prefix, dropped at the end):
    national report ``--api-rate`` times a second and measure its latency.
 
 Prints a table and writes bench/results/<time>-<events>.json. Targets on a 2-core machine: rebuild
->= 20,000 events/s and >= 0.5 x baseline; p99 produce-to-visible <= 100 ms at 1,000 events/s;
-report API p99 <= 50 ms. A missed target is reported as MISSED; nothing is retried or tuned.
+>= 40,000 events/s and >= 0.6 x the raw pipeline (a'); p99 produce-to-visible <= 50 ms and p99.9
+<= 100 ms at 1,000 events/s; national report API p99 <= 25 ms. A missed target is reported as
+MISSED; nothing is retried or tuned.
 """
 
 from __future__ import annotations
@@ -38,8 +41,10 @@ from typing import Any
 
 import asyncpg
 import httpx
+from aiokafka import TopicPartition
 
 from bench.generator import Generator, Synthetic, regions
+from bench.raw_pipeline import raw_pipeline
 from bench.scratch import create_database, drop_database, free_port
 from services.reporting.entrypoints.consumers import CONSUMERS
 from services.reporting.entrypoints.kafka import partitions_of
@@ -56,10 +61,11 @@ STREAMS = (ORGUNIT, FACILITATOR, ENROLLMENT, TRAINING, PARTICIPATION)
 RESULTS = Path(__file__).parent / "results"
 REPORTING_MIGRATIONS = ROOT / "services" / "reporting" / "migrations"
 
-TARGET_REBUILD_RATE = 20_000
-TARGET_REBUILD_RATIO = 0.5
-TARGET_VISIBLE_P99_MS = 100.0
-TARGET_API_P99_MS = 50.0
+TARGET_REBUILD_RATE = 40_000
+TARGET_REBUILD_RATIO = 0.6  # of the raw pipeline (bench/raw_pipeline.py)
+TARGET_VISIBLE_P99_MS = 50.0
+TARGET_VISIBLE_P999_MS = 100.0
+TARGET_API_P99_MS = 25.0
 
 
 @dataclass
@@ -82,6 +88,7 @@ class Results:
     machine: dict[str, Any]
     fill: dict[str, Any] = field(default_factory=dict)
     baseline: dict[str, Any] = field(default_factory=dict)
+    raw_pipeline: dict[str, Any] = field(default_factory=dict)
     rebuild: dict[str, Any] = field(default_factory=dict)
     steady: dict[str, Any] = field(default_factory=dict)
     api: dict[str, Any] = field(default_factory=dict)
@@ -165,14 +172,18 @@ async def fill(ns: Namespace, options: Options) -> dict[str, Any]:
     return {"events": sent, "repeated_deliveries": repeats, "seconds": round(seconds, 2)}
 
 
-async def baseline(ns: Namespace, options: Options) -> dict[str, Any]:
-    """A raw consume loop: every record of the topics, no decoding, no database."""
+async def topic_partitions(ns: Namespace, options: Options) -> list[TopicPartition]:
     admin = kafka_clients.admin(options.bootstrap, "kotaku-bench")
     await admin.start()
     try:
-        partitions = await partitions_of(admin, ns.topics)
+        return await partitions_of(admin, ns.topics)
     finally:
         await admin.close()
+
+
+async def baseline(ns: Namespace, options: Options) -> dict[str, Any]:
+    """A raw consume loop: every record of the topics, no decoding, no database."""
+    partitions = await topic_partitions(ns, options)
     consumer = kafka_clients.consumer(
         options.bootstrap,
         client_id="kotaku-bench",
@@ -369,6 +380,7 @@ async def steady(ns: Namespace, options: Options, service: ServiceProcess) -> tu
         "never_visible": len(pending),
         "p50_ms": _round(percentile(latencies, 50)),
         "p99_ms": _round(percentile(latencies, 99)),
+        "p999_ms": _round(percentile(latencies, 99.9)),
         "max_ms": _round(max(latencies, default=None)),
         "latency": "occurred_at (set at send) to first seen by a 5 ms poll of the committed read-model transaction",
         "consumer_batches": int(batches),
@@ -401,9 +413,12 @@ def _round(value: float | None) -> float | None:
 
 def judge(results: Results) -> None:
     rebuild_rate = results.rebuild.get("records_per_second") or 0
-    raw = results.baseline.get("records_per_second") or 0
+    consume = results.baseline.get("records_per_second") or 0
+    raw = results.raw_pipeline.get("records_per_second") or 0
     ratio = rebuild_rate / raw if raw else 0.0
-    results.rebuild["ratio_to_baseline"] = round(ratio, 3)
+    results.rebuild["ratio_to_raw_pipeline"] = round(ratio, 3)
+    results.rebuild["ratio_to_baseline"] = round(rebuild_rate / consume, 3) if consume else 0.0
+    steady = results.steady
     checks = [
         (
             "rebuild throughput",
@@ -411,12 +426,18 @@ def judge(results: Results) -> None:
             f">= {TARGET_REBUILD_RATE:,} ev/s",
             rebuild_rate >= TARGET_REBUILD_RATE,
         ),
-        ("rebuild / raw baseline", f"{ratio:.2f}", f">= {TARGET_REBUILD_RATIO}", ratio >= TARGET_REBUILD_RATIO),
+        ("rebuild / raw pipeline", f"{ratio:.2f}", f">= {TARGET_REBUILD_RATIO}", ratio >= TARGET_REBUILD_RATIO),
         (
             "p99 produce-to-visible",
-            f"{results.steady.get('p99_ms')} ms",
+            f"{steady.get('p99_ms')} ms",
             f"<= {TARGET_VISIBLE_P99_MS:.0f} ms at {results.options['rate']:,} ev/s",
-            (results.steady.get("p99_ms") or 1e9) <= TARGET_VISIBLE_P99_MS and results.steady.get("never_visible") == 0,
+            (steady.get("p99_ms") or 1e9) <= TARGET_VISIBLE_P99_MS and steady.get("never_visible") == 0,
+        ),
+        (
+            "p99.9 produce-to-visible",
+            f"{steady.get('p999_ms')} ms",
+            f"<= {TARGET_VISIBLE_P999_MS:.0f} ms at {results.options['rate']:,} ev/s",
+            (steady.get("p999_ms") or 1e9) <= TARGET_VISIBLE_P999_MS and steady.get("never_visible") == 0,
         ),
         (
             "report API p99",
@@ -430,16 +451,21 @@ def judge(results: Results) -> None:
 
 def table(results: Results) -> str:
     fill, base, reb, st, api = results.fill, results.baseline, results.rebuild, results.steady, results.api
+    raw = results.raw_pipeline
     rows = [
         ("(a) raw aiokafka consume loop, records/s", f"{base.get('records_per_second', 0):,}"),
+        ("(a') raw pipeline: fetch, json, COPY, dedupe, sum", f"{raw.get('records_per_second', 0):,}"),
         ("(b) rebuild (replay + derive), events/s", f"{reb.get('records_per_second', 0):,}"),
-        ("    ratio to (a)", str(reb.get("ratio_to_baseline"))),
+        ("    ratio to (a') / to (a)", f"{reb.get('ratio_to_raw_pipeline')} / {reb.get('ratio_to_baseline')}"),
         (
             "    bulk s (of which derive s) / swap s",
             f"{reb.get('bulk_seconds')} ({reb.get('derive_seconds')}) / {reb.get('swap_seconds')}",
         ),
         ("(c) steady: offered / achieved events/s", f"{st.get('offered_rate')} / {st.get('achieved_rate')}"),
-        ("    produce-to-visible p50 / p99 / max ms", f"{st.get('p50_ms')} / {st.get('p99_ms')} / {st.get('max_ms')}"),
+        (
+            "    produce-to-visible p50/p99/p99.9/max ms",
+            f"{st.get('p50_ms')} / {st.get('p99_ms')} / {st.get('p999_ms')} / {st.get('max_ms')}",
+        ),
         ("    events never visible", str(st.get("never_visible"))),
         ("    consumer batches: events/batch, mean ms", f"{st.get('events_per_batch')}, {st.get('mean_batch_ms')}"),
         ("(d) national report API p50 / p99 ms", f"{api.get('p50_ms')} / {api.get('p99_ms')}"),
@@ -475,7 +501,9 @@ async def run(options: Options) -> Results:
         results.fill = await fill(ns, options)
         say(f"filled in {results.fill['seconds']} s; raw consume baseline")
         results.baseline = await baseline(ns, options)
-        say(f"baseline {results.baseline['records_per_second']:,} rec/s; rebuild")
+        say(f"baseline {results.baseline['records_per_second']:,} rec/s; raw pipeline")
+        results.raw_pipeline = await raw_pipeline(ns.dsn, options.bootstrap, await topic_partitions(ns, options))
+        say(f"raw pipeline {results.raw_pipeline['records_per_second']:,} rec/s; rebuild")
         results.rebuild = await run_rebuild(ns)
         say(f"rebuild {results.rebuild['records_per_second']:,} ev/s; starting the service")
         await commit_groups_at_end(ns, options)
