@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from typing import Any
 
 import asyncpg
@@ -29,33 +28,30 @@ DROP SCHEMA IF EXISTS raw_pipeline CASCADE;
 CREATE SCHEMA raw_pipeline;
 SET search_path TO raw_pipeline;
 CREATE UNLOGGED TABLE raw_stage (event_id uuid, region text, event_type text);
-CREATE TABLE raw_seen (event_id uuid PRIMARY KEY);
+CREATE TABLE raw_seen (event_id uuid PRIMARY KEY, region text NOT NULL, event_type text NOT NULL);
 CREATE TABLE raw_totals (region text, event_type text, events bigint NOT NULL, PRIMARY KEY (region, event_type));
 """
 
 WRITE = """
 WITH new AS (
-    INSERT INTO raw_seen (event_id) SELECT DISTINCT event_id FROM raw_stage
-    ON CONFLICT DO NOTHING RETURNING event_id
-), counted AS (
-    SELECT s.region, s.event_type, count(*) AS events
-    FROM (SELECT DISTINCT ON (event_id) event_id, region, event_type FROM raw_stage) s
-    JOIN new USING (event_id) GROUP BY s.region, s.event_type
+    INSERT INTO raw_seen (event_id, region, event_type) SELECT event_id, region, event_type FROM raw_stage
+    ON CONFLICT DO NOTHING RETURNING region, event_type
 )
-INSERT INTO raw_totals (region, event_type, events) SELECT region, event_type, events FROM counted
+INSERT INTO raw_totals (region, event_type, events)
+SELECT region, event_type, count(*) FROM new GROUP BY region, event_type
 ON CONFLICT (region, event_type) DO UPDATE SET events = raw_totals.events + EXCLUDED.events
 """
 
 
-def _row(value: bytes | None) -> tuple[uuid.UUID, str, str] | None:
+def _row(value: bytes | None) -> tuple[str, str, str] | None:
     try:
         doc = json.loads(value or b"")
-        return uuid.UUID(doc["event_id"]), doc["region"], doc["event_type"]
+        return str(doc["event_id"]), str(doc["region"]), str(doc["event_type"])
     except (ValueError, KeyError, TypeError, RecursionError):
         return None
 
 
-async def _write(conn: asyncpg.Connection, rows: list[tuple[uuid.UUID, str, str]]) -> None:
+async def _write(conn: asyncpg.Connection, rows: list[tuple[str, str, str]]) -> None:
     async with conn.transaction():
         await conn.execute("TRUNCATE raw_stage")
         await conn.copy_records_to_table(
@@ -78,6 +74,7 @@ async def raw_pipeline(dsn: str, bootstrap: str, partitions: list[TopicPartition
     )
     await consumer.start()
     records = undecodable = 0
+    waited = 0.0  # time the reader spent waiting for the writer: > 0 means the database is the bottleneck
     writing: asyncio.Task[None] | None = None
     try:
         consumer.assign(partitions)
@@ -85,7 +82,7 @@ async def raw_pipeline(dsn: str, bootstrap: str, partitions: list[TopicPartition
         total = sum((await consumer.end_offsets(partitions)).values())
         started = time.perf_counter()
         while records < total:
-            rows: list[tuple[uuid.UUID, str, str]] = []
+            rows: list[tuple[str, str, str]] = []
             while records < total and len(rows) < BATCH:
                 fetched = await consumer.getmany(timeout_ms=1000, max_records=BATCH)
                 if not fetched and time.perf_counter() - started > 600:
@@ -98,10 +95,14 @@ async def raw_pipeline(dsn: str, bootstrap: str, partitions: list[TopicPartition
                         else:
                             rows.append(row)
             if writing is not None:
+                wait_started = time.perf_counter()
                 await writing
+                waited += time.perf_counter() - wait_started
             writing = asyncio.create_task(_write(conn, rows))
         if writing is not None:
+            wait_started = time.perf_counter()
             await writing
+            waited += time.perf_counter() - wait_started
         seconds = time.perf_counter() - started
         counted = int(await conn.fetchval("SELECT coalesce(sum(events), 0) FROM raw_totals"))
     finally:
@@ -115,5 +116,6 @@ async def raw_pipeline(dsn: str, bootstrap: str, partitions: list[TopicPartition
         "distinct_events": counted,
         "undecodable": undecodable,
         "seconds": round(seconds, 2),
+        "waiting_for_writes_seconds": round(waited, 2),
         "records_per_second": round(records / seconds) if seconds else 0,
     }

@@ -503,7 +503,9 @@ async def run(options: Options) -> Results:
         results.baseline = await baseline(ns, options)
         say(f"baseline {results.baseline['records_per_second']:,} rec/s; raw pipeline")
         results.raw_pipeline = await raw_pipeline(ns.dsn, options.bootstrap, await topic_partitions(ns, options))
-        say(f"raw pipeline {results.raw_pipeline['records_per_second']:,} rec/s; rebuild")
+        raw = results.raw_pipeline
+        waited = f"{raw['waiting_for_writes_seconds']} s of {raw['seconds']} s waiting for the database"
+        say(f"raw pipeline {raw['records_per_second']:,} rec/s ({waited}); rebuild")
         results.rebuild = await run_rebuild(ns)
         say(f"rebuild {results.rebuild['records_per_second']:,} ev/s; starting the service")
         await commit_groups_at_end(ns, options)
