@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 import asyncpg
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.kernel import kafka as kafka_clients
 
@@ -43,6 +43,27 @@ ON CONFLICT (region, event_type) DO UPDATE SET events = raw_totals.events + EXCL
 """
 
 
+async def log_reader(bootstrap: str, partitions: list[TopicPartition], client_id: str) -> AIOKafkaConsumer:
+    """A started consumer without a group, assigned ``partitions`` from their beginning, fetching in
+    large batches: how the benchmark reads a whole log."""
+    consumer = kafka_clients.consumer(
+        bootstrap,
+        client_id=client_id,
+        group_id=None,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        fetch_max_bytes=32 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer
+
+
 def _row(value: bytes | None) -> tuple[str, str, str] | None:
     try:
         doc = json.loads(value or b"")
@@ -64,21 +85,11 @@ async def raw_pipeline(dsn: str, bootstrap: str, partitions: list[TopicPartition
     """Runs the raw pipeline over ``partitions`` into a scratch schema of ``dsn`` (dropped at the end)."""
     conn = await asyncpg.connect(dsn)
     await conn.execute(SCHEMA)
-    consumer = kafka_clients.consumer(
-        bootstrap,
-        client_id="kotaku-bench-raw",
-        group_id=None,
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-        fetch_max_bytes=32 * 1024 * 1024,
-    )
-    await consumer.start()
+    consumer = await log_reader(bootstrap, partitions, "kotaku-bench-raw")
     records = undecodable = 0
     waited = 0.0  # time the reader spent waiting for the writer: > 0 means the database is the bottleneck
     writing: asyncio.Task[None] | None = None
     try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
         total = sum((await consumer.end_offsets(partitions)).values())
         started = time.perf_counter()
         while records < total:

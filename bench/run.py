@@ -44,7 +44,7 @@ import httpx
 from aiokafka import TopicPartition
 
 from bench.generator import Generator, Synthetic, regions
-from bench.raw_pipeline import raw_pipeline
+from bench.raw_pipeline import log_reader, raw_pipeline
 from bench.scratch import create_database, drop_database, free_port
 from services.reporting.entrypoints.consumers import CONSUMERS
 from services.reporting.entrypoints.kafka import partitions_of
@@ -184,18 +184,8 @@ async def topic_partitions(ns: Namespace, options: Options) -> list[TopicPartiti
 async def baseline(ns: Namespace, options: Options) -> dict[str, Any]:
     """A raw consume loop: every record of the topics, no decoding, no database."""
     partitions = await topic_partitions(ns, options)
-    consumer = kafka_clients.consumer(
-        options.bootstrap,
-        client_id="kotaku-bench",
-        group_id=None,
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-        fetch_max_bytes=32 * 1024 * 1024,
-    )
-    await consumer.start()
+    consumer = await log_reader(options.bootstrap, partitions, "kotaku-bench")
     try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         total = sum(ends.values())
         started = time.perf_counter()
