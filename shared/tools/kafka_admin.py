@@ -75,6 +75,7 @@ async def reconcile_topics(
         missing = [t for t in dict.fromkeys(topics) if t not in existing]
         if missing:
             changes.created = await _create(admin, missing, partitions, replication_factor, min_insync_replicas, wanted)
+            await describe_partitions(admin, changes.created)  # created means every broker asked knows it
         present = {t: ms for t, ms in wanted.items() if ms is not None and t not in changes.created}
         if present:
             changes.altered = await _apply_retention(admin, present)
@@ -181,6 +182,29 @@ async def describe_topic_configs(admin: Any, topics: list[str], *, within: float
                     raise for_code(code)(f"could not describe the configuration of topic {topic}: {message}")
                 else:
                     found[topic] = entries
+        pending = unknown
+        if pending:
+            await asyncio.sleep(0.2)
+    return found
+
+
+async def describe_partitions(admin: Any, topics: list[str], *, within: float = 30.0) -> dict[str, list[Any]]:
+    """The partitions of each topic (DescribeTopics entries with ``replicas`` and ``isr``). A topic
+    created a moment ago may not be in the metadata of the broker that answers yet (an error code,
+    or no partitions): asked again until ``within`` seconds have passed, then the error is raised."""
+    deadline = asyncio.get_running_loop().time() + within
+    found: dict[str, list[Any]] = {}
+    pending = list(topics)
+    while pending:
+        unknown = []
+        for described in await admin.describe_topics(pending):
+            topic, code, parts = described["topic"], described["error_code"], described["partitions"]
+            if code == 0 and parts:
+                found[topic] = parts
+            elif asyncio.get_running_loop().time() < deadline:
+                unknown.append(topic)
+            else:
+                raise for_code(code or UnknownTopicOrPartitionError.errno)(f"topic {topic} has no partitions yet")
         pending = unknown
         if pending:
             await asyncio.sleep(0.2)

@@ -18,7 +18,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.kernel.topics import all_topics
-from shared.tools.kafka_admin import ensure_topics
+from shared.tools.kafka_admin import describe_partitions, ensure_topics
 from tests.integration.conftest import REGION, Stack
 from tests.ops.conftest import REPO, run
 
@@ -70,10 +70,10 @@ async def replication_of(bootstrap: str, topics: list[str]) -> set[int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        described = await admin.describe_topics(topics)
+        described = await describe_partitions(admin, topics)
     finally:
         await admin.close()
-    return {len(p["replicas"]) for t in described for p in t["partitions"]}
+    return {len(p["replicas"]) for parts in described.values() for p in parts}
 
 
 async def test_acknowledged_registrations_survive_a_broker_kill(kafka_cluster: str, stack: Stack) -> None:
