@@ -45,7 +45,7 @@ from aiokafka import TopicPartition
 
 from bench.generator import Generator, Synthetic, regions
 from bench.raw_pipeline import log_reader, raw_pipeline
-from bench.scratch import create_database, drop_database, free_port
+from bench.scratch import create_database, drop_database
 from services.reporting.entrypoints.consumers import CONSUMERS
 from services.reporting.entrypoints.kafka import partitions_of
 from services.reporting.entrypoints.rebuild import rebuild
@@ -53,7 +53,7 @@ from shared.kernel import kafka as kafka_clients
 from shared.kernel.db import migrate
 from shared.kernel.settings import Settings
 from shared.kernel.topics import ENROLLMENT, FACILITATOR, ORGUNIT, PARTICIPATION, TRAINING, dlq_topic, regional_topics
-from shared.tools.devstack import ServiceProcess, database_url, local_secrets, service_process
+from shared.tools.devstack import ServiceProcess, database_url, free_port, local_secrets, region_groups, split_processes
 from shared.tools.kafka_admin import delete_topics, ensure_topics
 from shared.tools.localenv import ROOT, kafka_bootstrap
 
@@ -66,6 +66,7 @@ TARGET_REBUILD_RATIO = 0.6  # of the raw pipeline (bench/raw_pipeline.py)
 TARGET_VISIBLE_P99_MS = 50.0
 TARGET_VISIBLE_P999_MS = 100.0
 TARGET_API_P99_MS = 25.0
+TARGET_ISOLATION_RATIO = 1.10  # the watched region's p99 with the busy region's backlog / without
 
 
 @dataclass
@@ -77,6 +78,12 @@ class Options:
     warmup_seconds: float = 5.0
     api_rate: float = 20.0
     partitions: int = 3
+    consumer_groups: int = 20  # reporting consumer processes, each a group of regions
+    phases: tuple[str, ...] = ("baseline", "raw", "rebuild", "steady", "isolation")
+    backlog: int = 200_000  # events of the busy region in the isolation phase
+    traffic: str = "bursty"  # bursty: one training's events after another's; even: every region at once
+    isolation_seconds: float = 40.0
+    service_env: dict[str, str] = field(default_factory=dict)  # settings given to the service processes
     seed: int = 2016
     bootstrap: str = field(default_factory=kafka_bootstrap)
     write: bool = True
@@ -92,6 +99,7 @@ class Results:
     rebuild: dict[str, Any] = field(default_factory=dict)
     steady: dict[str, Any] = field(default_factory=dict)
     api: dict[str, Any] = field(default_factory=dict)
+    isolation: dict[str, Any] = field(default_factory=dict)
     targets: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -147,27 +155,16 @@ class Namespace:
 
 
 async def fill(ns: Namespace, options: Options) -> dict[str, Any]:
-    producer = kafka_clients.producer(
-        options.bootstrap, "kotaku-bench", acks="all", linger_ms=20, max_batch_size=512 * 1024
-    )
-    await producer.start()
     started = time.perf_counter()
-    sent = repeats = 0
-    try:
-        pending: list[asyncio.Future[Any]] = []
+    repeats = 0
+
+    def counted() -> Iterator[Synthetic]:
+        nonlocal repeats
         for event in Generator(ns.regions, seed=options.seed).events(options.events):
-            topic = event.stream.topic(event.region, ns.prefix)
-            pending.append(await producer.send(topic, event.body(), key=event.key, headers=event.headers()))
-            sent += 1
             repeats += event.repeat
-            if len(pending) >= 20_000:
-                await asyncio.gather(*pending)
-                pending.clear()
-                if sent % 200_000 == 0:
-                    say(f"filled {sent:,} / {options.events:,}")
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
+            yield event
+
+    sent = await produce(ns, options, counted())
     seconds = time.perf_counter() - started
     return {"events": sent, "repeated_deliveries": repeats, "seconds": round(seconds, 2)}
 
@@ -250,19 +247,28 @@ async def commit_groups_at_end(ns: Namespace, options: Options) -> None:
         await admin.close()
 
 
-def start_service(ns: Namespace, log_dir: Path) -> ServiceProcess:
-    proc = service_process(
+def start_service(ns: Namespace, log_dir: Path, options: Options) -> list[ServiceProcess]:
+    """Reporting as ``make run`` and production run it: the API process (first) and one consumer
+    process per group of regions."""
+    procs = split_processes(
         "reporting",
         port=free_port(),
+        regions=ns.regions,
+        groups=region_groups(ns.regions, options.consumer_groups),
         database=ns.database,
-        regions=",".join(ns.regions),
         topic_prefix=ns.prefix,
         log_dir=log_dir,
-        extra_env={"KOTAKU_LOG_LEVEL": "WARNING", "KOTAKU_CREDENTIALS_FILE": str(log_dir / "credentials.jsonl")},
+        extra_env={
+            "KOTAKU_LOG_LEVEL": "WARNING",
+            "KOTAKU_CREDENTIALS_FILE": str(log_dir / "credentials.jsonl"),
+            **options.service_env,
+        },
     )
-    proc.start()
-    proc.wait_ready(timeout=120)
-    return proc
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.wait_ready(timeout=120)
+    return procs
 
 
 WATCH = """
@@ -271,57 +277,128 @@ JOIN unnest($1::text[], $2::uuid[]) AS k(consumer, event_id) ON p.consumer = k.c
 """
 
 
-async def steady(ns: Namespace, options: Options, service: ServiceProcess) -> tuple[dict[str, Any], dict[str, Any]]:
-    producer = kafka_clients.producer(options.bootstrap, "kotaku-bench", acks="all", linger_ms=0)
-    await producer.start()
-    watcher = await asyncpg.connect(ns.dsn, server_settings={"search_path": "reporting"})
-    events: Iterator[Synthetic] = Generator(ns.regions, seed=options.seed + 1).events(10**9)
-    pending: dict[str, tuple[str, float]] = {}  # event id -> (consumer, occurred_at as epoch seconds)
-    seen: set[str] = set()
-    latencies: list[float] = []
-    api_latencies: list[float] = []
-    api_errors = 0
-    stop = asyncio.Event()
+def interleaved(codes: list[str], seed: int) -> Iterator[Synthetic]:
+    """Every region's own stream of trainings, one event of each region in turn: the regions work
+    at the same time, each at its share of the rate (not one whole training after another)."""
+    streams = [Generator([code], seed=seed + n).events(10**12) for n, code in enumerate(codes)]
+    while True:
+        for stream in streams:
+            yield next(stream)
 
-    async def produce(seconds: float, *, measure: bool) -> int:
+
+class Traffic:
+    """Synthetic events offered at ``options.rate`` over every region (``options.traffic``: one
+    training after another, the regions in turn, or every region at once), with occurred_at = the send
+    time, and a watcher that polls the dedupe table (written in the same transaction as the read
+    model) every 5 ms to see when each measured event became visible: latencies per region, ms."""
+
+    def __init__(self, ns: Namespace, options: Options, measured: set[str] | None = None) -> None:
+        self.measured = measured  # the regions whose events are measured (None: all)
+        self.ns = ns
+        self.options = options
+        self.events = (
+            interleaved(ns.regions, options.seed + 1)
+            if options.traffic == "even"
+            else Generator(ns.regions, seed=options.seed + 1).events(10**12)
+        )
+        self.pending: dict[str, tuple[str, str, float]] = {}  # event id -> (consumer, region, sent at)
+        self.seen: set[str] = set()
+        self.latencies: dict[str, list[float]] = {}
+        self.measuring = False
+
+    async def __aenter__(self) -> Traffic:
+        self.producer = kafka_clients.producer(self.options.bootstrap, "kotaku-bench", acks="all", linger_ms=0)
+        await self.producer.start()
+        self.watcher = await asyncpg.connect(self.ns.dsn, server_settings={"search_path": "reporting"})
+        self.stopping = asyncio.Event()
+        self.drained = asyncio.Event()  # set by the watcher whenever nothing measured is pending
+        self.watch_task = asyncio.create_task(self._watch())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.watch_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.watch_task
+        await self.producer.stop()
+        await self.watcher.close()
+
+    async def offer(self, seconds: float, *, measure: bool) -> int:
+        """Send for ``seconds``; returns how many events were sent."""
         count = 0
         started = time.perf_counter()
         while (elapsed := time.perf_counter() - started) < seconds:
-            due = int(elapsed * options.rate) - count
-            for _ in range(max(0, due)):
-                event = next(events)
+            for _ in range(max(0, int(elapsed * self.options.rate) - count)):
+                event = next(self.events)
                 now = datetime.now(UTC)
-                await producer.send(
-                    event.stream.topic(event.region, ns.prefix),
+                await self.producer.send(
+                    event.stream.topic(event.region, self.ns.prefix),
                     event.body(now),
                     key=event.key,
                     headers=event.headers(),
                 )
                 count += 1
-                if measure and event.event_id not in seen and event.event_id not in pending:
-                    pending[event.event_id] = (event.consumer, now.timestamp())
+                if (
+                    measure
+                    and (self.measured is None or event.region in self.measured)
+                    and event.event_id not in self.seen
+                    and event.event_id not in self.pending
+                ):
+                    self.pending[event.event_id] = (event.consumer, event.region, now.timestamp())
             await asyncio.sleep(0.005)
-        await producer.flush()
+        await self.producer.flush()
         return count
 
-    async def watch() -> None:
-        while not stop.is_set() or pending:
-            if pending:
-                ids = list(pending)
-                rows = await watcher.fetch(WATCH, [pending[i][0] for i in ids], ids)
+    async def drain(self, within: float = 30.0) -> int:
+        """Wait until every measured event was seen (at most ``within`` s); returns how many never were."""
+        self.drained.clear()
+        if self.pending:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.drained.wait(), within)
+        return len(self.pending)
+
+    def take(self) -> dict[str, list[float]]:
+        """The latencies measured so far, per region, and a fresh start."""
+        taken, self.latencies = self.latencies, {}
+        return taken
+
+    async def _watch(self) -> None:
+        while not self.stopping.is_set():
+            if self.pending:
+                ids = list(self.pending)
+                rows = await self.watcher.fetch(WATCH, [self.pending[i][0] for i in ids], ids)
                 now = time.time()
                 for r in rows:
                     key = str(r["event_id"])
-                    _, at = pending.pop(key)
-                    seen.add(key)
-                    latencies.append((now - at) * 1000)
-            if stop.is_set() and pending and time.perf_counter() > deadline:
-                break
+                    _, region, at = self.pending.pop(key)
+                    self.seen.add(key)
+                    self.latencies.setdefault(region, []).append((now - at) * 1000)
+            if not self.pending:
+                self.drained.set()
             await asyncio.sleep(0.005)
+
+
+def latency_summary(values: list[float]) -> dict[str, Any]:
+    return {
+        "visible": len(values),
+        "p50_ms": _round(percentile(values, 50)),
+        "p99_ms": _round(percentile(values, 99)),
+        "p999_ms": _round(percentile(values, 99.9)),
+        "max_ms": _round(max(values, default=None)),
+    }
+
+
+async def steady(
+    ns: Namespace, options: Options, service: list[ServiceProcess]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    api_url = service[0].url
+    api_latencies: list[float] = []
+    api_errors = 0
+    stop = asyncio.Event()
 
     async def request_reports() -> None:
         nonlocal api_errors
-        async with httpx.AsyncClient(base_url=service.url, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=api_url, timeout=10) as http:
             await http.get("/api/v1/reports/national")  # warm up (connections, lag cache)
             interval = 1 / options.api_rate
             while not stop.is_set():
@@ -334,30 +411,25 @@ async def steady(ns: Namespace, options: Options, service: ServiceProcess) -> tu
                     api_errors += 1
                 await asyncio.sleep(max(0.0, interval - took))
 
-    deadline = float("inf")
-    # warm-up, not measured: consumer groups join (the broker delays a new group's first
-    # rebalance by 3 s), connections and statement caches fill
-    await produce(options.warmup_seconds, measure=False)
-    watcher_task = asyncio.create_task(watch())
-    api_task = asyncio.create_task(request_reports())
-    started = time.perf_counter()
-    try:
-        sent = await produce(options.steady_seconds, measure=True)
-        offered = time.perf_counter() - started
-        stop.set()
-        deadline = time.perf_counter() + 30
-        await api_task
-        await watcher_task
-    finally:
-        stop.set()
-        for task in (watcher_task, api_task):
-            task.cancel()
+    async with Traffic(ns, options) as traffic:
+        # warm-up, not measured: consumer groups join (the broker delays a new group's first
+        # rebalance by 3 s), connections and statement caches fill
+        await traffic.offer(options.warmup_seconds, measure=False)
+        api_task = asyncio.create_task(request_reports())
+        started = time.perf_counter()
+        try:
+            sent = await traffic.offer(options.steady_seconds, measure=True)
+            offered = time.perf_counter() - started
+            stop.set()
+            await api_task
+            never_visible = await traffic.drain()
+        finally:
+            stop.set()
+            api_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await producer.stop()
-        await watcher.close()
-    async with httpx.AsyncClient(base_url=service.url, timeout=10) as http:
-        metrics = (await http.get("/metrics")).text
+                await api_task
+        latencies = [v for values in traffic.take().values() for v in values]
+    metrics = await scrape(service[1:])
     batches = _metric(metrics, "kotaku_consumer_batch_duration_seconds_count")
     batch_seconds = _metric(metrics, "kotaku_consumer_batch_duration_seconds_sum")
     applied = _metric(metrics, "kotaku_events_consumed_total", 'outcome="applied"')
@@ -366,13 +438,10 @@ async def steady(ns: Namespace, options: Options, service: ServiceProcess) -> tu
         "seconds": round(offered, 2),
         "sent": sent,
         "achieved_rate": round(sent / offered),
-        "visible": len(latencies),
-        "never_visible": len(pending),
-        "p50_ms": _round(percentile(latencies, 50)),
-        "p99_ms": _round(percentile(latencies, 99)),
-        "p999_ms": _round(percentile(latencies, 99.9)),
-        "max_ms": _round(max(latencies, default=None)),
+        **latency_summary(latencies),
+        "never_visible": never_visible,
         "latency": "occurred_at (set at send) to first seen by a 5 ms poll of the committed read-model transaction",
+        "consumer_processes": len(service) - 1,
         "consumer_batches": int(batches),
         "events_per_batch": round(applied / batches, 1) if batches else None,
         "mean_batch_ms": round(batch_seconds / batches * 1000, 1) if batches else None,
@@ -386,6 +455,114 @@ async def steady(ns: Namespace, options: Options, service: ServiceProcess) -> tu
         "mean_ms": _round(statistics.fmean(api_latencies) if api_latencies else None),
     }
     return steady_result, api_result
+
+
+BUSY_REGION, WATCHED_REGION = "oc03", "oc02"
+
+
+async def isolation(ns: Namespace, options: Options, service: list[ServiceProcess]) -> dict[str, Any]:
+    """Regional isolation: oc02's produce-to-visible latency while the same traffic is offered
+    (1) with oc03 quiet and (2) while oc03's consumer process works off a backlog of
+    ``options.backlog`` events that arrived at once (written to the log while its process was down,
+    so the bench's own producer does not compete with the measurement). Also: how long oc03 took to
+    catch up, and its dead letters and retries (errors)."""
+    busy = [p for p in service[1:] if p.env["KOTAKU_REGIONS"] == BUSY_REGION]
+    if not busy:
+        return {"skipped": f"{BUSY_REGION} has no consumer process of its own (--consumer-groups {options.regions})"}
+    proc = busy[0]
+    proc.stop()
+    backlog = Generator([BUSY_REGION], seed=options.seed + 2)
+    produced = await produce(ns, options, backlog.events(options.backlog))
+    tps = [tp for tp in await topic_partitions(ns, options) if tp.topic.startswith(f"{ns.prefix}{BUSY_REGION}.")]
+    reader = await log_reader(options.bootstrap, tps, "kotaku-bench")
+    try:
+        backlog_ends: dict[TopicPartition, int] = await reader.end_offsets(tps)
+    finally:
+        await reader.stop()
+    async with Traffic(ns, options, measured={WATCHED_REGION}) as traffic:
+        await traffic.offer(options.warmup_seconds, measure=False)
+        await traffic.drain()
+        traffic.take()
+        await traffic.offer(options.isolation_seconds, measure=True)
+        quiet_never = await traffic.drain()
+        quiet = traffic.take()
+        # oc03's process comes back and works off its backlog while the same traffic goes on
+        started = time.perf_counter()
+        proc.start()
+        caught_up = asyncio.create_task(wait_caught_up(ns, options, backlog_ends, started))
+        await traffic.offer(options.isolation_seconds, measure=True)
+        busy_never = await traffic.drain()
+        loaded = traffic.take()
+        catch_up_seconds = await caught_up
+    metrics = await scrape([proc])
+    quiet_p99 = percentile(quiet.get(WATCHED_REGION, []), 99)
+    busy_p99 = percentile(loaded.get(WATCHED_REGION, []), 99)
+    return {
+        "busy_region": BUSY_REGION,
+        "watched_region": WATCHED_REGION,
+        "backlog_events": produced,
+        "window_seconds": options.isolation_seconds,
+        "watched_quiet": latency_summary(quiet.get(WATCHED_REGION, [])),
+        "watched_busy": latency_summary(loaded.get(WATCHED_REGION, [])),
+        "p99_ratio": round(busy_p99 / quiet_p99, 3) if busy_p99 and quiet_p99 else None,
+        "never_visible": quiet_never + busy_never,
+        "busy_catch_up_seconds": _round(catch_up_seconds),
+        "busy_catch_up_rate": round(produced / catch_up_seconds) if catch_up_seconds else None,
+        "busy_dead_letters": int(_metric(metrics, "kotaku_dead_letters_total")),
+        "busy_retries": int(_metric(metrics, "kotaku_consumer_retries_total")),
+    }
+
+
+async def produce(ns: Namespace, options: Options, events: Iterator[Synthetic]) -> int:
+    """Send ``events`` as fast as the broker takes them; returns how many."""
+    producer = kafka_clients.producer(
+        options.bootstrap, "kotaku-bench", acks="all", linger_ms=20, max_batch_size=512 * 1024
+    )
+    await producer.start()
+    sent = 0
+    try:
+        pending: list[asyncio.Future[Any]] = []
+        for event in events:
+            topic = event.stream.topic(event.region, ns.prefix)
+            pending.append(await producer.send(topic, event.body(), key=event.key, headers=event.headers()))
+            sent += 1
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+                if sent % 1_000_000 == 0:
+                    say(f"sent {sent:,}")
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def wait_caught_up(
+    ns: Namespace, options: Options, ends: dict[TopicPartition, int], started: float, within: float = 900.0
+) -> float | None:
+    """Seconds from ``started`` until the reporting groups of the busy region have committed past
+    ``ends`` (the end of its backlog); None if not within ``within`` s."""
+    admin = kafka_clients.admin(options.bootstrap, "kotaku-bench")
+    await admin.start()
+    try:
+        while time.perf_counter() - started < within:
+            committed: dict[TopicPartition, int] = {}
+            for consumer in CONSUMERS:
+                group = f"{ns.prefix}{consumer.name}.{BUSY_REGION}"
+                offsets = await admin.list_consumer_group_offsets(group)
+                committed.update({tp: meta.offset for tp, meta in offsets.items()})
+            if all(committed.get(tp, -1) >= end for tp, end in ends.items()):
+                return time.perf_counter() - started
+            await asyncio.sleep(0.25)
+    finally:
+        await admin.close()
+    return None
+
+
+async def scrape(procs: list[ServiceProcess]) -> str:
+    """The Prometheus text of every process in ``procs``, one after another."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        return "\n".join([(await http.get(f"{proc.url}/metrics")).text for proc in procs])
 
 
 def _metric(text: str, name: str, label: str = "") -> float:
@@ -436,6 +613,20 @@ def judge(results: Results) -> None:
             (results.api.get("p99_ms") or 1e9) <= TARGET_API_P99_MS and results.api.get("errors") == 0,
         ),
     ]
+    iso = results.isolation
+    ratio_iso = iso.get("p99_ratio")
+    checks.append(
+        (
+            f"{WATCHED_REGION} p99, {BUSY_REGION} busy/quiet",
+            f"{ratio_iso}",
+            f"<= {TARGET_ISOLATION_RATIO}, {BUSY_REGION} caught up, 0 errors",
+            ratio_iso is not None
+            and ratio_iso <= TARGET_ISOLATION_RATIO
+            and iso.get("busy_catch_up_seconds") is not None
+            and iso.get("busy_dead_letters") == 0
+            and iso.get("never_visible") == 0,
+        )
+    )
     results.targets = [{"measure": m, "value": v, "target": t, "met": ok} for m, v, t, ok in checks]
 
 
@@ -460,6 +651,7 @@ def table(results: Results) -> str:
         ("    consumer batches: events/batch, mean ms", f"{st.get('events_per_batch')}, {st.get('mean_batch_ms')}"),
         ("(d) national report API p50 / p99 ms", f"{api.get('p50_ms')} / {api.get('p99_ms')}"),
         ("    requests (errors)", f"{api.get('requests')} ({api.get('errors')})"),
+        *isolation_rows(results.isolation),
     ]
     lines = [
         f"events: {fill.get('events', 0):,} in {results.options['regions']} regions "
@@ -476,6 +668,23 @@ def table(results: Results) -> str:
     return "\n".join(lines)
 
 
+def isolation_rows(iso: dict[str, Any]) -> list[tuple[str, str]]:
+    if not iso or "skipped" in iso:
+        return [("(e) isolation", iso.get("skipped", "not run"))] if iso else []
+    quiet, busy = iso["watched_quiet"], iso["watched_busy"]
+    watched, other = iso["watched_region"], iso["busy_region"]
+    return [
+        (f"(e) {watched} p99 ms: {other} quiet / busy", f"{quiet['p99_ms']} / {busy['p99_ms']}"),
+        ("    ratio busy / quiet", str(iso["p99_ratio"])),
+        (f"    {watched} p50 ms: quiet / busy", f"{quiet['p50_ms']} / {busy['p50_ms']}"),
+        (
+            f"    {other}: {iso['backlog_events']:,} caught up in s (ev/s)",
+            f"{iso['busy_catch_up_seconds']} ({iso['busy_catch_up_rate']})",
+        ),
+        (f"    {other}: dead letters / retries", f"{iso['busy_dead_letters']} / {iso['busy_retries']}"),
+    ]
+
+
 async def run(options: Options) -> Results:
     results = Results(
         options=asdict(options),
@@ -489,23 +698,40 @@ async def run(options: Options) -> Results:
     async with Namespace(options) as ns:
         say(f"namespace {ns.name}: filling {len(ns.topics)} topics with {options.events:,} events")
         results.fill = await fill(ns, options)
-        say(f"filled in {results.fill['seconds']} s; raw consume baseline")
-        results.baseline = await baseline(ns, options)
-        say(f"baseline {results.baseline['records_per_second']:,} rec/s; raw pipeline")
-        results.raw_pipeline = await raw_pipeline(ns.dsn, options.bootstrap, await topic_partitions(ns, options))
-        raw = results.raw_pipeline
-        waited = f"{raw['waiting_for_writes_seconds']} s of {raw['seconds']} s waiting for the database"
-        say(f"raw pipeline {raw['records_per_second']:,} rec/s ({waited}); rebuild")
-        results.rebuild = await run_rebuild(ns)
-        say(f"rebuild {results.rebuild['records_per_second']:,} ev/s; starting the service")
+        say(f"filled in {results.fill['seconds']} s")
+        if "baseline" in options.phases:
+            results.baseline = await baseline(ns, options)
+            say(f"baseline (raw consume) {results.baseline['records_per_second']:,} rec/s")
+        if "raw" in options.phases:
+            results.raw_pipeline = await raw_pipeline(ns.dsn, options.bootstrap, await topic_partitions(ns, options))
+            raw = results.raw_pipeline
+            waited = f"{raw['waiting_for_writes_seconds']} s of {raw['seconds']} s waiting for the database"
+            say(f"raw pipeline {raw['records_per_second']:,} rec/s ({waited})")
+        if "rebuild" in options.phases:
+            results.rebuild = await run_rebuild(ns)
+            say(f"rebuild {results.rebuild['records_per_second']:,} ev/s")
+        if not {"steady", "isolation"} & set(options.phases):
+            judge(results)
+            return results
         await commit_groups_at_end(ns, options)
         with tempfile.TemporaryDirectory(prefix="kotaku-bench-") as tmp:
-            service = start_service(ns, Path(tmp))
+            service = start_service(ns, Path(tmp), options)
             try:
-                say(f"steady ingestion at {options.rate:,} ev/s for {options.steady_seconds:.0f} s + report API load")
-                results.steady, results.api = await steady(ns, options, service)
+                if "steady" in options.phases:
+                    say(
+                        f"steady ingestion at {options.rate:,} ev/s for {options.steady_seconds:.0f} s "
+                        f"+ report API load ({len(service) - 1} consumer processes)"
+                    )
+                    results.steady, results.api = await steady(ns, options, service)
+                if "isolation" in options.phases:
+                    say(
+                        f"isolation: {options.backlog:,} {BUSY_REGION} events at once; "
+                        f"{WATCHED_REGION} watched for {options.isolation_seconds:.0f} s quiet, then as many busy"
+                    )
+                    results.isolation = await isolation(ns, options, service)
             finally:
-                service.stop()
+                for proc in service:
+                    proc.stop()
     judge(results)
     return results
 
@@ -521,6 +747,30 @@ def main(argv: list[str] | None = None) -> Results:
     parser.add_argument("--warmup-seconds", type=float, default=Options.warmup_seconds, help="offered, not measured")
     parser.add_argument("--api-rate", type=float, default=Options.api_rate, help="report requests per second")
     parser.add_argument("--partitions", type=int, default=Options.partitions)
+    parser.add_argument("--backlog", type=int, default=Options.backlog, help="busy region's events (isolation)")
+    parser.add_argument(
+        "--traffic",
+        choices=["bursty", "even"],
+        default=Options.traffic,
+        help="steady traffic: one training's events after another's, the regions in turn (bursty), "
+        "or every region at once, each at its share of the rate (even)",
+    )
+    parser.add_argument("--isolation-seconds", type=float, default=Options.isolation_seconds)
+    parser.add_argument(
+        "--consumer-groups", type=int, default=Options.consumer_groups, help="reporting consumer processes"
+    )
+    parser.add_argument(
+        "--phases",
+        default=",".join(Options.phases),
+        help="what to measure after the fill (a subset of baseline,raw,rebuild,steady; targets of the others MISSED)",
+    )
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="KOTAKU_X=V",
+        help="a setting for the reporting processes (repeatable), e.g. KOTAKU_CONSUMER_POLL_MS=10",
+    )
     parser.add_argument("--no-write", action="store_true", help="do not write bench/results/*.json")
     args = parser.parse_args(argv)
     options = Options(
@@ -531,6 +781,12 @@ def main(argv: list[str] | None = None) -> Results:
         warmup_seconds=args.warmup_seconds,
         api_rate=args.api_rate,
         partitions=args.partitions,
+        consumer_groups=args.consumer_groups,
+        backlog=args.backlog,
+        traffic=args.traffic,
+        isolation_seconds=args.isolation_seconds,
+        phases=tuple(p.strip() for p in args.phases.split(",") if p.strip()),
+        service_env=dict(item.split("=", 1) for item in args.service_env),
         bootstrap=kafka_bootstrap(),
         write=not args.no_write,
     )

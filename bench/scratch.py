@@ -5,7 +5,6 @@ test administrator (kotaku_test)."""
 from __future__ import annotations
 
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
@@ -13,12 +12,6 @@ import asyncpg
 from shared.tools.devstack import local_secrets
 
 SERVICE_ROLES = ("kotaku_registration", "kotaku_training", "kotaku_reporting")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def admin_dsn() -> str:

@@ -1,5 +1,9 @@
 """Composition root shared by the three services: one process runs the HTTP API, the Kafka
-consumers and the outbox relay of one service.
+consumers and the outbox relay of one service, or a part of it (``KOTAKU_PROCESS_ROLE``): ``api``
+serves the routes only; ``consumers`` runs the consumers of the regions in ``KOTAKU_REGIONS``, the
+outbox relay and the dedupe pruning, and answers only ``/health``, ``/ready`` and ``/metrics``. So
+reporting runs as one API process and consumer processes per group of regions, each on its own core
+and event loop, and a backlog in one group never delays another group or the reads.
 
 A service declares itself with a :class:`ServiceDefinition`; ``python -m services.<name>`` runs
 :func:`main`, which offers ``serve`` (the default) and ``migrate`` (the prestart step).
@@ -63,28 +67,32 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             poll_ms=settings.consumer_poll_ms,
             fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
             dead_letters=KafkaDeadLetters(dead_letter_producer),
+            backlog_duty=settings.consumer_backlog_duty,
         )
         runtime = Runtime(definition, settings, metrics, pool, broker, Outbox(pool, settings.topic_prefix, metrics))
-        for consumer in definition.consumers:
-            built = consumer if isinstance(consumer, Consumer) else consumer(runtime)
-            subscribe(broker, built, settings.regions, ctx, settings.consumer_max_records)
+        consuming = settings.process_role != "api"
+        if consuming:
+            for consumer in definition.consumers:
+                built = consumer if isinstance(consumer, Consumer) else consumer(runtime)
+                subscribe(broker, built, settings.regions, ctx, settings.consumer_max_records)
         app.state.runtime = runtime
         app.state.credentials = CredentialStore(settings.credentials_file)
         await dead_letter_producer.start()
         await broker.start()
-        relay = OutboxRelay(
-            pool,
-            broker,
-            metrics,
-            settings.regions,
-            batch_size=settings.outbox_batch_size,
-            poll_seconds=settings.outbox_poll_seconds,
-        )
-        runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
-        runtime.tasks.append(
-            asyncio.create_task(run_pruning(pool, settings.dedupe_retention_days), name="dedupe-pruning")
-        )
-        log.info("service started", extra={"regions": settings.regions})
+        if consuming:
+            relay = OutboxRelay(
+                pool,
+                broker,
+                metrics,
+                settings.regions,
+                batch_size=settings.outbox_batch_size,
+                poll_seconds=settings.outbox_poll_seconds,
+            )
+            runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+            runtime.tasks.append(
+                asyncio.create_task(run_pruning(pool, settings.dedupe_retention_days), name="dedupe-pruning")
+            )
+        log.info("service started", extra={"regions": settings.regions, "role": settings.process_role})
         try:
             yield
         finally:
@@ -101,8 +109,9 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
     install_request_metrics(app, metrics)
     app.add_middleware(BodyLimitMiddleware)
     app.include_router(_operations_router(metrics))
-    for router in definition.routers:
-        app.include_router(router)
+    if settings.process_role != "consumers":
+        for router in definition.routers:
+            app.include_router(router)
     return app
 
 
@@ -137,7 +146,9 @@ def _operations_router(metrics: Metrics) -> APIRouter:
 def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m services.{definition.name}", description=definition.title)
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("serve", help="run the HTTP API, the consumers and the outbox relay (default)")
+    sub.add_parser(
+        "serve", help="run the HTTP API, the consumers and the outbox relay (default; or a part: KOTAKU_PROCESS_ROLE)"
+    )
     sub.add_parser("migrate", help="apply pending database migrations (prestart step)")
     args = parser.parse_args(argv)
     settings = load_settings()

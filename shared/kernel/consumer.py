@@ -160,6 +160,9 @@ class ConsumerContext:
     fetch_max_wait_ms: int = 100
     dead_letters: DeadLetterSink = field(default_factory=_Unstarted)
     max_database_wait_seconds: float = 5.0
+    # Share of the time a consumer working off a backlog (full batches) may spend applying them;
+    # after each full batch it pauses so that other regions on the same cores stay fresh.
+    backlog_duty: float = 1.0
 
 
 class DatabaseUnavailable(Exception):
@@ -405,6 +408,7 @@ def _subscribe_region(
             records = (records,)
         if not records:
             return
+        started = time.perf_counter()
         try:
             await processor.process(records)
         except DatabaseUnavailable as exc:
@@ -448,6 +452,10 @@ def _subscribe_region(
                 "offset commit failed; the batch will be redelivered and skipped as duplicates",
                 extra={"consumer": consumer.name, "region": region, "error": repr(exc)},
             )
+        if len(records) >= max_records and ctx.backlog_duty < 1.0:
+            # A full batch: this region has a backlog. Pause in proportion to the work, so that
+            # catching up takes at most ``backlog_duty`` of a core and the other regions stay fresh.
+            await asyncio.sleep((time.perf_counter() - started) * (1 / ctx.backlog_duty - 1))
 
     on_batch.__name__ = f"{consumer.name}_{region}".replace(".", "_").replace("-", "_")
     broker.subscriber(

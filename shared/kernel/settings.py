@@ -53,13 +53,29 @@ class Settings(KafkaSettings):
         default="",
         description="Namespace put before every topic name (e.g. 'staging.'); empty in production",
     )
+    process_role: Literal["all", "api", "consumers"] = Field(
+        default="all",
+        description=(
+            "what this process runs: 'api' (HTTP routes only), 'consumers' (the consumers of KOTAKU_REGIONS, "
+            "the outbox relay and dedupe pruning, with /health, /ready and /metrics), or 'all' of it"
+        ),
+    )
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(default=None, description="defaults to the service's own port")
     consumer_max_records: int = Field(default=500, ge=1, le=10_000)
     consumer_poll_ms: int = Field(
-        default=200, ge=1, le=5000, description="how long a consumer waits for records (and pauses when idle)"
+        default=25, ge=1, le=5000, description="how long a consumer waits for records (and pauses when idle)"
     )
     consumer_fetch_max_wait_ms: int = Field(default=500, ge=1, le=5000, description="broker-side fetch wait")
+    consumer_backlog_duty: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description=(
+            "share of the time a consumer working off a backlog (full batches) may spend on it; below 1 it pauses "
+            "after each full batch, so one region's backlog leaves the cores to the others"
+        ),
+    )
     retry_attempts: int = Field(default=6, ge=1, description="attempts before a failing event is dead-lettered")
     retry_backoff_seconds: float = Field(default=0.5, gt=0)
     dedupe_retention_days: int = Field(

@@ -1,6 +1,11 @@
 """The local stack: runs the three services as background processes against the Kafka broker and
 PostgreSQL started by ``deploy/local``. Used by ``make run`` / ``make stop`` and by the tests.
 
+Reporting runs as in production: one API process (``KOTAKU_PROCESS_ROLE=api``, port 8003) and
+consumer processes, one per region as the Kubernetes layout deploys them (``reporting-consumers-<n>``,
+``KOTAKU_PROCESS_ROLE=consumers``, on free ports); ``KOTAKU_REPORTING_CONSUMER_GROUPS`` merges the
+regions into that many processes instead.
+
     python -m shared.tools.devstack up       create topics (retention per topic class), migrate, start the
                                        services, wait until ready
     python -m shared.tools.devstack down     stop the services (SIGTERM, then SIGKILL after a timeout)
@@ -27,6 +32,7 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from shared.kernel.auth import CredentialStore, Role
 from shared.kernel.topics import all_topics
@@ -34,6 +40,26 @@ from shared.tools.kafka_admin import describe, reconcile_topics
 from shared.tools.localenv import ROOT, kafka_bootstrap, local_dir, read_env_file
 
 SERVICES: dict[str, int] = {"registration": 8001, "training": 8002, "reporting": 8003}
+# The services that run their consumers in processes of their own, per group of regions.
+SPLIT = ("reporting",)
+
+
+def region_groups(regions: list[str], groups: int) -> list[list[str]]:
+    """``regions`` in ``groups`` contiguous groups of (nearly) equal size, none empty."""
+    groups = max(1, min(groups, len(regions)))
+    size, extra = divmod(len(regions), groups)
+    out, start = [], 0
+    for n in range(groups):
+        end = start + size + (n < extra)
+        out.append(regions[start:end])
+        start = end
+    return out
+
+
+def consumer_groups(regions: list[str]) -> list[list[str]]:
+    """The region groups of the split services' consumer processes (``KOTAKU_REPORTING_CONSUMER_GROUPS``)."""
+    wanted = os.environ.get("KOTAKU_REPORTING_CONSUMER_GROUPS", "")
+    return region_groups(regions, int(wanted) if wanted.strip() else len(regions))
 
 
 def local_secrets() -> dict[str, str]:
@@ -102,13 +128,14 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    service: str = ""  # the service it runs, when the process has a name of its own
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def _command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", f"services.{self.name}", *args]
+        return [sys.executable, "-m", f"services.{self.service or self.name}", *args]
 
     def migrate(self) -> str:
         done = subprocess.run(self._command("migrate"), env=self.env, cwd=ROOT, capture_output=True, text=True)
@@ -187,8 +214,10 @@ def service_process(
     topic_prefix: str = "",
     log_dir: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
+    process: str = "",
 ) -> ServiceProcess:
-    """The service's process; ``database`` defaults to this clone's (:func:`local_database`)."""
+    """The service's process (named ``process`` when one service runs as several processes);
+    ``database`` defaults to this clone's (:func:`local_database`)."""
     secrets_ = local_secrets()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("KOTAKU_")},
@@ -202,53 +231,102 @@ def service_process(
         "KOTAKU_CREDENTIALS_FILE": str(local_credentials()[0]),
         **(extra_env or {}),
     }
-    return ServiceProcess(name, port, env, (log_dir or local_dir() / "log") / f"{name}.log")
+    process = process or name
+    return ServiceProcess(process, port, env, (log_dir or local_dir() / "log") / f"{process}.log", service=name)
+
+
+def split_processes(
+    name: str, *, port: int, regions: list[str], groups: list[list[str]], **kwargs: Any
+) -> list[ServiceProcess]:
+    """A split service as production runs it: its API process on ``port`` (every region), and one
+    consumer process per group of regions, on a free port each."""
+    extra_env = kwargs.pop("extra_env", None) or {}
+    api = service_process(name, port=port, regions=",".join(regions), extra_env={**extra_env, **_ROLE_API}, **kwargs)
+    workers = [
+        service_process(
+            name,
+            port=free_port(),
+            regions=",".join(group),
+            extra_env={**extra_env, **_ROLE_CONSUMERS},
+            process=f"{name}-consumers-{n}",
+            **kwargs,
+        )
+        for n, group in enumerate(groups, 1)
+    ]
+    return [api, *workers]
+
+
+_ROLE_API = {"KOTAKU_PROCESS_ROLE": "api"}
+_ROLE_CONSUMERS = {"KOTAKU_PROCESS_ROLE": "consumers"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _pid_file(name: str) -> Path:
     return local_dir() / "run" / f"{name}.pid"
 
 
-def _running_pid(name: str) -> int | None:
+def _running(name: str) -> tuple[int, int] | None:
+    """(pid, port) of the process ``name`` started by :func:`up`, if it still runs."""
     path = _pid_file(name)
     if not path.exists():
         return None
-    pid = int(path.read_text().strip() or 0)
+    pid, _, port = path.read_text().strip().partition(" ")
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        cmdline = Path(f"/proc/{int(pid or 0)}/cmdline").read_bytes()
+    except (OSError, ValueError):
         return None
-    return pid if f"services.{name}".encode() in cmdline else None
+    return (int(pid), int(port or 0)) if b"services." in cmdline else None
+
+
+def _started() -> list[str]:
+    """The names of the processes :func:`up` started (pid files), services first."""
+    run_dir = local_dir() / "run"
+    found = sorted(p.stem for p in run_dir.glob("*.pid")) if run_dir.exists() else []
+    return [*SERVICES, *(n for n in found if n not in SERVICES)]
 
 
 def up(regions: str) -> None:
     bootstrap = kafka_bootstrap()
-    changes = asyncio.run(reconcile_topics(bootstrap, all_topics(regions.split(","))))
+    wanted = regions.split(",")
+    changes = asyncio.run(reconcile_topics(bootstrap, all_topics(wanted)))
     print(f"regions {regions}, {describe(changes)}")
     procs = []
     for name, port in SERVICES.items():
         port = int(os.environ.get(f"KOTAKU_{name.upper()}_PORT", port))
-        if (pid := _running_pid(name)) is not None:
-            print(f"{name}: already running (pid {pid})")
+        if (running := _running(name)) is not None:
+            print(f"{name}: already running (pid {running[0]})")
             continue
-        proc = service_process(name, port=port, regions=regions)
-        print(proc.migrate())
-        proc.start()
-        _pid_file(name).parent.mkdir(parents=True, exist_ok=True)
-        _pid_file(name).write_text(str(proc.pid))
-        procs.append(proc)
+        if name in SPLIT:
+            group = split_processes(name, port=port, regions=wanted, groups=consumer_groups(wanted))
+        else:
+            group = [service_process(name, port=port, regions=regions)]
+        print(group[0].migrate())
+        for proc in group:
+            proc.start()
+            _pid_file(proc.name).parent.mkdir(parents=True, exist_ok=True)
+            _pid_file(proc.name).write_text(f"{proc.pid} {proc.port}")
+            procs.append(proc)
     for proc in procs:
         proc.wait_ready()
-        print(f"{proc.name}: ready at {proc.url} (pid {proc.pid}, log {proc.log_path})")
+        regions_of = proc.env["KOTAKU_REGIONS"]
+        role = proc.env.get("KOTAKU_PROCESS_ROLE", "all")
+        print(f"{proc.name}: ready at {proc.url} ({role}, {regions_of}; pid {proc.pid}, log {proc.log_path})")
 
 
 def down() -> None:
-    for name in SERVICES:
-        pid = _running_pid(name)
+    for name in _started():
+        running = _running(name)
         _pid_file(name).unlink(missing_ok=True)
-        if pid is None:
-            print(f"{name}: not running")
+        if running is None:
+            if name in SERVICES:
+                print(f"{name}: not running")
             continue
+        pid = running[0]
         os.kill(pid, signal.SIGTERM)
         for _ in range(100):
             if not Path(f"/proc/{pid}").exists() or b"Z" in _state(pid):
@@ -268,10 +346,12 @@ def _state(pid: int) -> bytes:
 
 def status() -> int:
     bad = 0
-    for name, port in SERVICES.items():
-        pid = _running_pid(name)
-        ready = http_status(f"http://127.0.0.1:{port}/ready") if pid else None
-        print(f"{name}: " + (f"pid {pid}, /ready {ready}" if pid else "not running"))
+    for name in _started():
+        running = _running(name)
+        if running is None and name not in SERVICES:
+            continue
+        ready = http_status(f"http://127.0.0.1:{running[1]}/ready") if running else None
+        print(f"{name}: " + (f"pid {running[0]}, port {running[1]}, /ready {ready}" if running else "not running"))
         bad += ready != 200
     return 1 if bad else 0
 

@@ -18,10 +18,10 @@ from typing import Protocol
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.scratch import create_database, drop_database, free_port
+from bench.scratch import create_database, drop_database
 from shared.kernel.auth import CredentialStore, Role
 from shared.kernel.topics import all_topics
-from shared.tools.devstack import ServiceProcess, http_status, service_process
+from shared.tools.devstack import ServiceProcess, free_port, http_status, service_process
 from shared.tools.kafka_admin import delete_topics, ensure_topics
 from shared.tools.localenv import ROOT, kafka_bootstrap, local_dir
 

@@ -20,11 +20,11 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
-from bench.scratch import create_database, drop_database, free_port
+from bench.scratch import create_database, drop_database
 from shared.kernel.auth import CredentialStore
 from shared.kernel.auth import Role as AuthRole
 from shared.kernel.topics import all_topics
-from shared.tools.devstack import ServiceProcess, local_secrets, service_process
+from shared.tools.devstack import ServiceProcess, free_port, local_secrets, service_process
 from shared.tools.kafka_admin import delete_topics, ensure_topics
 from shared.tools.localenv import kafka_bootstrap
 
@@ -73,14 +73,18 @@ class Stack:
     def url(self, name: str) -> str:
         return self.services[name].url
 
-    def start(self, name: str, **extra_env: str) -> ServiceProcess:
-        old = self.services.get(name)
+    def start(self, name: str, *, process: str = "", regions: str = REGION, **extra_env: str) -> ServiceProcess:
+        """Start (or restart, on the same port) the service ``name``, as the process ``process``
+        when one service runs as several (e.g. reporting's API and its consumer processes)."""
+        process = process or name
+        old = self.services.get(process)
         port = old.port if old else free_port()
         proc = service_process(
             name,
+            process=process,
             port=port,
             database=self.database,
-            regions=REGION,
+            regions=regions,
             topic_prefix=self.prefix,
             log_dir=self.log_dir,
             extra_env={
@@ -90,10 +94,10 @@ class Stack:
                 **extra_env,
             },
         )
-        if old is None:
+        if not any(p.service == name for p in self.services.values()):
             proc.migrate()
         proc.start()
-        self.services[name] = proc
+        self.services[process] = proc
         proc.wait_ready()
         return proc
 

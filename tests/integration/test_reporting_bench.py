@@ -11,9 +11,19 @@ pytestmark = pytest.mark.real
 
 
 async def test_the_benchmark_runs_end_to_end_on_a_small_log() -> None:
-    results = await run(
-        Options(events=2000, regions=2, rate=200, steady_seconds=2.0, warmup_seconds=1.0, api_rate=5.0, write=False)
+    options = Options(
+        events=2000,
+        regions=3,
+        rate=200,
+        steady_seconds=2.0,
+        warmup_seconds=1.0,
+        api_rate=5.0,
+        backlog=3000,
+        isolation_seconds=3.0,
+        traffic="even",
+        write=False,
     )
+    results = await run(options)
     assert results.fill["events"] == 2000
     assert results.baseline["records"] == 2000
     assert results.raw_pipeline["records"] == 2000
@@ -35,5 +45,17 @@ async def test_the_benchmark_runs_end_to_end_on_a_small_log() -> None:
         "p99 produce-to-visible",
         "p99.9 produce-to-visible",
         "report API p99",
+        "oc02 p99, oc03 busy/quiet",
     ]
+    # reporting ran as an API process and one consumer process per region
+    assert results.steady["consumer_processes"] == 3
+    # isolation: oc03's backlog was worked off without errors while oc02 was watched
+    iso = results.isolation
+    assert iso["backlog_events"] == 3000
+    assert iso["busy_catch_up_seconds"] is not None
+    assert iso["busy_dead_letters"] == 0
+    assert iso["never_visible"] == 0
+    assert iso["watched_quiet"]["visible"] > 0
+    assert iso["watched_busy"]["visible"] > 0
     assert "(b) rebuild" in table(results)
+    assert "(e) oc02 p99" in table(results)
