@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import sys
 from collections.abc import Sequence
 
@@ -20,6 +22,7 @@ def rebuild_command(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=5000, help="records per fetch and transaction")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.add_argument(
         "--drop-previous", action="store_true", help=f"drop the replaced tables (kept in {previous_schema()} otherwise)"
     )
@@ -36,9 +39,14 @@ def rebuild_command(argv: Sequence[str] | None = None) -> None:
         reason = " ".join(str(exc).split())
         print(f"rebuild refused to swap, the live read model is untouched: {reason}", file=sys.stderr)
         sys.exit(2)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(report)))
+        return
     print(
         f"rebuild: {report.records:,} records from {report.partitions} partitions, {report.applied:,} events applied, "
         f"{report.duplicates:,} duplicates, {report.ignored:,} ignored, {report.rejected:,} rejected, "
         f"{report.failed:,} failed; bulk {report.bulk_rate:,.0f} records/s; swapped in {report.swap_seconds:.2f}s "
-        f"(total {report.seconds:.1f}s)"
+        f"(total {report.seconds:.1f}s); replay time: Kafka {report.fetch_seconds:.1f}s, decode "
+        f"{report.decode_seconds:.1f}s, waiting for writers {report.queue_wait_seconds:.1f}s, writers busy "
+        f"{report.write_seconds:.1f}s (summed); peak memory {report.peak_rss_mb:.0f} MB"
     )

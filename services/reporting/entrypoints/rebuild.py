@@ -45,6 +45,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import resource
 import sys
 import time
 import uuid
@@ -101,6 +102,13 @@ class RebuildReport:
     seconds: float = 0.0
     partitions: int = 0
     swap_attempts: int = 0
+    # where the replay's time went (seconds): the reader waiting for Kafka, decoding, and waiting
+    # for a writer's queue to have room; the writers applying (summed over writers)
+    fetch_seconds: float = 0.0
+    decode_seconds: float = 0.0
+    queue_wait_seconds: float = 0.0
+    write_seconds: float = 0.0
+    peak_rss_mb: float = 0.0
 
     @property
     def bulk_rate(self) -> float:
@@ -216,7 +224,9 @@ class Replayer:
         async def write(conn: asyncpg.Connection, queue: asyncio.Queue[Work | None]) -> None:
             while (work := await queue.get()) is not None:
                 if work.by_consumer:
+                    started = time.perf_counter()
                     await self._apply(conn, work, derive=derive)
+                    self.report.write_seconds += time.perf_counter() - started
                 if progress is not None and task_id is not None and work.records:
                     progress.advance(task_id, work.records)
 
@@ -226,7 +236,9 @@ class Replayer:
             remaining = {tp for tp, end in until.items() if await self.consumer.position(tp) < end}
             while remaining:
                 try:
+                    started = time.perf_counter()
                     fetched = await self.consumer.getmany(*remaining, timeout_ms=1000, max_records=self.batch_size)
+                    self.report.fetch_seconds += time.perf_counter() - started
                 except OffsetOutOfRangeError as exc:  # the consumer never resets silently (see rebuild)
                     raise RebuildAborted(
                         f"records were deleted from the log during the replay ({_out_of_range(exc)}), "
@@ -237,8 +249,13 @@ class Replayer:
                 if records:
                     read += len(records)
                     self.report.records += len(records)
-                    for queue, work in zip(queues, await self._decode(records), strict=True):
+                    started = time.perf_counter()
+                    works = await self._decode(records)
+                    decoded = time.perf_counter()
+                    self.report.decode_seconds += decoded - started
+                    for queue, work in zip(queues, works, strict=True):
                         await _put(queue, work, writers)
+                    self.report.queue_wait_seconds += time.perf_counter() - decoded
                 for tp in list(remaining):
                     if await self.consumer.position(tp) >= until[tp]:
                         remaining.discard(tp)
@@ -468,6 +485,7 @@ async def rebuild(
         gc.set_threshold(*thresholds)
         gc.unfreeze()
     report.seconds = time.perf_counter() - started
+    report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return report
 
 
