@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 
 from shared.kernel.settings import RetentionSettings, Settings
 from shared.kernel.topics import DEFAULT_INTAKE_RETENTION_DAYS, DEFAULT_REJECTIONS_RETENTION_DAYS
-from shared.tools.devstack import SERVICES
+from shared.tools.devstack import SERVICES, SPLIT
 from tests.ops.conftest import REPO, run, tool
 
 COMPOSE = REPO / "docker-compose.yml"
@@ -70,6 +70,38 @@ def test_services_match_the_local_stack() -> None:
     assert "KOTAKU_NIK_HASH_KEY" in services["registration"]["environment"]
 
 
+def test_split_services_run_an_api_and_a_consumer_process() -> None:
+    """Reporting as the local stack runs it (shared/tools/devstack.py): the API process on its port
+    and, in Compose, one consumer process for every region of the file."""
+    services = compose()["services"]
+    roles = set(get_args(Settings.model_fields["process_role"].annotation))
+    assert {"all", "api", "consumers"} == roles
+    assert SPLIT == ("reporting",)
+    for name in SERVICES:
+        serve = ["python", "-m", f"services.{name}", "serve"]
+        processes = {n: svc for n, svc in services.items() if svc.get("command") == serve}
+        if name not in SPLIT:
+            assert list(processes) == [name]
+            assert processes[name]["environment"].get("KOTAKU_PROCESS_ROLE", "all") == "all"
+            continue
+        assert set(processes) == {name, f"{name}-consumers"}
+        api, consumers = services[name], services[f"{name}-consumers"]
+        assert api["environment"]["KOTAKU_PROCESS_ROLE"] == "api"
+        assert consumers["environment"]["KOTAKU_PROCESS_ROLE"] == "consumers"
+        # the same settings but the role: every region, the same database, broker and port inside the container
+        assert {k: v for k, v in consumers["environment"].items() if k != "KOTAKU_PROCESS_ROLE"} == {
+            k: v for k, v in api["environment"].items() if k != "KOTAKU_PROCESS_ROLE"
+        }
+        assert consumers["environment"]["KOTAKU_REGIONS"] == "${KOTAKU_REGIONS:-oc02}"
+        assert "ports" not in consumers  # nothing to call on it from the host but /metrics
+        assert consumers["image"] == api["image"]
+        assert consumers["depends_on"] == api["depends_on"]
+        assert f"{name}-migrate" in consumers["depends_on"]
+        probe = " ".join(consumers["healthcheck"]["test"])
+        assert "/ready" in probe
+        assert consumers["environment"]["KOTAKU_HTTP_PORT"] in probe
+
+
 def test_the_topic_job_creates_topics_with_the_retention_of_their_class() -> None:
     services = compose()["services"]
     job = services["kafka-topics"]
@@ -94,7 +126,16 @@ def test_infrastructure_images_and_healthchecks() -> None:
     assert services["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert "127.0.0.1:9092:9092" in services["kafka"]["ports"]
     assert services["postgres"]["image"] == "postgres:15"
-    for name in ("kafka", "postgres", "registration", "training", "reporting", "prometheus", "grafana"):
+    for name in (
+        "kafka",
+        "postgres",
+        "registration",
+        "training",
+        "reporting",
+        "reporting-consumers",
+        "prometheus",
+        "grafana",
+    ):
         assert services[name]["healthcheck"]["test"], name
     assert "./deploy/prometheus:/etc/prometheus:ro" in services["prometheus"]["volumes"]
     init = services["postgres"]["volumes"][1].split(":")[0]

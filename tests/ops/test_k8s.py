@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -234,9 +235,178 @@ def test_regional_deployments_scale_on_their_own_region_s_lag(docs: Docs) -> Non
         assert k["ScaledObject"][f"{region}-training"]["spec"]["triggers"][0]["metadata"]["consumerGroup"] == (
             f"training.roster.{region}"
         )
-    reporting = k["Deployment"]["reporting"]
-    assert env_of(reporting, k["ConfigMap"])["KOTAKU_REGIONS"] == ",".join(REGIONS)
-    assert "reporting" not in {s["spec"]["scaleTargetRef"]["name"] for s in k["ScaledObject"].values()}
+    assert REPORTING_API not in {s["spec"]["scaleTargetRef"]["name"] for s in k["ScaledObject"].values()}
+
+
+# National reporting: one API Deployment (every region, behind the Service) and one consumer
+# Deployment per region (KOTAKU_PROCESS_ROLE, KOTAKU_REGIONS; shared/bootstrap/service.py).
+REPORTING_API = "reporting-api"
+REPORTING_SERVE = ["python", "-m", "services.reporting", "serve"]
+REPORTING_MIGRATE = ["python", "-m", "services.reporting", "migrate"]
+# what differs between the API and a consumer Deployment's environment; the rest must not
+PER_ROLE = {"KOTAKU_PROCESS_ROLE", "KOTAKU_REGIONS"}
+
+
+def consumers_of(region: str) -> str:
+    return f"reporting-consumers-{region}"
+
+
+def container_of(deployment: dict[str, Any]) -> dict[str, Any]:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    found: dict[str, Any] = container
+    return found
+
+
+def pod_labels(deployment: dict[str, Any]) -> dict[str, str]:
+    labels: dict[str, str] = deployment["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return selector.items() <= labels.items()
+
+
+def probe_problems(name: str, deployment: dict[str, Any]) -> list[str]:
+    container = container_of(deployment)
+    port = {p["name"]: str(p["containerPort"]) for p in container["ports"]}.get("http", "")
+    annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
+    problems = []
+    if container.get("readinessProbe", {}).get("httpGet", {}).get("path") != "/ready":
+        problems.append(f"{name}: no readiness probe on /ready")
+    if container.get("livenessProbe", {}).get("httpGet", {}).get("path") != "/health":
+        problems.append(f"{name}: no liveness probe on /health")
+    scrape = {"prometheus.io/scrape": "true", "prometheus.io/port": port, "prometheus.io/path": "/metrics"}
+    if not port or not selects(scrape, annotations):
+        problems.append(f"{name}: Prometheus scrape annotations {annotations} are not {scrape}")
+    if pod_labels(deployment).get("app.kubernetes.io/name") != "reporting":
+        problems.append(f"{name}: pods not labelled app.kubernetes.io/name=reporting")
+    return problems
+
+
+def reporting_problems(docs: Docs) -> list[str]:
+    """What is wrong with the rendered shape of national reporting (empty: nothing)."""
+    k = by_kind(docs)
+    deployments, config_maps = k["Deployment"], k["ConfigMap"]
+    reporting = {n: d for n, d in deployments.items() if container_of(d)["command"] == REPORTING_SERVE}
+    wanted = {REPORTING_API, *map(consumers_of, REGIONS)}
+    if set(reporting) != wanted:
+        return [f"reporting Deployments are {sorted(reporting)}, not {sorted(wanted)}"]
+    problems: list[str] = []
+    api = reporting[REPORTING_API]
+    api_env = env_of(api, config_maps)
+    if api_env.get("KOTAKU_PROCESS_ROLE") != "api":
+        problems.append(f"{REPORTING_API}: KOTAKU_PROCESS_ROLE={api_env.get('KOTAKU_PROCESS_ROLE')}")
+    if api_env.get("KOTAKU_REGIONS") != ",".join(REGIONS):
+        problems.append(f"{REPORTING_API}: KOTAKU_REGIONS={api_env.get('KOTAKU_REGIONS')}")
+    problems += probe_problems(REPORTING_API, api)
+    for region in REGIONS:
+        name = consumers_of(region)
+        consumer = reporting[name]
+        env = env_of(consumer, config_maps)
+        if env.get("KOTAKU_PROCESS_ROLE") != "consumers":
+            problems.append(f"{name}: KOTAKU_PROCESS_ROLE={env.get('KOTAKU_PROCESS_ROLE')}")
+        if env.get("KOTAKU_REGIONS") != region:
+            problems.append(f"{name}: KOTAKU_REGIONS={env.get('KOTAKU_REGIONS')}")
+        if pod_labels(consumer).get("kotaku.go.id/region") != region:
+            problems.append(f"{name}: pods not labelled with their region")
+        problems += probe_problems(name, consumer)
+        # the same database, Kafka user, secrets and mounts as the API
+        shared = {key: value for key, value in env.items() if key not in PER_ROLE}
+        if shared != {key: value for key, value in api_env.items() if key not in PER_ROLE}:
+            problems.append(f"{name}: environment differs from {REPORTING_API}'s beyond {sorted(PER_ROLE)}")
+        for key in ("image", "volumeMounts"):
+            if container_of(consumer).get(key) != container_of(api).get(key):
+                problems.append(f"{name}: {key} differs from {REPORTING_API}'s")
+        if consumer["spec"]["template"]["spec"].get("volumes") != api["spec"]["template"]["spec"].get("volumes"):
+            problems.append(f"{name}: volumes differ from {REPORTING_API}'s")
+    # migrations run once, before the API serves: in the API's init container and nowhere else
+    migrating = [
+        n
+        for n, d in deployments.items()
+        for init in d["spec"]["template"]["spec"].get("initContainers", [])
+        if init["command"] == REPORTING_MIGRATE
+    ]
+    if migrating != [REPORTING_API]:
+        problems.append(f"reporting's migrate init container is in {migrating}, not only in {REPORTING_API}")
+    # the Service sends requests to the API pods only
+    selector = k["Service"]["reporting"]["spec"]["selector"]
+    selected = sorted(n for n, d in deployments.items() if selects(selector, pod_labels(d)))
+    if selected != [REPORTING_API]:
+        problems.append(f"the reporting Service selects the pods of {selected}, not only {REPORTING_API}'s")
+    # no Deployment claims another one's pods
+    for name, deployment in reporting.items():
+        claimed = [
+            other
+            for other, d in deployments.items()
+            if other != name and selects(deployment["spec"]["selector"]["matchLabels"], pod_labels(d))
+        ]
+        if claimed:
+            problems.append(f"{name}'s selector also selects the pods of {claimed}")
+    # lag-based scaling, where there is any, scales a region's consumers on that region's lag
+    for scaled in k["ScaledObject"].values():
+        target = scaled["spec"]["scaleTargetRef"]["name"]
+        if target == REPORTING_API:
+            problems.append(f"{scaled['metadata']['name']} scales {REPORTING_API}, which consumes nothing")
+        for region in REGIONS:
+            if target == consumers_of(region) and any(
+                not t["metadata"]["consumerGroup"].endswith(f".{region}") for t in scaled["spec"]["triggers"]
+            ):
+                problems.append(f"{scaled['metadata']['name']} scales {target} on another region's lag")
+    return problems
+
+
+def test_reporting_runs_one_api_and_one_consumer_deployment_per_region(docs: Docs) -> None:
+    assert reporting_problems(docs) == []
+    k = by_kind(docs)
+    assert k["Deployment"][REPORTING_API]["spec"]["replicas"] >= 2
+    assert k["Service"]["reporting"]["spec"]["ports"][0]["targetPort"] == "http"
+
+
+def _doc(docs: Docs, kind: str, name: str) -> dict[str, Any]:
+    return next(d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name)
+
+
+def _set_env(docs: Docs, deployment: str, name: str, value: str) -> None:
+    env = container_of(_doc(docs, "Deployment", deployment))["env"]
+    env[:] = [e for e in env if e["name"] != name] + [{"name": name, "value": value}]
+
+
+def _consumer(docs: Docs, n: int = 0) -> dict[str, Any]:
+    return _doc(docs, "Deployment", consumers_of(REGIONS[n]))
+
+
+REPORTING_BREAKAGES: dict[str, Callable[[Docs], object]] = {
+    "consumer runs everything": lambda docs: _set_env(docs, consumers_of(REGIONS[0]), "KOTAKU_PROCESS_ROLE", "all"),
+    "consumer of every region": lambda docs: _set_env(
+        docs, consumers_of(REGIONS[0]), "KOTAKU_REGIONS", ",".join(REGIONS)
+    ),
+    "consumer of another region": lambda docs: _set_env(docs, consumers_of(REGIONS[0]), "KOTAKU_REGIONS", REGIONS[1]),
+    "api runs consumers": lambda docs: _set_env(docs, REPORTING_API, "KOTAKU_PROCESS_ROLE", "all"),
+    "api misses a region": lambda docs: _set_env(docs, REPORTING_API, "KOTAKU_REGIONS", REGIONS[0]),
+    "a region without consumers": lambda docs: docs.remove(_consumer(docs, 1)),
+    "service selects consumers": lambda docs: _doc(docs, "Service", "reporting")["spec"]["selector"].pop(
+        "app.kubernetes.io/component"
+    ),
+    "migrations in a consumer": lambda docs: _consumer(docs)["spec"]["template"]["spec"].update(
+        initContainers=_doc(docs, "Deployment", REPORTING_API)["spec"]["template"]["spec"]["initContainers"]
+    ),
+    "consumer not ready-probed": lambda docs: container_of(_consumer(docs)).pop("readinessProbe"),
+    "consumer not scraped": lambda docs: _consumer(docs)["spec"]["template"]["metadata"].pop("annotations"),
+    "consumer on another database": lambda docs: _set_env(
+        docs, consumers_of(REGIONS[0]), "KOTAKU_DATABASE_URL", "postgresql://elsewhere/kotaku"
+    ),
+    "overlapping selectors": lambda docs: _consumer(docs)["spec"]["selector"]["matchLabels"].pop("kotaku.go.id/region"),
+    "api scaled on lag": lambda docs: next(d for d in docs if d["kind"] == "ScaledObject")["spec"][
+        "scaleTargetRef"
+    ].update(name=REPORTING_API),
+}
+
+
+@pytest.mark.parametrize("breakage", sorted(REPORTING_BREAKAGES))
+def test_the_reporting_checks_catch_a_wrong_shape(docs: Docs, breakage: str) -> None:
+    broken = json.loads(json.dumps(docs))
+    REPORTING_BREAKAGES[breakage](broken)
+    assert reporting_problems(broken), f"{breakage}: not noticed"
 
 
 def test_each_overlay_renders_on_its_own() -> None:
@@ -244,3 +414,7 @@ def test_each_overlay_renders_on_its_own() -> None:
         names = {(d["kind"], d["metadata"]["name"]) for d in render(K8S / "overlays" / region)}
         assert ("Deployment", f"{region}-training") in names
         assert ("KafkaTopic", f"{region}.registration.facilitator.v1.dlq") in names
+        consumers = render(K8S / "national" / "reporting-consumers" / region)
+        assert [(d["kind"], d["metadata"]["name"]) for d in consumers if d["kind"] != "ConfigMap"] == [
+            ("Deployment", consumers_of(region))
+        ]
