@@ -85,6 +85,8 @@ def test_scrape_config_covers_the_three_services_on_their_ports() -> None:
     }
     for name, port in SERVICES.items():
         assert targets[f"kotaku-{name}"] == ("/metrics", [f"{name}:{port}"])
+    # reporting's consumers run in their own process, which has the consumer metrics
+    assert targets["kotaku-reporting-consumers"] == ("/metrics", ["reporting-consumers:8003"])
 
 
 @pytest.mark.real
