@@ -213,7 +213,7 @@ class Replayer:
 
     async def replay(self, until: dict[TopicPartition, int], *, derive: bool, progress: Progress | None = None) -> int:
         """Apply every record up to ``until`` (and whatever else the last fetches brought)."""
-        queues: list[asyncio.Queue[Work | None]] = [asyncio.Queue(maxsize=2) for _ in self.conns]
+        queues: list[asyncio.Queue[Work | None]] = [asyncio.Queue(maxsize=1) for _ in self.conns]
         task_id = None
         if progress is not None:
             total = 0
@@ -391,8 +391,8 @@ async def rebuild(
         enable_auto_commit=False,
         # Never jump silently: a fetch below the start of the log (records deleted meanwhile) raises.
         auto_offset_reset="none",
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-        fetch_max_bytes=32 * 1024 * 1024,
+        max_partition_fetch_bytes=1024 * 1024,
+        fetch_max_bytes=8 * 1024 * 1024,
     )
     created = swapped = False
     try:
