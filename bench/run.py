@@ -86,7 +86,7 @@ class Options:
     warmup_seconds: float = 5.0
     api_rate: float = 20.0
     partitions: int = 3
-    consumer_groups: int = 20  # reporting consumer processes, each a group of regions
+    consumer_groups: int = 1  # reporting consumer processes, each a group of regions
     phases: tuple[str, ...] = ("baseline", "raw", "rebuild", "steady", "isolation")
     backlog: int = 200_000  # events of the busy region in the isolation phase
     traffic: str = "bursty"  # bursty: one training's events after another's; even: every region at once
@@ -274,14 +274,16 @@ async def commit_groups_at_end(ns: Namespace, options: Options) -> None:
         await admin.close()
 
 
-def start_service(ns: Namespace, log_dir: Path, options: Options) -> list[ServiceProcess]:
+def start_service(
+    ns: Namespace, log_dir: Path, options: Options, groups: list[list[str]] | None = None
+) -> list[ServiceProcess]:
     """Reporting as ``make run`` and production run it: the API process (first) and one consumer
-    process per group of regions."""
+    process per group of regions (``--consumer-groups``, or ``groups``)."""
     procs = split_processes(
         "reporting",
         port=free_port(),
         regions=ns.regions,
-        groups=region_groups(ns.regions, options.consumer_groups),
+        groups=groups or region_groups(ns.regions, options.consumer_groups),
         database=ns.database,
         topic_prefix=ns.prefix,
         log_dir=log_dir,
@@ -485,6 +487,19 @@ async def steady(
 
 
 BUSY_REGION, WATCHED_REGION = "oc03", "oc02"
+
+
+def isolated_consumers(
+    ns: Namespace, log_dir: Path, options: Options, service: list[ServiceProcess]
+) -> list[ServiceProcess]:
+    """The service with the busy region's consumers in a process of their own, as every region has
+    in the Kubernetes layout: the other regions in ``--consumer-groups`` processes as before."""
+    if any(p.env["KOTAKU_REGIONS"] == BUSY_REGION for p in service[1:]) or BUSY_REGION not in ns.regions:
+        return service
+    for proc in service:
+        proc.stop()
+    others = [r for r in ns.regions if r != BUSY_REGION]
+    return start_service(ns, log_dir, options, [*region_groups(others, options.consumer_groups), [BUSY_REGION]])
 
 
 async def isolation(ns: Namespace, options: Options, service: list[ServiceProcess]) -> dict[str, Any]:
@@ -761,6 +776,7 @@ async def run(options: Options) -> Results:
                         f"isolation: {options.backlog:,} {BUSY_REGION} events at once; "
                         f"{WATCHED_REGION} watched for {options.isolation_seconds:.0f} s quiet, then as many busy"
                     )
+                    service = isolated_consumers(ns, Path(tmp), options, service)
                     results.isolation = await isolation(ns, options, service)
             finally:
                 for proc in service:

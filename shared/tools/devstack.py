@@ -1,10 +1,11 @@
 """The local stack: runs the three services as background processes against the Kafka broker and
 PostgreSQL started by ``deploy/local``. Used by ``make run`` / ``make stop`` and by the tests.
 
-Reporting runs as in production: one API process (``KOTAKU_PROCESS_ROLE=api``, port 8003) and
-consumer processes, one per region as the Kubernetes layout deploys them (``reporting-consumers-<n>``,
-``KOTAKU_PROCESS_ROLE=consumers``, on free ports); ``KOTAKU_REPORTING_CONSUMER_GROUPS`` merges the
-regions into that many processes instead.
+Reporting runs in the shape production has: one API process (``KOTAKU_PROCESS_ROLE=api``, port
+8003) and consumer processes (``reporting-consumers-<n>``, ``KOTAKU_PROCESS_ROLE=consumers``, on free
+ports), each for a group of regions. ``KOTAKU_REPORTING_CONSUMER_GROUPS`` says how many (default 1:
+on a small machine one process for every region measured far better than one per region, see
+docs/reporting.md; the Kubernetes layout runs one per region).
 
     python -m shared.tools.devstack up       create topics (retention per topic class), migrate, start the
                                        services, wait until ready
@@ -59,7 +60,7 @@ def region_groups(regions: list[str], groups: int) -> list[list[str]]:
 def consumer_groups(regions: list[str]) -> list[list[str]]:
     """The region groups of the split services' consumer processes (``KOTAKU_REPORTING_CONSUMER_GROUPS``)."""
     wanted = os.environ.get("KOTAKU_REPORTING_CONSUMER_GROUPS", "")
-    return region_groups(regions, int(wanted) if wanted.strip() else len(regions))
+    return region_groups(regions, int(wanted) if wanted.strip() else 1)
 
 
 def local_secrets() -> dict[str, str]:

@@ -27,7 +27,13 @@ def test_twenty_regions_in_four_groups() -> None:
 
 @pytest.mark.parametrize(
     ("regions", "setting", "sizes"),
-    [(["oc02"], "", [1]), (["oc02", "oc05"], "", [1, 1]), (REGIONS, "", [1] * 20), (REGIONS, "4", [5, 5, 5, 5])],
+    [
+        (["oc02"], "", [1]),
+        (["oc02", "oc05"], "", [2]),
+        (REGIONS, "", [20]),
+        (REGIONS, "4", [5] * 4),
+        (REGIONS, "20", [1] * 20),
+    ],
 )
 def test_consumer_groups_default_and_setting(
     monkeypatch: pytest.MonkeyPatch, regions: list[str], setting: str, sizes: list[int]
