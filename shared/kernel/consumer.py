@@ -73,6 +73,7 @@ __all__ = [
     "KafkaDeadLetters",
     "Message",
     "PermanentError",
+    "backlog_pause",
     "prune_processed_events",
     "rewind",
     "run_pruning",
@@ -384,6 +385,15 @@ async def raw_bodies(message: Any) -> Any:
     return message.body
 
 
+def backlog_pause(busy_seconds: float, records: int, max_records: int, duty: float) -> float:
+    """How long to pause after a batch that took ``busy_seconds``: a full batch means this region
+    has a backlog, and pausing in proportion to the work keeps catching up to at most ``duty`` of
+    the time, so that the other regions on the same cores stay fresh. Otherwise no pause."""
+    if records < max_records or duty >= 1.0:
+        return 0.0
+    return busy_seconds * (1 / duty - 1)
+
+
 def subscribe(
     broker: KafkaBroker, consumer: Consumer, regions: Sequence[str], ctx: ConsumerContext, max_records: int
 ) -> None:
@@ -452,10 +462,8 @@ def _subscribe_region(
                 "offset commit failed; the batch will be redelivered and skipped as duplicates",
                 extra={"consumer": consumer.name, "region": region, "error": repr(exc)},
             )
-        if len(records) >= max_records and ctx.backlog_duty < 1.0:
-            # A full batch: this region has a backlog. Pause in proportion to the work, so that
-            # catching up takes at most ``backlog_duty`` of a core and the other regions stay fresh.
-            await asyncio.sleep((time.perf_counter() - started) * (1 / ctx.backlog_duty - 1))
+        if pause := backlog_pause(time.perf_counter() - started, len(records), max_records, ctx.backlog_duty):
+            await asyncio.sleep(pause)
 
     on_batch.__name__ = f"{consumer.name}_{region}".replace(".", "_").replace("-", "_")
     broker.subscriber(

@@ -1,4 +1,5 @@
-"""How the local stack and the benchmark split reporting's regions over consumer processes."""
+"""How reporting's regions are split over consumer processes (local stack, benchmark), and how much of
+the time a consumer with a backlog may take."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared.kernel.consumer import backlog_pause
 from shared.tools.devstack import consumer_groups, region_groups
 
 REGIONS = [f"oc{n:02d}" for n in range(1, 21)]
@@ -40,3 +42,18 @@ def test_consumer_groups_default_and_setting(
 ) -> None:
     monkeypatch.setenv("KOTAKU_REPORTING_CONSUMER_GROUPS", setting)
     assert [len(g) for g in consumer_groups(regions)] == sizes
+
+
+@pytest.mark.parametrize(
+    ("busy", "records", "duty", "pause"),
+    [
+        (0.2, 500, 1.0, 0.0),  # no limit: never pauses
+        (0.2, 499, 0.5, 0.0),  # not a full batch: no backlog, no pause
+        (0.2, 500, 0.5, 0.2),  # half the time working, half pausing
+        (0.1, 500, 0.25, 0.3),  # a quarter of the time working
+    ],
+)
+def test_a_consumer_with_a_backlog_pauses_in_proportion_to_its_work(
+    busy: float, records: int, duty: float, pause: float
+) -> None:
+    assert backlog_pause(busy, records, 500, duty) == pytest.approx(pause)
