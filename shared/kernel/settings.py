@@ -93,6 +93,15 @@ class Settings(KafkaSettings):
         default=None, description="API credentials (JSON lines of hashed keys); without it every call is refused"
     )
     public_aggregates: bool = Field(default=True, description="reporting: serve counts and rates without a credential")
+    report_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description=(
+            "reporting: a report is built at most once per this many seconds and served meanwhile; up to 5x as old "
+            "it is served while one refresh runs (0: every request builds its report)"
+        ),
+    )
     fault_points: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Crash points armed for failure tests; never set in production",

@@ -275,6 +275,8 @@ class Namespace:
             extra_env={
                 "KOTAKU_CREDENTIALS_FILE": str(self.credentials_file),
                 "KOTAKU_KAFKA_BOOTSTRAP": self.brokers.bootstrap,
+                # the ledger is compared with what the read models hold now, not a second ago
+                "KOTAKU_REPORT_CACHE_SECONDS": "0",
             },
         )
 

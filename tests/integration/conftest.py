@@ -89,6 +89,8 @@ class Stack:
             log_dir=self.log_dir,
             extra_env={
                 "KOTAKU_RETRY_BACKOFF_SECONDS": "0.2",
+                # tests compare reports with what they just sent; the cache has its own test
+                "KOTAKU_REPORT_CACHE_SECONDS": "0",
                 "KOTAKU_OUTBOX_POLL_SECONDS": "0.2",
                 "KOTAKU_CREDENTIALS_FILE": str(self.credentials_file),
                 **extra_env,

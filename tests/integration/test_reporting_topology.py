@@ -1,7 +1,8 @@
 """Reporting as production runs it, on the real broker and database: one API process that
 consumes nothing, and one consumer process per group of regions. Each consumer process applies
 its own regions' events and no other's; while one region's process is down, the other regions
-stay fresh and the API keeps answering; once it is back, its region catches up."""
+stay fresh and the API keeps answering; once it is back, its region catches up. And the API's
+report cache: a report is rebuilt at most once per KOTAKU_REPORT_CACHE_SECONDS."""
 
 from __future__ import annotations
 
@@ -79,3 +80,28 @@ async def test_each_consumer_process_applies_only_its_regions(
 
 async def _equals(http: httpx.AsyncClient, api: str, wanted: dict[str, int]) -> bool:
     return await counts(http, api) == wanted
+
+
+async def test_reports_are_served_from_the_cache_within_its_window(stack: Stack, producer: AIOKafkaProducer) -> None:
+    """With KOTAKU_REPORT_CACHE_SECONDS, a report is built at most once per window: a new event
+    shows at once in the uncached counts but in the national report only after the window."""
+    api = stack.start("reporting", KOTAKU_REPORT_CACHE_SECONDS="3").url
+    async with httpx.AsyncClient(timeout=10) as http:
+
+        async def national_total() -> int:
+            body = (await http.get(f"{api}/api/v1/reports/national")).json()
+            return int(body["summary"]["facilitators_total"])
+
+        await publish(producer, stack, [registered(REGION)])
+        assert await eventually(lambda: _equals(http, api, {REGION: 1}))
+        assert await eventually(lambda: _is(national_total, 1))
+        await publish(producer, stack, [registered(REGION)])
+        assert await eventually(lambda: _equals(http, api, {REGION: 2}))  # applied (counts are not cached)
+        assert await national_total() == 1  # the national report is still the one built before
+        csv = (await http.get(f"{api}/api/v1/reports/national", params={"format": "csv"})).text
+        assert csv  # another format of the same report, from the same entry
+        assert await eventually(lambda: _is(national_total, 2), within=20)
+
+
+async def _is(read: Any, wanted: int) -> bool:
+    return bool(await read() == wanted)

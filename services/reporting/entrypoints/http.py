@@ -26,6 +26,7 @@ from services.reporting.domain.models import (
     Report,
     TrainingReport,
 )
+from services.reporting.entrypoints.cache import ReportCache
 from services.reporting.entrypoints.consumers import CONSUMERS
 from services.reporting.entrypoints.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, to_csv, to_xlsx
 from services.reporting.entrypoints.lag import SOURCE as LAG_SOURCE
@@ -85,14 +86,23 @@ TableQuery = Annotated[str | None, Query(description="the table to export as CSV
 
 @dataclass(frozen=True)
 class Export:
-    """How a report is answered: its ``format``, and the ``table`` to export (CSV: default the first)."""
+    """How a report is answered: its ``format``, the ``table`` to export (CSV: default the first),
+    ``key``, which report it is (path and query, format and table aside), and the process's report
+    ``cache`` (``cache.py``), where it is kept under that key."""
 
     format: Format
     table: str | None
+    key: str = ""
+    cache: ReportCache | None = None
 
 
-def export(format: FormatQuery = Format.JSON, table: TableQuery = None) -> Export:
-    return Export(format, table)
+def export(request: Request, format: FormatQuery = Format.JSON, table: TableQuery = None) -> Export:
+    query = sorted((k, v) for k, v in request.query_params.multi_items() if k not in {"format", "table"})
+    state = request.app.state
+    cache: ReportCache | None = getattr(state, "report_cache", None)
+    if cache is None:
+        cache = state.report_cache = ReportCache(runtime_of(request).settings.report_cache_seconds)
+    return Export(format, table, f"{request.url.path}?{query}", cache)
 
 
 # Declared before the filters wherever both are taken, so that format and table come first among
@@ -157,11 +167,21 @@ def _table(tables: dict[str, Any], name: str) -> Any:
 
 
 async def _answer(
-    runtime: Runtime, read: Callable[[ReportReads], Awaitable[Report]], how: Export, name: str
+    runtime: Runtime,
+    read: Callable[[ReportReads], Awaitable[Report]],
+    how: Export,
+    name: str,
+    *,
+    cached: bool = True,
 ) -> Report | Response:
-    """The report ``read`` builds from one snapshot of the read models, rendered."""
-    async with reading(runtime.pool) as reads:
-        report = await read(reads)
+    """The report ``read`` builds from one snapshot of the read models, rendered; aggregates come
+    through the report cache (``cache.py``), a named person's data never does."""
+
+    async def build() -> Report:
+        async with reading(runtime.pool) as reads:
+            return await read(reads)
+
+    report = await how.cache.get(how.key, build) if cached and how.cache else await build()
     return render(report, how.format, how.table, name)
 
 
@@ -297,4 +317,5 @@ async def facilitator_history(
         lambda reads: reports.facilitator_history(reads, facilitator_id),
         how,
         f"facilitator-{facilitator_id}",
+        cached=False,
     )
