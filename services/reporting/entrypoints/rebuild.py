@@ -253,14 +253,14 @@ class Replayer:
                     works = await self._decode(records)
                     decoded = time.perf_counter()
                     self.report.decode_seconds += decoded - started
-                    for queue, work in zip(queues, works, strict=True):
-                        await _put(queue, work, writers)
+                    for n, work in enumerate(works):
+                        await _put(queues[n], work, writers[n], writers)
                     self.report.queue_wait_seconds += time.perf_counter() - decoded
                 for tp in list(remaining):
                     if await self.consumer.position(tp) >= until[tp]:
                         remaining.discard(tp)
-            for queue in queues:
-                await _put(queue, None, writers)
+            for n, queue in enumerate(queues):  # each writer told to stop; some may stop before others are told
+                await _put(queue, None, writers[n], writers)
             await asyncio.wait(writers, return_when=asyncio.FIRST_EXCEPTION)
             _raise_if_stopped(writers, finished=True)
         finally:
@@ -272,21 +272,30 @@ class Replayer:
         return read
 
 
-async def _put(queue: asyncio.Queue[Work | None], item: Work | None, writers: Sequence[asyncio.Task[None]]) -> None:
-    """Hand ``item`` to a writer's queue, but never wait on a queue whose writer is gone: a full
-    queue of a dead writer would block the reader forever."""
+async def _put(
+    queue: asyncio.Queue[Work | None],
+    item: Work | None,
+    owner: asyncio.Task[None],
+    writers: Sequence[asyncio.Task[None]],
+) -> None:
+    """Hand ``item`` to the queue of the writer ``owner``, but never wait on it once that writer
+    is gone: a full queue of a dead writer would block the reader forever (then the reason is
+    raised, see :func:`_raise_if_stopped`). Only the owner counts: at the end, the writers told to
+    stop before it may already have finished."""
     if not queue.full():
         queue.put_nowait(item)
         return
     putting = asyncio.ensure_future(queue.put(item))
     try:
-        await asyncio.wait({putting, *writers}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({putting, owner}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         if not putting.done():
             putting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await putting
-    _raise_if_stopped(writers)
+    if putting.cancelled():
+        _raise_if_stopped(writers)
+        raise RebuildAborted("a writer stopped before the end of the replay")
 
 
 def _out_of_range(exc: OffsetOutOfRangeError) -> str:
