@@ -27,6 +27,7 @@ def now() -> float:
     """Monotonic seconds (a function of this module, so that tests can move its clock alone)."""
     return time.monotonic()
 
+
 Build = Callable[[], Awaitable[Report]]
 
 
