@@ -52,6 +52,7 @@ import uuid
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -494,8 +495,21 @@ async def rebuild(
         gc.set_threshold(*thresholds)
         gc.unfreeze()
     report.seconds = time.perf_counter() - started
-    report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report.peak_rss_mb = peak_resident_mb()
     return report
+
+
+def peak_resident_mb() -> float:
+    """This process's peak resident memory. Linux's ``VmHWM`` counts this program only;
+    ``getrusage``'s maximum also keeps the memory of the process it was forked from (a rebuild
+    started by a big parent would report the parent's size), so it is only the fallback."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 async def _close(conn: asyncpg.Connection) -> None:

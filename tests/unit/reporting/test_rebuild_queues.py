@@ -1,12 +1,18 @@
-"""How the rebuild's reader hands work to its writers' queues (services/reporting/entrypoints/rebuild.py)."""
+"""How the rebuild's reader hands work to its writers' queues, and how it measures its memory
+(services/reporting/entrypoints/rebuild.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from services.reporting.entrypoints.rebuild import RebuildAborted, Work, _put
+from services.reporting.entrypoints.rebuild import RebuildAborted, Work, _put, peak_resident_mb
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 async def test_telling_the_writers_to_stop_does_not_mistake_a_stopped_one_for_a_dead_one() -> None:
@@ -43,3 +49,13 @@ async def test_a_writer_that_died_is_reported_instead_of_waiting_forever() -> No
     writer = asyncio.create_task(die())
     with pytest.raises(RebuildAborted, match="connection lost"):
         await asyncio.wait_for(_put(queue, Work(), writer, [writer]), 1)
+
+
+def test_peak_memory_is_the_rebuilds_own_not_its_parents() -> None:
+    """A rebuild started by a big process (the benchmark) reports its own peak, not the parent's."""
+    ballast = b"\x01" * (300 * 1024 * 1024)  # the parent holds 300 MB (touched) when it starts the child
+    code = "from services.reporting.entrypoints.rebuild import peak_resident_mb; print(peak_resident_mb())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert float(done.stdout) < 250, done.stdout
+    assert len(ballast) == 300 * 1024 * 1024
+    assert peak_resident_mb() >= 300
