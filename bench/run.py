@@ -293,10 +293,15 @@ def start_service(
             **options.service_env,
         },
     )
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.wait_ready(timeout=120)
+    try:
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.wait_ready(timeout=120)
+    except BaseException:  # none of them outlives a failed start
+        for proc in procs:
+            proc.stop()
+        raise
     return procs
 
 
