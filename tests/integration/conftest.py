@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from bench.scratch import create_database, drop_database
 from shared.kernel.auth import CredentialStore
 from shared.kernel.auth import Role as AuthRole
+from shared.kernel.envelope import Event
 from shared.kernel.topics import all_topics
 from shared.tools.devstack import ServiceProcess, free_port, local_secrets, service_process
 from shared.tools.kafka_admin import delete_topics, ensure_topics
@@ -238,3 +239,14 @@ async def assert_documented(http: httpx.AsyncClient, paths: Sequence[str]) -> No
     spec = (await http.get("/openapi.json")).json()
     for path in paths:
         assert path in spec["paths"], path
+
+
+async def publish(producer: AIOKafkaProducer, stack: Stack, events: Sequence[Event[Any]]) -> None:
+    """Send canonical events to the stack's topics, in order (per key and topic, Kafka keeps it)."""
+    for event in events:
+        await producer.send_and_wait(
+            stack.topic(event.payload.stream.topic(event.envelope.region)),
+            event.to_bytes(),
+            key=event.key.encode(),
+            headers=[(k, v.encode()) for k, v in event.headers().items()],
+        )

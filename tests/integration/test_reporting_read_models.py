@@ -9,7 +9,6 @@ import csv
 import io
 import uuid
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -46,7 +45,7 @@ from shared.kernel.contracts import (
     TrainingType,
 )
 from shared.kernel.envelope import Event, EventPayload, new_event
-from tests.integration.conftest import OTHER, REGION, Stack, assert_documented, eventually
+from tests.integration.conftest import OTHER, REGION, Stack, assert_documented, eventually, publish
 
 pytestmark = pytest.mark.real
 
@@ -65,16 +64,6 @@ class Scenario:
         event = new_event(payload, region=region, source="test", occurred_at=at)
         self.sent.append(event)
         return event
-
-
-async def publish(producer: AIOKafkaProducer, stack: Stack, events: Sequence[Event[Any]]) -> None:
-    for event in events:  # in order: per key and topic, order is what Kafka keeps
-        await producer.send_and_wait(
-            stack.topic(event.payload.stream.topic(event.envelope.region)),
-            event.to_bytes(),
-            key=event.key.encode(),
-            headers=[(k, v.encode()) for k, v in event.headers().items()],
-        )
 
 
 def reassigned(

@@ -7,7 +7,6 @@ report cache: a report is rebuilt at most once per KOTAKU_REPORT_CACHE_SECONDS."
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -17,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared.kernel.contracts import FacilitatorRegistered, Role
 from shared.kernel.envelope import Event, new_event
-from tests.integration.conftest import OTHER, REGION, Stack, eventually
+from tests.integration.conftest import OTHER, REGION, Stack, eventually, publish
 
 pytestmark = pytest.mark.real
 
@@ -32,16 +31,6 @@ def registered(region: str) -> Event[Any]:
         effective_from=date(2016, 7, 1),
     )
     return new_event(payload, region=region, source="test", occurred_at=datetime(2016, 7, 31, tzinfo=UTC))
-
-
-async def publish(producer: AIOKafkaProducer, stack: Stack, events: Sequence[Event[Any]]) -> None:
-    for event in events:
-        await producer.send_and_wait(
-            stack.topic(event.payload.stream.topic(event.envelope.region)),
-            event.to_bytes(),
-            key=event.key.encode(),
-            headers=[(k, v.encode()) for k, v in event.headers().items()],
-        )
 
 
 async def counts(http: httpx.AsyncClient, api: str) -> dict[str, int]:
