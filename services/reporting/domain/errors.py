@@ -11,6 +11,7 @@ from shared.kernel.errors import Invalid, NotFound
 TRAINING_NOT_FOUND = "training_not_found"
 FACILITATOR_NOT_FOUND = "facilitator_not_found"
 UNKNOWN_TABLE = "unknown_table"
+INVALID_PERIOD = "invalid_period"
 
 
 def training_not_found(training_id: uuid.UUID) -> NotFound:
@@ -23,3 +24,7 @@ def facilitator_not_found(facilitator_id: uuid.UUID) -> NotFound:
 
 def unknown_table(name: str, tables: Iterable[str]) -> Invalid:
     return Invalid(UNKNOWN_TABLE, f"this report has no table {name!r}", {"tables": list(tables)})
+
+
+def invalid_period(period: str, problem: str) -> Invalid:
+    return Invalid(INVALID_PERIOD, f"{problem}, not {period[:20]!r}", {"field": "period"})

@@ -3,20 +3,42 @@ from monthly ones, rates."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from services.reporting.domain.errors import invalid_period
 from services.reporting.domain.models import Filters, PeriodTotal
+
+# A period names a year the program can have trainings in: the same range as the effective dates
+# registration accepts. Anything outside is refused (422), never turned into a date.
+FIRST_YEAR = 2000
+LAST_YEAR = 2100
+# ASCII digits only: a regular expression's \d also matches the digits of other scripts.
+PERIOD_PATTERN = r"^[0-9]{4}(-(0[1-9]|1[0-2]))?$"
+_PERIOD_RE = re.compile(PERIOD_PATTERN)
 
 PERIOD_SUMS = ("trainings", "enrolled", "withdrawn", "completed", "not_completed", "certified")
 
 
+def period_problem(period: str) -> str | None:
+    """Why ``period`` is not a period a report can select (None if it is one)."""
+    if not _PERIOD_RE.match(period):
+        return "a period is YYYY or YYYY-MM"
+    if not FIRST_YEAR <= int(period[:4]) <= LAST_YEAR:
+        return f"the year of a period is {FIRST_YEAR} to {LAST_YEAR}"
+    return None
+
+
 def period_range(period: str | None) -> tuple[date | None, date | None]:
-    """``YYYY`` or ``YYYY-MM`` -> [first day, first day after)."""
+    """``YYYY`` or ``YYYY-MM`` -> [first day, first day after); ``invalid_period`` for anything
+    else, a year outside FIRST_YEAR..LAST_YEAR included."""
     if not period:
         return None, None
+    if (problem := period_problem(period)) is not None:
+        raise invalid_period(period, problem)
     if len(period) == 4:
         year = int(period)
         return date(year, 1, 1), date(year + 1, 1, 1)

@@ -21,14 +21,22 @@ from markupsafe import Markup
 
 from services.reporting.domain.models import AreaCompletion, Filters, Report
 from services.reporting.entrypoints import charts
-from services.reporting.entrypoints.http import WIB, AggregatesCaller, FiltersDep, LagDep, report_today
+from services.reporting.entrypoints.http import (
+    WIB,
+    AggregatesCaller,
+    FiltersDep,
+    Kabkota,
+    LagDep,
+    Province,
+    Region,
+    report_today,
+)
 from services.reporting.entrypoints.lag import SOURCE as LAG_SOURCE
 from services.reporting.repositories.reads import reading
 from services.reporting.usecases import reports
 from services.reporting.usecases.reports import AreaLevel
 from shared.kernel.contracts import Role, TrainingType
 from shared.kernel.runtime import Runtime, runtime_of
-from shared.kernel.validation import KabkotaCode, ProvinceCode, RegionCode
 
 router = APIRouter(include_in_schema=False)
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
@@ -115,7 +123,7 @@ async def national_page(
 
 @router.get("/regions/{region}", response_class=HTMLResponse)
 async def region_page(
-    request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, lag: LagDep, f: FiltersDep, region: RegionCode
+    request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, lag: LagDep, f: FiltersDep, region: Region
 ) -> HTMLResponse:
     lag_now = await lag.current()
     async with reading(runtime.pool) as reads:
@@ -137,14 +145,14 @@ async def region_page(
 
 @router.get("/provinces/{code}", response_class=HTMLResponse)
 async def province_page(
-    request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, f: FiltersDep, code: ProvinceCode
+    request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, f: FiltersDep, code: Province
 ) -> HTMLResponse:
     return await _area_page(request, runtime, f, "province", code, "/api/v1/reports/provinces", "Province")
 
 
 @router.get("/kabkota/{code}", response_class=HTMLResponse)
 async def kabkota_page(
-    request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, f: FiltersDep, code: KabkotaCode
+    request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, f: FiltersDep, code: Kabkota
 ) -> HTMLResponse:
     return await _area_page(request, runtime, f, "kabkota", code, "/api/v1/reports/kabkota", "Kota/Kabupaten")
 

@@ -6,6 +6,7 @@ about a named person (a facilitator's history) needs a national read credential.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import AfterValidator, StringConstraints
 
 from services.reporting.domain.errors import unknown_table
 from services.reporting.domain.models import (
@@ -26,6 +28,7 @@ from services.reporting.domain.models import (
     Report,
     TrainingReport,
 )
+from services.reporting.domain.periods import FIRST_YEAR, LAST_YEAR, PERIOD_PATTERN, period_problem
 from services.reporting.entrypoints.cache import ReportCache
 from services.reporting.entrypoints.consumers import CONSUMERS
 from services.reporting.entrypoints.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, to_csv, to_xlsx
@@ -38,7 +41,8 @@ from services.reporting.usecases.reports import AreaLevel
 from shared.kernel.auth import OptionalCaller, Principal, ensure_may_read, ensure_national_reader, require_principal
 from shared.kernel.contracts import Role, TrainingType
 from shared.kernel.runtime import Runtime, runtime_of
-from shared.kernel.validation import KABKOTA_CODE, PROVINCE_CODE, ProvinceCode, RegionCode
+from shared.kernel.settings import REGION_PATTERN
+from shared.kernel.validation import KABKOTA_CODE, PROVINCE_CODE
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
@@ -50,6 +54,29 @@ class Format(StrEnum):
     JSON = "json"
     CSV = "csv"
     XLSX = "xlsx"
+
+
+def ascii_digits(pattern: str) -> str:
+    """``pattern`` with ``\\d`` as the ASCII digits only: a regular expression's ``\\d`` also
+    matches other scripts' digits (``١٦``), which no code has and which cannot go into the
+    file name of an export."""
+    return pattern.replace(r"\d", "[0-9]")
+
+
+REGION = ascii_digits(REGION_PATTERN)
+PROVINCE = ascii_digits(PROVINCE_CODE)
+KABKOTA = ascii_digits(KABKOTA_CODE)
+Region = Annotated[str, StringConstraints(pattern=REGION)]
+Province = Annotated[str, StringConstraints(pattern=PROVINCE)]
+Kabkota = Annotated[str, StringConstraints(pattern=KABKOTA)]
+
+
+def _period_in_range(period: str | None) -> str | None:
+    """A period whose year the reports can select (``periods.period_problem``); the pattern is
+    checked before."""
+    if period is not None and (problem := period_problem(period)) is not None:
+        raise ValueError(problem)
+    return period
 
 
 def report_today() -> date:
@@ -69,7 +96,12 @@ AggregatesCaller = Annotated[Principal | None, Depends(aggregates_caller)]
 def filters(
     period: Annotated[
         str | None,
-        Query(pattern=r"^\d{4}(-(0[1-9]|1[0-2]))?$", description="YYYY or YYYY-MM (trainings by start date)"),
+        Query(
+            pattern=PERIOD_PATTERN,
+            description=f"YYYY or YYYY-MM, a year from {FIRST_YEAR} to {LAST_YEAR} (trainings by start date); "
+            "anything else is refused with 422",
+        ),
+        AfterValidator(_period_in_range),
     ] = None,
     role: Annotated[Role | None, Query(description="participant role at enrollment / facilitator role")] = None,
     training_type: Annotated[TrainingType | None, Query()] = None,
@@ -139,6 +171,7 @@ def render(report: Report, fmt: Format, table: str | None, name: str) -> Report 
         return Response(report.model_dump_json(), media_type="application/json")
     tables = report.tables()
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+    name = _file_name(name)
     if fmt is Format.XLSX:
         chosen = tables if table is None else {table: _table(tables, table)}
         meta = [
@@ -156,8 +189,13 @@ def render(report: Report, fmt: Format, table: str | None, name: str) -> Report 
     return Response(
         to_csv(_table(tables, chosen_name)),
         media_type=CSV_MEDIA_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="kotaku-{name}-{chosen_name}-{stamp}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="kotaku-{name}-{_file_name(chosen_name)}-{stamp}.csv"'},
     )
+
+
+def _file_name(text: str) -> str:
+    """``text`` as a part of a file name in a header: ASCII letters, digits, '.', '-' and '_'."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:100]
 
 
 def _table(tables: dict[str, Any], name: str) -> Any:
@@ -193,8 +231,8 @@ async def _answer(
 async def facilitator_counts(
     runtime: RuntimeDep,
     _caller: AggregatesCaller,
-    region: Annotated[RegionCode | None, Query()] = None,
-    province: Annotated[ProvinceCode | None, Query()] = None,
+    region: Annotated[Region | None, Query()] = None,
+    province: Annotated[Province | None, Query()] = None,
     role: Annotated[Role | None, Query()] = None,
 ) -> FacilitatorCounts:
     async with reading(runtime.pool) as reads:
@@ -235,7 +273,7 @@ async def region_report(
     lag: LagDep,
     how: ExportDep,
     f: FiltersDep,
-    region: Annotated[RegionCode, Path()],
+    region: Annotated[Region, Path()],
 ) -> Report | Response:
     if caller is not None and not runtime.settings.public_aggregates:
         ensure_may_read(caller, region)
@@ -266,13 +304,13 @@ def _area_report(level: AreaLevel, path: str, code_parameter: Any, summary: str)
 _area_report(
     "province",
     "/reports/provinces/{code}",
-    Path(pattern=PROVINCE_CODE, description="BPS province code, e.g. 16"),
+    Path(pattern=PROVINCE, description="BPS province code, e.g. 16"),
     "One province: facilitators by kota/kabupaten, its participants' trainings and OJT kelurahan",
 )
 _area_report(
     "kabkota",
     "/reports/kabkota/{code}",
-    Path(pattern=KABKOTA_CODE, description="kota/kabupaten code, e.g. 16.71"),
+    Path(pattern=KABKOTA, description="kota/kabupaten code, e.g. 16.71"),
     "One kota/kabupaten: facilitators by role, its participants' trainings and OJT kelurahan",
 )
 
