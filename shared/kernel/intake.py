@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ValidationError
 
 from shared.kernel.consumer import Consumer
 from shared.kernel.contracts.intake import FieldError, IntakeRejected
@@ -37,18 +37,17 @@ from shared.kernel.errors import DomainError, Forbidden
 from shared.kernel.http import ApiError
 from shared.kernel.outbox import UnitOfWork
 from shared.kernel.runtime import Runtime
+from shared.kernel.text import refused_character
 from shared.kernel.topics import Stream
-from shared.kernel.validation import ShortText
+from shared.kernel.validation import Identifier, Input, RegionCode
 
 INTAKE_NAMESPACE = uuid.UUID("6f1d3a52-2b7c-4c1e-9a55-0b1d9c3e7a11")
 
 
-class IntakeEnvelope(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    message_id: ShortText = Field(min_length=1, max_length=100)
-    type: str = Field(min_length=1, max_length=100)
-    region: str = Field(min_length=1, max_length=20)
+class IntakeEnvelope(Input):
+    message_id: Identifier
+    type: Identifier
+    region: RegionCode
     sent_at: AwareDatetime | None = None
     payload: dict[str, Any]
 
@@ -92,9 +91,18 @@ class IntakeMessage:
         return self.envelope.sent_at if self.envelope and self.envelope.sent_at else self.received_at
 
 
+def _printable_type(value: object) -> str:
+    """The sender's ``type`` as it may be echoed in a rejection: text without control characters."""
+    return value[:100] if isinstance(value, str) and refused_character(value) is None else ""
+
+
 def field_errors(exc: ValidationError, prefix: str = "") -> tuple[FieldError, ...]:
     return tuple(
-        FieldError(field=(prefix + ".".join(str(p) for p in e["loc"]))[:200], message=str(e["msg"])[:500])
+        FieldError(
+            field=(prefix + ".".join(str(p) for p in e["loc"]))[:200],
+            message=str(e["msg"])[:500],
+            code=str(e["type"])[:100],
+        )
         for e in exc.errors()[:50]
     )
 
@@ -111,6 +119,10 @@ def intake_decoder(stream: Stream, topic_prefix: str) -> Callable[[bytes | None,
         message_id = data.get("message_id")
         if not isinstance(message_id, str) or not 0 < len(message_id.strip()) <= 100:
             raise RejectedMessage("no_message_id", "without a message_id the sender cannot be answered")
+        if refused_character(message_id) is not None:
+            raise RejectedMessage(
+                "bad_message_id", "a message_id with control or invisible characters cannot be answered"
+            )
         try:
             envelope: IntakeEnvelope | None = IntakeEnvelope.model_validate(data)
             errors: tuple[FieldError, ...] = ()
@@ -157,7 +169,7 @@ def intake_consumer(name: str, stream: Stream, commands: Mapping[str, IntakeComm
                         new_event(
                             IntakeRejected(
                                 message_id=message.message_id,
-                                message_type=str(message.raw.get("type", ""))[:100],
+                                message_type=_printable_type(message.raw.get("type")),
                                 intake_topic=message.topic,
                                 reason=refusal.reason,
                                 detail=refusal.detail[:1000],

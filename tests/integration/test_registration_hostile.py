@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from shared.kernel.topics import REGISTRATION_INTAKE, REJECTIONS
 from tests.integration.conftest import REGION, Stack, metric_value
 from tests.integration.test_registration_support import API, events, person
-from tests.unit.test_registration_names import OTHER_JUNK, SEED_SPAM
+from tests.unit.test_names import OTHER_JUNK, SEED_SPAM
 
 pytestmark = pytest.mark.real
 

@@ -17,10 +17,10 @@ from services.registration.entrypoints.schemas import (
     OrgUnitIn,
     ReassignmentIn,
     RegisterFacilitator,
-    normalise_phone,
 )
 from shared.kernel.contracts import FacilitatorRegistered, Role, Speciality
 from shared.kernel.errors import DomainError
+from shared.kernel.text import normalise_phone
 
 
 def body(**changes: object) -> dict[str, object]:

@@ -243,7 +243,9 @@ def test_request_shapes_refuse_what_makes_no_sense() -> None:
     with pytest.raises(ValidationError, match="give records"):
         AttendanceSheet.model_validate({"session_id": "d1", "class_id": "A"})
     with pytest.raises(ValidationError, match="either facilitator_ids or class_id"):
-        OJTAssignments.model_validate({"kelurahan_code": KEL, "mentor": "m", "class_id": "A", "facilitator_ids": [P1]})
+        OJTAssignments.model_validate(
+            {"kelurahan_code": KEL, "mentor": "Pak Mentor", "class_id": "A", "facilitator_ids": [P1]}
+        )
     fact = {"kind": "assessment", "fact_id": "f1", "occurred_at": "2016-08-07T10:00:00+07:00"}
     with pytest.raises(ValidationError, match="score exceeds max_score"):
         SyncBatch.model_validate(

@@ -7,18 +7,25 @@ the state (reference data, duplicates, enrollments) live in the domain and the u
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import uuid
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Field, model_validator
 
-from services.registration.domain.names import FacilitatorName
 from services.registration.domain.reasons import DeactivationReason, WithdrawalReason
 from shared.kernel.contracts import OrgUnitLevel, Role, Speciality
-from shared.kernel.validation import KabkotaCode, Nik, ProvinceCode, RegionCode
+from shared.kernel.validation import (
+    Input,
+    KabkotaCode,
+    Nik,
+    OrgUnitCode,
+    PersonName,
+    Phone,
+    PlaceName,
+    ProvinceCode,
+    RegionCode,
+)
 
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2100, 12, 31)
@@ -28,43 +35,7 @@ EffectiveDate = Annotated[
 ]
 
 
-def normalise_phone(value: str) -> str:
-    """An Indonesian mobile or landline number as ``+62`` and digits. Spaces, hyphens, dots and
-    parentheses are ignored; a leading ``0`` means ``+62``."""
-    digits = re.sub(r"[\s().-]", "", value)
-    if digits.startswith("+"):
-        digits = digits[1:]
-    if not digits.isascii() or not digits.isdigit():
-        raise ValueError("a phone number has digits, spaces, hyphens, dots, parentheses and a leading + only")
-    if digits.startswith("0"):
-        digits = "62" + digits[1:]
-    if not digits.startswith("62") or not 8 <= len(digits) - 2 <= 12:
-        raise ValueError("not an Indonesian phone number (+62 or 0, then 8 to 12 digits)")
-    return "+" + digits
-
-
-Phone = Annotated[str, StringConstraints(min_length=1, max_length=30), AfterValidator(normalise_phone)]
-
-
-def _place_name(value: str) -> str:
-    value = unicodedata.normalize("NFC", value.strip())
-    for ch in value:
-        category = unicodedata.category(ch)
-        if category[0] in "LMN" or ch in " .,'-()/":
-            continue
-        raise ValueError(f"a place name has letters, digits, spaces and . , ' - ( ) / only, not U+{ord(ch):04X}")
-    return re.sub(" +", " ", value)
-
-
-PlaceName = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_place_name)]
-OrgUnitCode = Annotated[str, StringConstraints(pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")]
-
-
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class _InProvince(_Input):
+class _InProvince(Input):
     """An input naming a province and a kota/kabupaten: the kota/kabupaten must be in the province."""
 
     if TYPE_CHECKING:  # declared by each subclass, where its fields are in their order
@@ -85,7 +56,7 @@ class RegisterFacilitator(_InProvince):
     """A facilitator to register. ``nik`` is hashed on arrival and never returned or published."""
 
     nik: Nik = Field(description="16-digit national ID number (NIK)")
-    full_name: FacilitatorName = Field(description="the person's name; see 'What a name is' in docs/intake.md")
+    full_name: PersonName = Field(description="the person's name; see 'What a name is' in docs/intake.md")
     role: Role
     speciality: Speciality | None = Field(
         default=None,
@@ -107,10 +78,10 @@ class FacilitatorIn(RegisterFacilitator):
     phone: Phone | None = Field(default=None, description="optional; stored only as a keyed hash")
 
 
-class FacilitatorPatch(_Input):
+class FacilitatorPatch(Input):
     """``PATCH /api/v1/facilitators/{id}``: the fields to change. ``"phone": null`` removes the phone."""
 
-    full_name: FacilitatorName | None = None
+    full_name: PersonName | None = None
     phone: Phone | None = None
 
     @model_validator(mode="after")
@@ -122,11 +93,11 @@ class FacilitatorPatch(_Input):
         return self
 
 
-class UpdateFacilitator(_Input):
+class UpdateFacilitator(Input):
     """Intake: correct a facilitator's name (published as FacilitatorUpdated)."""
 
     facilitator_id: uuid.UUID
-    full_name: FacilitatorName
+    full_name: PersonName
 
 
 class ReassignmentIn(_InProvince):
@@ -150,14 +121,14 @@ class ReassignFacilitator(_InProvince):
     effective_from: EffectiveDate
 
 
-class DeactivationIn(_Input):
+class DeactivationIn(Input):
     """``POST /api/v1/facilitators/{id}/deactivation``."""
 
     reason: DeactivationReason
     effective_from: EffectiveDate | None = Field(default=None, description="the day of the request if omitted")
 
 
-class DeactivateFacilitator(_Input):
+class DeactivateFacilitator(Input):
     """Intake: the facilitator left the program; open enrollments are withdrawn."""
 
     facilitator_id: uuid.UUID
@@ -168,18 +139,18 @@ class DeactivateFacilitator(_Input):
 # -- enrollments --------------------------------------------------------------------------------
 
 
-class EnrollmentIn(_Input):
+class EnrollmentIn(Input):
     facilitator_id: uuid.UUID
 
 
-class EnrollFacilitator(_Input):
+class EnrollFacilitator(Input):
     """Intake: enroll a facilitator into a training the training service has scheduled."""
 
     training_id: uuid.UUID
     facilitator_id: uuid.UUID
 
 
-class WithdrawEnrollment(_Input):
+class WithdrawEnrollment(Input):
     """Intake: withdraw an enrollment (not possible once the training is closed)."""
 
     training_id: uuid.UUID
@@ -190,7 +161,7 @@ class WithdrawEnrollment(_Input):
 # -- reference data -----------------------------------------------------------------------------
 
 
-class OrgUnitIn(_Input):
+class OrgUnitIn(Input):
     """``POST /api/v1/orgunits``: a new unit. The level and the parent follow from the code."""
 
     code: OrgUnitCode = Field(description="Kemendagri/BPS code with dots: 16, 16.71, 16.71.01, 16.71.01.1001")
@@ -211,14 +182,14 @@ class OrgUnitIn(_Input):
         return self
 
 
-class OrgUnitPut(_Input):
+class OrgUnitPut(Input):
     """``PUT /api/v1/orgunits/{code}``: add or rename the unit."""
 
     name: PlaceName
     effective_from: EffectiveDate
 
 
-class RegionAssignmentIn(_Input):
+class RegionAssignmentIn(Input):
     """``POST /api/v1/orgunits/{province_code}/region-assignments``."""
 
     region: RegionCode
@@ -232,7 +203,7 @@ class ImportRow(_InProvince):
     """One row of a facilitator CSV; the columns are the field names. The region is the file's."""
 
     nik: Nik
-    full_name: FacilitatorName
+    full_name: PersonName
     role: Role
     speciality: Speciality | None = None
     province_code: ProvinceCode

@@ -107,16 +107,14 @@ async def close_training(
     )
 
 
-INTAKE = intake_consumer(
-    "training.intake",
-    TRAINING_INTAKE,
-    {
-        "ScheduleTraining": IntakeCommand(ScheduleTrainingIntake, schedule_training),
-        "RecordAttendance": IntakeCommand(RecordAttendanceIntake, _facts(facts.record_attendance)),
-        "ScoreAssessments": IntakeCommand(ScoreAssessmentsIntake, _facts(facts.record_assessments)),
-        "AssignOJT": IntakeCommand(AssignOJTIntake, _facts(facts.assign_ojt)),
-        "CompleteOJT": IntakeCommand(CompleteOJTIntake, _facts(facts.complete_ojt)),
-        "SyncFacts": IntakeCommand(SyncFactsIntake, sync_facts),
-        "CloseTraining": IntakeCommand(CloseTrainingIntake, close_training),
-    },
-)
+COMMANDS: dict[str, IntakeCommand] = {
+    "ScheduleTraining": IntakeCommand(ScheduleTrainingIntake, schedule_training),
+    "RecordAttendance": IntakeCommand(RecordAttendanceIntake, _facts(facts.record_attendance)),
+    "ScoreAssessments": IntakeCommand(ScoreAssessmentsIntake, _facts(facts.record_assessments)),
+    "AssignOJT": IntakeCommand(AssignOJTIntake, _facts(facts.assign_ojt)),
+    "CompleteOJT": IntakeCommand(CompleteOJTIntake, _facts(facts.complete_ojt)),
+    "SyncFacts": IntakeCommand(SyncFactsIntake, sync_facts),
+    "CloseTraining": IntakeCommand(CloseTrainingIntake, close_training),
+}
+
+INTAKE = intake_consumer("training.intake", TRAINING_INTAKE, COMMANDS)

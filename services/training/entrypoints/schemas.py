@@ -7,7 +7,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from services.training import domain
 from services.training.domain import Fact, Schedule
@@ -30,60 +30,90 @@ from shared.kernel.contracts import (
     Module,
     Role,
     Session,
+    SessionKind,
     TrainingClass,
     TrainingType,
 )
 from shared.kernel.fields import build
-from shared.kernel.validation import RegionCode, ShortText
+from shared.kernel.validation import (
+    Identifier,
+    Input,
+    KelurahanCode,
+    Label,
+    Note,
+    PersonName,
+    RegionCode,
+    ShortId,
+    Title,
+)
 
 FactId = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=100,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$",
-        description="the recorder's own unique id of this fact; a fact sent again with it is a duplicate",
-    ),
+    Identifier, Field(description="the recorder's own unique id of this fact; a fact sent again with it is a duplicate")
 ]
-ClassId = Annotated[str, Field(min_length=1, max_length=40)]
-KelurahanCode = Annotated[str, Field(pattern=r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$", description="e.g. 16.71.01.1005")]
-Title = Annotated[str, Field(min_length=1, max_length=300)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 MAX_FACTS = 5000
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class ModuleIn(Input):
+    """A training module, e.g. "Dasar Program KOTAKU" (published as a ``Module``)."""
+
+    code: ShortId
+    title: Label
 
 
-class ScheduleDetails(_Strict):
+class ClassIn(Input):
+    """A class of about 20-30 participants led by two trainers (pemandu)."""
+
+    class_id: ShortId
+    name: Annotated[Label, Field(max_length=100)]
+    trainers: list[PersonName] = Field(default_factory=list, max_length=4)
+
+
+class SessionIn(Input):
+    """One session (a day or half day) of a training, in the classroom or on the job."""
+
+    session_id: ShortId
+    date: date
+    kind: SessionKind
+    module_code: ShortId | None = None
+
+
+class CompletionRuleIn(Input):
+    """What a participant must do to complete the training."""
+
+    min_attendance_ratio: float = Field(default=0.9, ge=0, le=1)
+    require_post_test: bool = True
+    require_ojt: bool = True
+
+
+class ScheduleDetails(Input):
     """What can change about a training after it was scheduled."""
 
     title: Title
-    organiser: Name
-    venue: Annotated[str, Field(min_length=1, max_length=300)]
+    organiser: Label
+    venue: Title
     start_date: date
     end_date: date
     capacity: int = Field(ge=1, le=5000)
     eligible_roles: list[Role] = Field(min_length=1)
-    modules: list[Module] = Field(default_factory=list, max_length=50)
-    classes: list[TrainingClass] = Field(
+    modules: list[ModuleIn] = Field(default_factory=list, max_length=50)
+    classes: list[ClassIn] = Field(
         default_factory=list, max_length=200, description="classes of about 20-30 with two trainers each"
     )
-    sessions: list[Session] = Field(
+    sessions: list[SessionIn] = Field(
         default_factory=list, max_length=500, description="sessions (days or half days), in the classroom or OJT"
     )
-    completion_rule: CompletionRule = Field(default_factory=CompletionRule)
+    completion_rule: CompletionRuleIn = Field(default_factory=CompletionRuleIn)
 
     def schedule(self) -> Schedule:
         return build(
             Schedule,
             self,
             eligible_roles=tuple(self.eligible_roles),
-            modules=tuple(self.modules),
-            classes=tuple(self.classes),
-            sessions=tuple(self.sessions),
+            modules=tuple(build(Module, m) for m in self.modules),
+            classes=tuple(build(TrainingClass, c, trainers=list(c.trainers)) for c in self.classes),
+            sessions=tuple(build(Session, s) for s in self.sessions),
+            completion_rule=build(CompletionRule, self.completion_rule),
         )
 
 
@@ -98,41 +128,41 @@ class ScheduleTraining(ScheduleDetails):
         return ScheduleCommand(self.region, self.training_type, self.schedule(), self.training_id)
 
 
-class CancelTraining(_Strict):
-    reason: ShortText = ""
+class CancelTraining(Input):
+    reason: Note = ""
 
 
-class ClassAssignment(_Strict):
+class ClassAssignment(Input):
     facilitator_id: uuid.UUID
-    class_id: ClassId
+    class_id: ShortId
 
 
-class ClassAssignments(_Strict):
+class ClassAssignments(Input):
     assignments: list[ClassAssignment] = Field(min_length=1, max_length=MAX_FACTS)
 
     def command(self, training_id: uuid.UUID) -> AssignClasses:
         return AssignClasses(training_id, tuple(Assignment(a.facilitator_id, a.class_id) for a in self.assignments))
 
 
-class AttendanceRecord(_Strict):
+class AttendanceRecord(Input):
     facilitator_id: uuid.UUID
     status: AttendanceStatus
-    note: ShortText = ""
+    note: Note = ""
     fact_id: FactId | None = None
 
 
-class AttendanceSheet(_Strict):
+class AttendanceSheet(Input):
     """Attendance at one session: one participant, a few, or a whole class sheet.
 
     With ``class_id`` and ``default_status``, every participant of the class not listed in
     ``records`` gets ``default_status`` (the usual sheet: everyone present but the exceptions).
     ``sheet_id`` makes a resent sheet a duplicate instead of a second record."""
 
-    session_id: Annotated[str, Field(min_length=1, max_length=40)]
+    session_id: ShortId
     occurred_at: AwareDatetime | None = Field(default=None, description="when it was taken; now if omitted")
-    class_id: ClassId | None = None
+    class_id: ShortId | None = None
     default_status: AttendanceStatus | None = None
-    sheet_id: Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9._:\-]+$")] | None = None
+    sheet_id: Identifier | None = None
     records: list[AttendanceRecord] = Field(default_factory=list, max_length=1000)
 
     @model_validator(mode="after")
@@ -148,13 +178,13 @@ class AttendanceSheet(_Strict):
         return build(RecordAttendance, self, training_id=training_id, records=records)
 
 
-class Score(_Strict):
+class Score(Input):
     facilitator_id: uuid.UUID
     score: float = Field(ge=0)
     fact_id: FactId | None = None
 
 
-class Assessments(_Strict):
+class Assessments(Input):
     """Pre-test or post-test scores of one or many participants, out of ``max_score``."""
 
     kind: AssessmentKind
@@ -174,14 +204,14 @@ class Assessments(_Strict):
         return build(ScoreAssessments, self, training_id=training_id, scores=scores)
 
 
-class OJTAssignments(_Strict):
+class OJTAssignments(Input):
     """Assign participants (listed, or a whole class) to OJT in a kelurahan."""
 
     kelurahan_code: KelurahanCode
-    mentor: Name
-    task: ShortText = ""
+    mentor: Label
+    task: Note = ""
     facilitator_ids: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_FACTS)
-    class_id: ClassId | None = None
+    class_id: ShortId | None = None
     occurred_at: AwareDatetime | None = None
 
     @model_validator(mode="after")
@@ -194,10 +224,10 @@ class OJTAssignments(_Strict):
         return build(AssignOJT, self, training_id=training_id, facilitator_ids=tuple(self.facilitator_ids))
 
 
-class OJTCompletionIn(_Strict):
+class OJTCompletionIn(Input):
     facilitator_id: uuid.UUID
     kelurahan_code: KelurahanCode
-    report: ShortText = ""
+    report: Note = ""
     rating: int = Field(ge=1, le=5)
     occurred_at: AwareDatetime | None = None
     fact_id: FactId | None = None
@@ -209,7 +239,7 @@ class OJTCompletionIn(_Strict):
 # -- offline sync: self-contained facts, each with its own id and time --------------------------
 
 
-class _FactIn(_Strict):
+class _FactIn(Input):
     fact_id: FactId
     occurred_at: AwareDatetime
     facilitator_id: uuid.UUID
@@ -217,9 +247,9 @@ class _FactIn(_Strict):
 
 class AttendanceFact(_FactIn):
     kind: Literal["attendance"]
-    session_id: Annotated[str, Field(min_length=1, max_length=40)]
+    session_id: ShortId
     status: AttendanceStatus
-    note: ShortText = ""
+    note: Note = ""
 
 
 class AssessmentFact(_FactIn):
@@ -238,25 +268,25 @@ class AssessmentFact(_FactIn):
 class OJTAssignmentFact(_FactIn):
     kind: Literal["ojt_assignment"]
     kelurahan_code: KelurahanCode
-    mentor: Name
-    task: ShortText = ""
+    mentor: Label
+    task: Note = ""
 
 
 class OJTCompletionFact(_FactIn):
     kind: Literal["ojt_completion"]
     kelurahan_code: KelurahanCode
-    report: ShortText = ""
+    report: Note = ""
     rating: int = Field(ge=1, le=5)
 
 
 FactIn = Annotated[AttendanceFact | AssessmentFact | OJTAssignmentFact | OJTCompletionFact, Field(discriminator="kind")]
 
 
-class SyncBatch(_Strict):
+class SyncBatch(Input):
     """Facts recorded offline, in any order, possibly sent before (duplicates are recognised by
     ``fact_id``)."""
 
-    device_id: Annotated[str, Field(max_length=100)] | None = None
+    device_id: Identifier | None = None
     facts: list[FactIn] = Field(min_length=1, max_length=MAX_FACTS)
 
     def command(self, training_id: uuid.UUID) -> SyncFacts:
@@ -279,7 +309,7 @@ def fact_of(item: FactIn) -> Fact:
 # -- intake variants: the same commands, naming the training in the payload ----------------------
 
 
-class _OfTraining(BaseModel):
+class _OfTraining(Input):
     training_id: uuid.UUID
 
 
@@ -303,7 +333,7 @@ class SyncFactsIntake(SyncBatch, _OfTraining):
     pass
 
 
-class CloseTrainingIntake(_Strict, _OfTraining):
+class CloseTrainingIntake(_OfTraining):
     pass
 
 

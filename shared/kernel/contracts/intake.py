@@ -11,6 +11,7 @@ from shared.kernel.topics import REJECTIONS
 class FieldError(ContractModel):
     field: str = Field(max_length=200)
     message: str = Field(max_length=500)
+    code: str = Field(default="", max_length=100, description="the rule broken, as the type of an HTTP 422 detail")
 
 
 class IntakeRejected(EventPayload):

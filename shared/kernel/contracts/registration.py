@@ -14,10 +14,10 @@ from shared.kernel.validation import (
     KABKOTA_CODE,
     ORGUNIT_CODE,
     PROVINCE_CODE,
+    EventName,
+    EventText,
     KabkotaCode,
-    PersonName,
     ProvinceCode,
-    ShortText,
 )
 
 
@@ -101,7 +101,7 @@ class FacilitatorUpdated(FacilitatorEvent):
 
     event_type = "FacilitatorUpdated"
 
-    full_name: PersonName
+    full_name: EventName
 
 
 class FacilitatorReassigned(FacilitatorEvent):
@@ -125,7 +125,7 @@ class FacilitatorDeactivated(FacilitatorEvent):
     event_type = "FacilitatorDeactivated"
 
     effective_from: date
-    reason: ShortText = ""
+    reason: EventText = ""
 
 
 class EnrollmentEvent(EventPayload):

@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from shared.kernel.contracts.registration import Role
 from shared.kernel.envelope import ContractModel, EventPayload
 from shared.kernel.topics import PARTICIPATION, TRAINING
-from shared.kernel.validation import KELURAHAN_CODE, ShortText
+from shared.kernel.validation import KELURAHAN_CODE, EventText
 
 
 class TrainingType(StrEnum):
@@ -148,7 +148,7 @@ class TrainingUpdated(TrainingEvent):
 class TrainingCancelled(TrainingEvent):
     event_type = "TrainingCancelled"
 
-    reason: ShortText = ""
+    reason: EventText = ""
 
 
 class TrainingClosed(TrainingEvent):
@@ -168,7 +168,7 @@ class AttendanceRecorded(ParticipationEvent):
     session_id: str = Field(min_length=1, max_length=40)
     facilitator_id: uuid.UUID
     status: AttendanceStatus
-    note: ShortText = ""
+    note: EventText = ""
     fact_id: FactId = None
 
 
@@ -196,7 +196,7 @@ class OJTAssigned(ParticipantEvent):
 
     kelurahan_code: str = Field(pattern=KELURAHAN_CODE)
     mentor: str = Field(min_length=1, max_length=200)
-    task: ShortText = ""
+    task: EventText = ""
     fact_id: FactId = None
 
 
@@ -206,7 +206,7 @@ class OJTCompleted(ParticipantEvent):
     event_type = "OJTCompleted"
 
     kelurahan_code: str = Field(pattern=KELURAHAN_CODE)
-    report: ShortText = ""
+    report: EventText = ""
     rating: int = Field(ge=1, le=5)
     fact_id: FactId = None
 
