@@ -467,7 +467,9 @@ async def test_aggregates_need_a_credential_when_not_public(stack: Stack) -> Non
         r = await http.get("/api/v1/reports/national")
         assert r.status_code == 401
         assert r.json()["error"]["code"] == "credential_required"
-        assert (await http.get("/api/v1/reports/national", headers=stack.auth("oc02"))).status_code == 200
+        r = await http.get("/api/v1/reports/national", headers=stack.auth("oc02"))  # national figures
+        assert (r.status_code, r.json()["error"]["code"]) == (403, "national_reader_required")
+        assert (await http.get(f"/api/v1/reports/regions/{REGION}", headers=stack.auth("oc02"))).status_code == 200
         r = await http.get(f"/api/v1/reports/regions/{OTHER}", headers=stack.auth("oc02"))
         assert r.status_code == 403
         assert (await http.get(f"/api/v1/reports/regions/{OTHER}", headers=stack.auth("national"))).status_code == 200

@@ -219,7 +219,11 @@ class AreaReport(Report):
     level: str
     code: str
     name: str
-    regions: list[str]
+    region: str | None = Field(
+        description="the OC region the province is assigned to (None while no assignment was applied); "
+        "with aggregates not public, only a credential of this region (or a national one) reads the report"
+    )
+    regions: list[str] = Field(description="the regions the area's facilitators belong to")
     facilitators_active: int
     facilitators_total: int
     enrolled: int

@@ -3,6 +3,10 @@
 National overview -> region -> province -> kota/kabupaten -> training. Every table has CSV and
 XLSX export buttons (links to the JSON API's exports with the same filters). Nothing is loaded
 from elsewhere: no script, no web font, no CDN. Only aggregates are shown (no person's name).
+
+Who reads what is the JSON API's rule (``http.Reader``): with aggregates not public, a region
+credential reads its regions' pages only (403 ``region_forbidden`` otherwise), and the national
+overview sends it on to its region's page (303).
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
@@ -23,13 +27,16 @@ from services.reporting.domain.models import AreaCompletion, Filters, Report
 from services.reporting.entrypoints import charts
 from services.reporting.entrypoints.http import (
     WIB,
-    AggregatesCaller,
+    AggregatesReader,
     FiltersDep,
     Kabkota,
     LagDep,
     Province,
+    Reader,
     Region,
+    area_check,
     report_today,
+    training_check,
 )
 from services.reporting.entrypoints.lag import SOURCE as LAG_SOURCE
 from services.reporting.repositories.reads import reading
@@ -104,8 +111,10 @@ def _page(name: str, request: Request, filters: Filters, report: Report, api_pat
 
 @router.get("/", response_class=HTMLResponse)
 async def national_page(
-    request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, lag: LagDep, f: FiltersDep
-) -> HTMLResponse:
+    request: Request, runtime: RuntimeDep, reader: AggregatesReader, lag: LagDep, f: FiltersDep
+) -> Response:
+    if reader.regions is not None:  # a region credential: its (first) region's page, same filters
+        return RedirectResponse(f"/regions/{min(reader.regions)}{_query(f)}", status_code=303)
     lag_now = await lag.current()
     async with reading(runtime.pool) as reads:
         report = await reports.national(reads, f, report_today(), lag_now, LAG_SOURCE)
@@ -123,8 +132,9 @@ async def national_page(
 
 @router.get("/regions/{region}", response_class=HTMLResponse)
 async def region_page(
-    request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, lag: LagDep, f: FiltersDep, region: Region
+    request: Request, runtime: RuntimeDep, reader: AggregatesReader, lag: LagDep, f: FiltersDep, region: Region
 ) -> HTMLResponse:
+    reader.ensure_region(region, f"region {region}")
     lag_now = await lag.current()
     async with reading(runtime.pool) as reads:
         report = await reports.region(reads, region, f, report_today(), lag_now)
@@ -145,24 +155,25 @@ async def region_page(
 
 @router.get("/provinces/{code}", response_class=HTMLResponse)
 async def province_page(
-    request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, f: FiltersDep, code: Province
+    request: Request, runtime: RuntimeDep, reader: AggregatesReader, f: FiltersDep, code: Province
 ) -> HTMLResponse:
-    return await _area_page(request, runtime, f, "province", code, "/api/v1/reports/provinces", "Province")
+    return await _area_page(request, runtime, reader, f, "province", code, "/api/v1/reports/provinces", "Province")
 
 
 @router.get("/kabkota/{code}", response_class=HTMLResponse)
 async def kabkota_page(
-    request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, f: FiltersDep, code: Kabkota
+    request: Request, runtime: RuntimeDep, reader: AggregatesReader, f: FiltersDep, code: Kabkota
 ) -> HTMLResponse:
-    return await _area_page(request, runtime, f, "kabkota", code, "/api/v1/reports/kabkota", "Kota/Kabupaten")
+    return await _area_page(request, runtime, reader, f, "kabkota", code, "/api/v1/reports/kabkota", "Kota/Kabupaten")
 
 
 @router.get("/trainings/{training_id}", response_class=HTMLResponse)
 async def training_page(
-    request: Request, runtime: RuntimeDep, _caller: AggregatesCaller, training_id: uuid.UUID
+    request: Request, runtime: RuntimeDep, reader: AggregatesReader, training_id: uuid.UUID
 ) -> HTMLResponse:
     async with reading(runtime.pool) as reads:
         report = await reports.training(reads, training_id, report_today())
+    training_check(reader)(report)
     return _page(
         "training.html",
         request,
@@ -185,11 +196,19 @@ async def training_page(
 
 
 async def _area_page(
-    request: Request, runtime: Runtime, f: Filters, level: AreaLevel, code: str, api_root: str, kind: str
+    request: Request,
+    runtime: Runtime,
+    reader: Reader,
+    f: Filters,
+    level: AreaLevel,
+    code: str,
+    api_root: str,
+    kind: str,
 ) -> HTMLResponse:
     """The page of one province or kota/kabupaten: its report, exported from ``api_root``/``code``."""
     async with reading(runtime.pool) as reads:
         report = await reports.area(reads, level, code, f)
+    area_check(reader)(report)
     by = "kota/kabupaten" if report.level == "province" else "role"
     return _page(
         "area.html",

@@ -1,7 +1,11 @@
 """HTTP entrypoints of the reporting service (``/api/v1``): JSON, or any table as CSV / XLSX.
 
-Aggregates are readable without a credential unless ``KOTAKU_PUBLIC_AGGREGATES=false``; anything
-about a named person (a facilitator's history) needs a national read credential.
+Aggregates are readable without a credential unless ``KOTAKU_PUBLIC_AGGREGATES=false``. Then every
+report needs a credential, and a region credential reads only its own regions' data (:class:`Reader`):
+its region's report, the reports of provinces (and their kota/kabupaten) assigned to its region,
+its region's trainings, and facilitator counts of its region; the national report needs a
+national or admin credential. Anything about a named person (a facilitator's history) needs a
+national read credential in any case.
 """
 
 from __future__ import annotations
@@ -38,8 +42,9 @@ from services.reporting.repositories.reads import reading
 from services.reporting.usecases import reports
 from services.reporting.usecases.ports import ReportReads
 from services.reporting.usecases.reports import AreaLevel
-from shared.kernel.auth import OptionalCaller, Principal, ensure_may_read, ensure_national_reader, require_principal
+from shared.kernel.auth import OptionalCaller, Principal, ensure_national_reader, require_principal
 from shared.kernel.contracts import Role, TrainingType
+from shared.kernel.errors import Forbidden
 from shared.kernel.runtime import Runtime, runtime_of
 from shared.kernel.settings import REGION_PATTERN
 from shared.kernel.validation import KABKOTA_CODE, PROVINCE_CODE
@@ -83,14 +88,47 @@ def report_today() -> date:
     return datetime.now(WIB).date()
 
 
-def aggregates_caller(request: Request, principal: OptionalCaller) -> Principal | None:
-    """Aggregates are public by default; with ``public_aggregates`` off, a credential is needed."""
-    if principal is None and not runtime_of(request).settings.public_aggregates:
-        require_principal(None)
-    return principal
+@dataclass(frozen=True)
+class Reader:
+    """The caller of an aggregate report and the regions whose data it may read: ``regions`` is
+    None for every region (aggregates public, or a national or admin credential)."""
+
+    principal: Principal | None
+    regions: frozenset[str] | None = None
+
+    def may_read(self, region: str | None) -> bool:
+        return self.regions is None or (region is not None and region in self.regions)
+
+    def ensure_region(self, region: str | None, what: str) -> None:
+        """403 ``region_forbidden`` unless the caller may read ``region``'s data (``what`` names it)."""
+        if not self.may_read(region):
+            raise Forbidden(
+                "region_forbidden",
+                f"this credential reads the data of its own regions only, and {what} is not theirs",
+                {"regions": sorted(self.regions or ())},
+            )
+
+    def ensure_national(self) -> None:
+        """403 ``national_reader_required`` for a credential limited to some regions."""
+        if self.regions is not None:
+            own = ", ".join(f"/api/v1/reports/regions/{r}" for r in sorted(self.regions))
+            raise Forbidden(
+                "national_reader_required",
+                f"national figures need a national or admin credential; this one reads {own}",
+                {"regions": sorted(self.regions)},
+            )
 
 
-AggregatesCaller = Annotated[Principal | None, Depends(aggregates_caller)]
+def aggregates_reader(request: Request, principal: OptionalCaller) -> Reader:
+    """Aggregates are public by default: anyone reads every region. With ``public_aggregates``
+    off, a credential is needed (401) and a region credential reads only its regions."""
+    if runtime_of(request).settings.public_aggregates:
+        return Reader(principal)
+    caller = require_principal(principal)
+    return Reader(caller, None if caller.reads_everything else caller.regions)
+
+
+AggregatesReader = Annotated[Reader, Depends(aggregates_reader)]
 
 
 def filters(
@@ -211,16 +249,41 @@ async def _answer(
     name: str,
     *,
     cached: bool = True,
+    check: Callable[[Report], None] | None = None,
 ) -> Report | Response:
-    """The report ``read`` builds from one snapshot of the read models, rendered; aggregates come
-    through the report cache (``cache.py``), a named person's data never does."""
+    """The report ``read`` builds from one snapshot of the read models, rendered once ``check``
+    (who may read it, when that depends on what it is about) accepted it; aggregates come through
+    the report cache (``cache.py``), a named person's data never does."""
 
     async def build() -> Report:
         async with reading(runtime.pool) as reads:
             return await read(reads)
 
     report = await how.cache.get(how.key, build) if cached and how.cache else await build()
+    if check is not None:
+        check(report)
     return render(report, how.format, how.table, name)
+
+
+def area_check(reader: Reader) -> Callable[[Report], None]:
+    """An area's report is its province's region's data (``AreaReport.region``: the province's
+    assignment in the read model); a province not assigned yet is nobody's region."""
+
+    def check(report: Report) -> None:
+        if isinstance(report, AreaReport):
+            reader.ensure_region(report.region, f"province {report.code[:2]}")
+
+    return check
+
+
+def training_check(reader: Reader) -> Callable[[Report], None]:
+    """A training's report is its region's data (the region of its TrainingScheduled)."""
+
+    def check(report: Report) -> None:
+        if isinstance(report, TrainingReport):
+            reader.ensure_region(report.training.region, f"training {report.training.training_id}")
+
+    return check
 
 
 @router.get(
@@ -230,13 +293,17 @@ async def _answer(
 )
 async def facilitator_counts(
     runtime: RuntimeDep,
-    _caller: AggregatesCaller,
-    region: Annotated[Region | None, Query()] = None,
+    reader: AggregatesReader,
+    region: Annotated[Region | None, Query(description="default: every region the caller may read")] = None,
     province: Annotated[Province | None, Query()] = None,
     role: Annotated[Role | None, Query()] = None,
 ) -> FacilitatorCounts:
+    if region is not None:
+        reader.ensure_region(region, f"region {region}")
     async with reading(runtime.pool) as reads:
-        return await reports.facilitator_counts(reads, region, province, role.value if role else None)
+        return await reports.facilitator_counts(
+            reads, region, province, role.value if role else None, regions=reader.regions
+        )
 
 
 @router.get(
@@ -247,11 +314,12 @@ async def facilitator_counts(
 )
 async def national_report(
     runtime: RuntimeDep,
-    _caller: AggregatesCaller,
+    reader: AggregatesReader,
     lag: LagDep,
     how: ExportDep,
     f: FiltersDep,
 ) -> Report | Response:
+    reader.ensure_national()
     lag_now = await lag.current()
     return await _answer(
         runtime,
@@ -269,14 +337,13 @@ async def national_report(
 )
 async def region_report(
     runtime: RuntimeDep,
-    caller: AggregatesCaller,
+    reader: AggregatesReader,
     lag: LagDep,
     how: ExportDep,
     f: FiltersDep,
     region: Annotated[Region, Path()],
 ) -> Report | Response:
-    if caller is not None and not runtime.settings.public_aggregates:
-        ensure_may_read(caller, region)
+    reader.ensure_region(region, f"region {region}")
     lag_now = await lag.current()
     return await _answer(
         runtime,
@@ -293,12 +360,18 @@ def _area_report(level: AreaLevel, path: str, code_parameter: Any, summary: str)
     @router.get(path, response_model=AreaReport, responses=EXPORTS, summary=summary, name=f"{level}_report")
     async def area_report(
         runtime: RuntimeDep,
-        _caller: AggregatesCaller,
+        reader: AggregatesReader,
         how: ExportDep,
         f: FiltersDep,
         code: str = code_parameter,
     ) -> Report | Response:
-        return await _answer(runtime, lambda reads: reports.area(reads, level, code, f), how, f"{level}-{code}")
+        return await _answer(
+            runtime,
+            lambda reads: reports.area(reads, level, code, f),
+            how,
+            f"{level}-{code}",
+            check=area_check(reader),
+        )
 
 
 _area_report(
@@ -323,7 +396,7 @@ _area_report(
 )
 async def training_report(
     runtime: RuntimeDep,
-    _caller: AggregatesCaller,
+    reader: AggregatesReader,
     training_id: uuid.UUID,
     how: ExportDep,
 ) -> Report | Response:
@@ -332,6 +405,7 @@ async def training_report(
         lambda reads: reports.training(reads, training_id, report_today()),
         how,
         f"training-{training_id}",
+        check=training_check(reader),
     )
 
 

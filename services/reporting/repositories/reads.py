@@ -62,6 +62,7 @@ REGIONS_OF_AREA = """
 SELECT DISTINCT region FROM facilitator_totals WHERE province_code = $1 AND ($2::text IS NULL OR kabkota_code = $2)
 ORDER BY region
 """
+REGION_OF_PROVINCE = "SELECT region FROM province_regions WHERE province_code = $1"
 
 _COMPLETION = (
     """
@@ -294,6 +295,10 @@ class PgReportReads:
 
     async def regions_of_area(self, province: str, kabkota: str | None) -> Sequence[str]:
         return [r["region"] for r in await self.conn.fetch(REGIONS_OF_AREA, province, kabkota)]
+
+    async def region_of_province(self, province: str) -> str | None:
+        region: str | None = await self.conn.fetchval(REGION_OF_PROVINCE, province)
+        return region
 
     async def completion(self, level: Level, code: str | None, f: TrainingFilter, role: str | None) -> Sequence[Row]:
         return await self.conn.fetch(_COMPLETION_OF[level], *_training_args(f), role, code)

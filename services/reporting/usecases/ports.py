@@ -48,6 +48,10 @@ class ReportReads(Protocol):
     async def regions_of_area(self, province: str, kabkota: str | None) -> Sequence[str]:
         """The regions facilitators of the area belong to."""
 
+    async def region_of_province(self, province: str) -> str | None:
+        """The OC region the province is assigned to (the newest ProvinceAssignedToRegion applied),
+        None if none was."""
+
     async def completion(self, level: Level, code: str | None, f: TrainingFilter, role: str | None) -> Sequence[Row]:
         """code, enrolled, withdrawn, completed, not_completed, certified, ojt_completed: per
         province (national, region: code may be None for every region), per kota/kabupaten

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, Literal, TypeVar
 
@@ -141,10 +141,20 @@ def _ojt(rows: Sequence[Row], names: dict[str, str]) -> list[KelurahanOJT]:
 
 
 async def facilitator_counts(
-    reads: ReportReads, region: str | None, province: str | None, role: str | None
+    reads: ReportReads,
+    region: str | None,
+    province: str | None,
+    role: str | None,
+    *,
+    regions: Collection[str] | None = None,
 ) -> FacilitatorCounts:
-    """Registered facilitators per region and province (active and inactive)."""
-    rows = [AreaCount.model_validate(dict(r)) for r in await reads.facilitator_counts(region, province, role)]
+    """Registered facilitators per region and province (active and inactive); of ``regions``
+    only, when given (the regions the caller may read)."""
+    rows = [
+        AreaCount.model_validate(dict(r))
+        for r in await reads.facilitator_counts(region, province, role)
+        if regions is None or r["region"] in regions
+    ]
     fresh = await reads.data_as_of()
     return FacilitatorCounts(
         total=sum(r.facilitators for r in rows),
@@ -232,6 +242,7 @@ async def area(reads: ReportReads, level: AreaLevel, code: str, filters: Filters
     facilitators, completion, trainings = await _area_rows(reads, level, code, f, filters.role)
     ojt = await reads.ojt_of(level, code, f, filters.role)
     regions = await reads.regions_of_area(code[:2], None if level == "province" else code)
+    region = await reads.region_of_province(code[:2])
     names = await _names(
         reads, [code, *(r["code"] for r in (*facilitators, *completion)), *(r["kelurahan_code"] for r in ojt)]
     )
@@ -250,6 +261,7 @@ async def area(reads: ReportReads, level: AreaLevel, code: str, filters: Filters
         level=level,
         code=code,
         name=display_name(code, names),
+        region=region,
         regions=list(regions),
         **_facilitator_totals(by_area),
         enrolled=sum(c.enrolled for c in by_completion),

@@ -25,6 +25,7 @@ class FakeReads:
     by_region: list[dict[str, Any]] = field(default_factory=list)
     facilitators: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by level
     regions: list[str] = field(default_factory=list)
+    province_regions: dict[str, str] = field(default_factory=dict)
     completions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by level
     months: list[dict[str, Any]] = field(default_factory=list)
     completeness: list[dict[str, Any]] = field(default_factory=list)
@@ -70,6 +71,10 @@ class FakeReads:
     async def regions_of_area(self, province: str, kabkota: str | None) -> Sequence[str]:
         self._call("regions_of_area", province, kabkota)
         return self.regions
+
+    async def region_of_province(self, province: str) -> str | None:
+        self._call("region_of_province", province)
+        return self.province_regions.get(province)
 
     async def completion(self, level: Level, code: str | None, f: TrainingFilter, role: str | None) -> Sequence[Row]:
         self._call("completion", level, code, f, role)

@@ -71,6 +71,19 @@ async def test_facilitator_counts_sum_the_rows_and_tell_the_freshness() -> None:
     assert reads.asked("facilitator_counts") == [("oc02", None, "askot")]
 
 
+async def test_facilitator_counts_of_some_regions_leave_the_other_regions_out_of_rows_and_total() -> None:
+    reads = FakeReads(
+        counts=[
+            {"region": "oc02", "province_code": "16", "facilitators": 3},
+            {"region": "oc05", "province_code": "18", "facilitators": 4},
+            {"region": "oc05", "province_code": "16", "facilitators": 1},
+        ],
+    )
+    counts = await reports.facilitator_counts(reads, None, "16", None, regions=frozenset({"oc02"}))
+    assert (counts.total, [(r.region, r.province_code) for r in counts.rows]) == (3, [("oc02", "16")])
+    assert (await reports.facilitator_counts(reads, None, None, None)).total == 8
+
+
 async def test_facilitator_counts_of_an_empty_read_model() -> None:
     counts = await reports.facilitator_counts(FakeReads(), None, None, None)
     assert (counts.total, counts.rows, counts.data_as_of, counts.last_event_at) == (0, [], None, None)
@@ -154,10 +167,12 @@ async def test_province_report_is_by_kota_kabupaten() -> None:
         trainings=[training_row()],
         ojt=[{"kelurahan_code": "16.71.01.1001", "ojt_assigned": 2, "ojt_completed": 1, "completed_training": 2}],
         regions=["oc02"],
+        province_regions={"16": "oc02"},
         org_units={"16.71": "Kota Palembang", "16.71.01.1001": "Kel. Satu"},
     )
     report = await reports.area(reads, "province", "16", Filters(role="askot"))
     assert reads.asked("regions_of_area") == [("16", None)]
+    assert (reads.asked("region_of_province"), report.region) == ([("16",)], "oc02")
     assert reads.asked("ojt_of") == [("province", "16", ALL_TRAININGS, "askot")]
     assert (report.name, report.regions, report.data_as_of) == ("Sumatera Selatan", ["oc02"], LATE)
     assert (report.facilitators_active, report.facilitators_total) == (2, 3)
@@ -175,6 +190,7 @@ async def test_kabkota_report_is_by_role() -> None:
     )
     report = await reports.area(reads, "kabkota", "16.71", Filters())
     assert reads.asked("regions_of_area") == [("16", "16.71")]
+    assert (reads.asked("region_of_province"), report.region) == ([("16",)], None)  # no assignment applied yet
     assert report.name == "Kota Palembang"
     assert [(a.code, a.name, a.role) for a in report.facilitators_by_area] == [("askot", "askot", "askot")]
     assert [(c.code, c.name, c.completion_rate) for c in report.completion_by_area] == [("askot", "askot", 0.5)]
