@@ -21,10 +21,23 @@ def facilitator_not_found(facilitator_id: uuid.UUID) -> NotFound:
 
 
 def facilitator_exists(existing: uuid.UUID) -> Conflict:
+    """The NIK is registered already, in a region the caller may act on: its id is given, so a
+    retried registration learns what the first one created."""
     return Conflict(
         "facilitator_exists",
         f"a facilitator with this NIK is already registered as {existing}",
         {"facilitator_id": str(existing)},
+    )
+
+
+def facilitator_exists_elsewhere() -> Conflict:
+    """The NIK is registered in a region the caller may not act on. Neither that facilitator's id
+    nor its region is given: a region must not learn who is registered in another."""
+    return Conflict(
+        "facilitator_exists_elsewhere",
+        "this NIK cannot be registered here: it is already registered outside the regions this caller may "
+        "act on; contact the national office to resolve it",
+        {"field": "nik"},
     )
 
 

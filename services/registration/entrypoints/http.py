@@ -258,7 +258,11 @@ class RegionAssignmentWritten(BaseModel):
     "/facilitators",
     FacilitatorOut,
     {
-        409: _error("facilitator_exists: already registered; details.facilitator_id is the existing id"),
+        409: _error(
+            "facilitator_exists: already registered in a region the credential may act on; "
+            "details.facilitator_id is the existing id. facilitator_exists_elsewhere: registered outside those "
+            "regions; no id or region is given (the national office resolves it)"
+        ),
         422: _error("invalid_request, unknown_orgunit, orgunit_not_in_region, speciality_not_allowed, ..."),
     },
 )

@@ -11,7 +11,7 @@ import asyncpg
 
 from services.registration.domain.facilitators import AssignmentRecord, Facilitator
 from services.registration.repositories.keyed import KeyedRows
-from services.registration.usecases.ports import FacilitatorFilter, Page
+from services.registration.usecases.ports import FacilitatorFilter, NikHolder, Page
 from shared.kernel.contracts import Role, Speciality
 from shared.kernel.db import Conn
 
@@ -25,7 +25,7 @@ INSERT INTO facilitator_assignments
     (facilitator_id, region, role, speciality, province_code, kabkota_code, effective_from)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
-FACILITATOR_BY_NIK = "SELECT facilitator_id FROM facilitators WHERE nik_hash = $1"
+FACILITATOR_BY_NIK = "SELECT facilitator_id, region FROM facilitators WHERE nik_hash = $1"
 FACILITATOR_BY_ID = """
 SELECT facilitator_id, full_name, role, speciality, region, province_code, kabkota_code, status, effective_from,
        deactivated_on
@@ -92,9 +92,9 @@ class PgFacilitators(KeyedRows[uuid.UUID, Facilitator]):
     def __init__(self, conn: Conn) -> None:
         super().__init__(conn, FACILITATOR_BY_ID, facilitator_of)
 
-    async def id_by_nik(self, nik_hash: bytes) -> uuid.UUID | None:
-        found: uuid.UUID | None = await self.conn.fetchval(FACILITATOR_BY_NIK, nik_hash)
-        return found
+    async def holder_of_nik(self, nik_hash: bytes) -> NikHolder | None:
+        row = await self.conn.fetchrow(FACILITATOR_BY_NIK, nik_hash)
+        return None if row is None else NikHolder(row["facilitator_id"], row["region"])
 
     async def add(self, facilitator: Facilitator, nik_hash: bytes, phone_hash: bytes | None) -> bool:
         f = facilitator

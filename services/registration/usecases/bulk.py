@@ -6,7 +6,9 @@ file that cannot be read is refused as a whole, after the caller's access was ch
 row is its own unit of work: an accepted row commits with its event, a refused row writes
 nothing, and one bad row never blocks the others. A NIK that is already registered (earlier in the
 same file, by an earlier upload, or by any other door) is reported as ``duplicate`` with the
-existing facilitator id, so uploading the same file twice changes nothing.
+existing facilitator id, so uploading the same file twice changes nothing; a NIK registered in a
+region the caller may not act on is ``rejected`` as ``facilitator_exists_elsewhere`` (column nik),
+with no id.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from services.registration.domain.reasons import WITHDRAWN_BY_DEACTIVATION, Deac
 from services.registration.usecases.ports import (
     Authorize,
     FacilitatorFilter,
+    NikHolder,
     Page,
     Repositories,
     UnitOfWork,
@@ -42,6 +43,7 @@ from shared.kernel.contracts import (
     Speciality,
 )
 from shared.kernel.envelope import EventPayload, new_event
+from shared.kernel.errors import Conflict, Forbidden
 from shared.kernel.fields import build
 
 SOURCE = "kotaku.registration"
@@ -140,23 +142,37 @@ async def check_area_of(
 # -- writes -------------------------------------------------------------------------------------
 
 
+def already_registered(holder: NikHolder, region: str, authorize: Authorize) -> Conflict:
+    """The refusal of a NIK registered before (by any door). ``facilitator_exists`` with the
+    existing id when the holder is in ``region`` or in another region the caller may act on (an
+    admin), so a retried registration learns what the first one created; otherwise
+    ``facilitator_exists_elsewhere``, which names neither the holder nor its region, so that no
+    region can test whether a person is registered in another."""
+    if holder.region != region:
+        try:
+            authorize(holder.region)
+        except Forbidden:
+            return errors.facilitator_exists_elsewhere()
+    return errors.facilitator_exists(holder.facilitator_id)
+
+
 async def register_facilitator(
     uow: UnitOfWork, cmd: NewFacilitator, *, served: Collection[str], key: bytes, authorize: Authorize
 ) -> Facilitator:
-    """Register a facilitator; a NIK registered before (by any door) is ``facilitator_exists``."""
+    """Register a facilitator; a NIK registered before is refused (:func:`already_registered`)."""
     authorize(cmd.region)
     check_region_served(served, cmd.region)
     check_speciality(cmd.role, cmd.speciality)
     await check_area_of(uow, cmd.region, cmd.province_code, cmd.kabkota_code, cmd.effective_from)
     digest = nik_hash(key, cmd.nik)
-    existing = await uow.facilitators.id_by_nik(digest)
+    holder = await uow.facilitators.holder_of_nik(digest)
     facilitator = build(Facilitator, cmd, facilitator_id=uuid.uuid4(), status="active")
-    if existing is None:
+    if holder is None:
         phone = phone_hash(key, cmd.phone) if cmd.phone else None
         if not await uow.facilitators.add(facilitator, digest, phone):
-            existing = await uow.facilitators.id_by_nik(digest)  # registered concurrently
-    if existing is not None:
-        raise errors.facilitator_exists(existing)
+            holder = await uow.facilitators.holder_of_nik(digest)  # registered concurrently
+    if holder is not None:
+        raise already_registered(holder, cmd.region, authorize)
     await uow.facilitators.record_assignment(facilitator)
     publish(uow, cmd.region, build(FacilitatorRegistered, facilitator))
     return require(await uow.facilitators.get(facilitator.facilitator_id))

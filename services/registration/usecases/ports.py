@@ -62,10 +62,21 @@ class UnitInRegion:
     region: str | None
 
 
+@dataclass(frozen=True)
+class NikHolder:
+    """Who holds a NIK: the facilitator registered with it, and the region they belong to."""
+
+    facilitator_id: uuid.UUID
+    region: str
+
+
 class Facilitators(Protocol):
     async def get(self, facilitator_id: uuid.UUID) -> Facilitator | None: ...
     async def lock(self, facilitator_id: uuid.UUID) -> Facilitator | None: ...
-    async def id_by_nik(self, nik_hash: bytes) -> uuid.UUID | None: ...
+    async def holder_of_nik(self, nik_hash: bytes) -> NikHolder | None:
+        """The facilitator registered with this NIK (hash), with its region."""
+        ...
+
     async def add(self, facilitator: Facilitator, nik_hash: bytes, phone_hash: bytes | None) -> bool:
         """Insert; False (and nothing written) when the NIK was registered concurrently."""
         ...

@@ -4,6 +4,7 @@ Palembang (16.71) and Kabupaten Ogan Ilir (16.10), Jambi (15) in oc01, and sched
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import pytest
@@ -14,6 +15,7 @@ from services.registration.domain.orgunits import OrgUnit, level_of, parent_of
 from services.registration.usecases import facilitators
 from services.registration.usecases.facilitators import NewFacilitator
 from shared.kernel.contracts import Role, Speciality
+from shared.kernel.errors import Forbidden
 from tests.unit.registration.fakes import MemoryStore
 
 KEY = b"test-key"
@@ -76,6 +78,28 @@ def person(**changes: object) -> NewFacilitator:
 async def register(store: MemoryStore, **changes: object) -> Facilitator:
     async with store.unit_of_work() as uow:
         return await facilitators.register_facilitator(uow, person(**changes), served=SERVED, key=KEY, authorize=allow)
+
+
+def only(*regions: str) -> Callable[[str], None]:
+    """The write check of a credential of ``regions`` (as shared.kernel.auth.ensure_may_write)."""
+
+    def check(region: str) -> None:
+        if region not in regions:
+            raise Forbidden("region_forbidden", f"may not write {region}")
+
+    return check
+
+
+async def register_in_oc01(store: MemoryStore) -> Facilitator:
+    """The NIK of :func:`person`, registered in oc01 (Jambi) by a deployment that serves oc01 too."""
+    async with store.unit_of_work() as uow:
+        return await facilitators.register_facilitator(
+            uow,
+            person(region="oc01", province_code="15", kabkota_code="15.71", speciality=None),
+            served=["oc01", "oc02"],
+            key=KEY,
+            authorize=allow,
+        )
 
 
 def training(

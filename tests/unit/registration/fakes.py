@@ -17,7 +17,7 @@ from typing import Any
 from services.registration.domain.enrollments import Enrollment, KnownTraining
 from services.registration.domain.facilitators import AssignmentRecord, Facilitator
 from services.registration.domain.orgunits import OrgUnit, RegionAssignment
-from services.registration.usecases.ports import FacilitatorFilter, OrgUnitFilter, Page, UnitInRegion
+from services.registration.usecases.ports import FacilitatorFilter, NikHolder, OrgUnitFilter, Page, UnitInRegion
 from shared.kernel.envelope import Event, EventPayload
 from tests.unit.fakes_common import all_or_nothing
 
@@ -26,6 +26,7 @@ from tests.unit.fakes_common import all_or_nothing
 class State:
     facilitators: dict[uuid.UUID, Facilitator] = field(default_factory=dict)
     nik_hashes: dict[bytes, uuid.UUID] = field(default_factory=dict)
+    nik_regions: dict[bytes, str] = field(default_factory=dict)  # of NIKs registered by "another transaction"
     phone_hashes: dict[uuid.UUID, bytes | None] = field(default_factory=dict)
     deactivation_reasons: dict[uuid.UUID, str] = field(default_factory=dict)
     history: dict[uuid.UUID, list[AssignmentRecord]] = field(default_factory=dict)
@@ -42,6 +43,7 @@ class MemoryFacilitators:
         self.state = state
         self.locks = locks
         self.concurrent_nik: tuple[bytes, uuid.UUID] | None = None  # registered by "another transaction"
+        self.concurrent_region = "oc02"  # ... in this region
 
     async def get(self, facilitator_id: uuid.UUID) -> Facilitator | None:
         return self.state.facilitators.get(facilitator_id)
@@ -50,12 +52,17 @@ class MemoryFacilitators:
         self.locks.append(("facilitator", facilitator_id))
         return self.state.facilitators.get(facilitator_id)
 
-    async def id_by_nik(self, nik_hash: bytes) -> uuid.UUID | None:
-        return self.state.nik_hashes.get(nik_hash)
+    async def holder_of_nik(self, nik_hash: bytes) -> NikHolder | None:
+        found = self.state.nik_hashes.get(nik_hash)
+        if found is None:
+            return None
+        holder = self.state.facilitators.get(found)
+        return NikHolder(found, holder.region if holder else self.state.nik_regions[nik_hash])
 
     async def add(self, facilitator: Facilitator, nik_hash: bytes, phone_hash: bytes | None) -> bool:
         if self.concurrent_nik is not None and self.concurrent_nik[0] == nik_hash:
             self.state.nik_hashes[nik_hash] = self.concurrent_nik[1]
+            self.state.nik_regions[nik_hash] = self.concurrent_region
         if nik_hash in self.state.nik_hashes:
             return False
         self.state.facilitators[facilitator.facilitator_id] = facilitator

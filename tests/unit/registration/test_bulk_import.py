@@ -11,7 +11,7 @@ from services.registration.entrypoints.csvfile import import_command
 from services.registration.usecases import bulk
 from services.registration.usecases.bulk import ImportFacilitators, ImportReport
 from shared.kernel.errors import Invalid
-from tests.unit.registration.conftest import KEY, SERVED, Refused, allow, refuse
+from tests.unit.registration.conftest import KEY, SERVED, Refused, allow, only, refuse, register_in_oc01
 from tests.unit.registration.fakes import MemoryStore
 
 HEADER = "nik,full_name,role,speciality,province_code,kabkota_code,effective_from\n"
@@ -86,3 +86,16 @@ async def test_a_region_not_served_is_refused_before_any_row(store: MemoryStore)
         await run(store, import_command(csv(GOOD), "oc05", date(2016, 8, 1)))
     assert refused.value.code == "region_not_served"
     assert store.state.facilitators == {}
+
+
+async def test_a_nik_held_in_a_region_the_caller_may_not_act_on_is_rejected_without_the_holder(
+    store: MemoryStore,
+) -> None:
+    await register_in_oc01(store)  # the NIK of GOOD
+    report = await run(store, import_command(csv(GOOD), "oc02", date(2016, 8, 1)), authorize=only("oc02"))
+    [result] = report.results
+    assert (result.status, result.facilitator_id) == ("rejected", None)
+    assert [(p.reason, p.column) for p in result.problems] == [("facilitator_exists_elsewhere", "nik")]
+    # a caller who may act on oc01 as well learns the holder, as a duplicate
+    again = await run(store, import_command(csv(GOOD), "oc02", date(2016, 8, 1)))
+    assert [r.status for r in again.results] == ["duplicate"]

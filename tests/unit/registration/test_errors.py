@@ -21,6 +21,7 @@ DAY = date(2016, 1, 1)
     [
         (errors.facilitator_not_found(ID), "facilitator_not_found", 404),
         (errors.facilitator_exists(ID), "facilitator_exists", 409),
+        (errors.facilitator_exists_elsewhere(), "facilitator_exists_elsewhere", 409),
         (errors.facilitator_inactive(ID, DAY), "facilitator_inactive", 409),
         (errors.inactive_not_enrollable(), "facilitator_inactive", 409),
         (errors.effective_date_too_early(DAY, DAY), "effective_date_too_early", 422),

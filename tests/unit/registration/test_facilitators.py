@@ -23,7 +23,18 @@ from shared.kernel.contracts import (
     Speciality,
 )
 from shared.kernel.errors import Conflict, DomainError, Invalid, NotFound
-from tests.unit.registration.conftest import KEY, SERVED, Refused, allow, person, refuse, register, training
+from tests.unit.registration.conftest import (
+    KEY,
+    SERVED,
+    Refused,
+    allow,
+    only,
+    person,
+    refuse,
+    register,
+    register_in_oc01,
+    training,
+)
 from tests.unit.registration.fakes import MemoryStore
 
 # -- register -----------------------------------------------------------------------------------
@@ -68,6 +79,43 @@ async def test_a_nik_registered_concurrently_is_the_same_conflict_and_writes_not
     assert refused.value.details == {"facilitator_id": str(winner)}
     assert store.state.facilitators == {}
     assert store.events == []
+
+
+async def test_a_nik_held_in_a_region_the_caller_may_not_act_on_is_refused_without_naming_the_holder(
+    store: MemoryStore,
+) -> None:
+    holder = await register_in_oc01(store)
+    async with store.unit_of_work() as uow:
+        with pytest.raises(Conflict) as refused:
+            await facilitators.register_facilitator(uow, person(), served=SERVED, key=KEY, authorize=only("oc02"))
+    assert (refused.value.code, refused.value.details) == ("facilitator_exists_elsewhere", {"field": "nik"})
+    assert str(holder.facilitator_id) not in refused.value.message
+    assert "oc01" not in refused.value.message
+    assert "national office" in refused.value.message
+    assert len(store.state.facilitators) == 1
+    assert len(store.events) == 1
+
+
+async def test_a_caller_who_may_act_on_the_holders_region_is_told_the_holder(store: MemoryStore) -> None:
+    holder = await register_in_oc01(store)
+    for authorize in (allow, only("oc01", "oc02")):  # an admin; a credential of both regions
+        async with store.unit_of_work() as uow:
+            with pytest.raises(Conflict) as refused:
+                await facilitators.register_facilitator(uow, person(), served=SERVED, key=KEY, authorize=authorize)
+        assert refused.value.code == "facilitator_exists"
+        assert refused.value.details == {"facilitator_id": str(holder.facilitator_id)}
+
+
+async def test_a_nik_registered_concurrently_in_another_region_is_refused_without_naming_the_holder(
+    store: MemoryStore,
+) -> None:
+    async with store.unit_of_work() as uow:
+        uow.facilitators.concurrent_nik = (nik_hash(KEY, "1671010101900001"), uuid.uuid4())
+        uow.facilitators.concurrent_region = "oc05"
+        with pytest.raises(Conflict) as refused:
+            await facilitators.register_facilitator(uow, person(), served=SERVED, key=KEY, authorize=only("oc02"))
+    assert (refused.value.code, refused.value.details) == ("facilitator_exists_elsewhere", {"field": "nik"})
+    assert store.state.facilitators == {}
 
 
 @pytest.mark.parametrize(
