@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator, Sequence
 
 import uvicorn
@@ -47,8 +48,20 @@ def build_broker(settings: Settings, metrics: Metrics, client_id: str) -> KafkaB
     )
 
 
+class UnusableSettings(RuntimeError):
+    """The settings lack something the service needs (``ServiceDefinition.requires``)."""
+
+
+def check_settings(definition: ServiceDefinition, settings: Settings) -> None:
+    """Refuse, in one line, settings the service cannot run with (before anything connects)."""
+    problems = [problem for check in definition.requires if (problem := check(settings))]
+    if problems:
+        raise UnusableSettings(f"{definition.name} cannot start: {'; '.join(problems)}")
+
+
 def create_app(definition: ServiceDefinition, settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    check_settings(definition, settings)
     metrics = Metrics(definition.name)
 
     @contextlib.asynccontextmanager
@@ -159,6 +172,11 @@ def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> No
             f"{definition.name}: {len(applied)} migration(s) applied" + (f": {', '.join(applied)}" if applied else "")
         )
         return
+    try:
+        check_settings(definition, settings)
+    except UnusableSettings as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)
     uvicorn.run(
         create_app(definition, settings),
         host=settings.http_host,

@@ -19,6 +19,9 @@ from shared.kernel.metrics import Metrics
 from shared.kernel.outbox import Outbox
 from shared.kernel.settings import Settings
 
+# What a service needs of its settings before it may serve: why it cannot (one line), or None.
+SettingsCheck = Callable[[Settings], str | None]
+
 
 @dataclass(frozen=True)
 class ServiceDefinition:
@@ -31,6 +34,8 @@ class ServiceDefinition:
     consumers: Sequence[Consumer | Callable[[Runtime], Consumer]] = ()
     description: str = ""
     errors: ErrorTable = field(default_factory=ErrorTable)  # HTTP status of each domain error code
+    # Checked when a process of the service starts (every role); any problem and it refuses to start.
+    requires: Sequence[SettingsCheck] = ()
 
 
 @dataclass

@@ -87,7 +87,11 @@ class Settings(KafkaSettings):
     outbox_batch_size: int = Field(default=500, ge=1)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     nik_hash_key: SecretStr = Field(
-        default=SecretStr(""), description="HMAC key for national ID numbers (registration only)"
+        default=SecretStr(""),
+        description=(
+            "HMAC key for national ID numbers (registration only, which refuses to start without one of at least "
+            "32 characters; the other services never read it)"
+        ),
     )
     credentials_file: Path | None = Field(
         default=None, description="API credentials (JSON lines of hashed keys); without it every call is refused"
