@@ -5,12 +5,21 @@
 #   stop    SIGTERM by pid, wait for a clean shutdown, SIGKILL only after a timeout
 #   reset   stop, then delete all broker data (topics, offsets)
 # Settings (environment): KAFKA_PORT, KAFKA_CONTROLLER_PORT (KAFKA_PORT+1), KAFKA_HEAP (1G),
-# KOTAKU_LOCAL_DIR (.local in the repo root).
+# KOTAKU_LOCAL_DIR (.local in the repo root), KAFKA_SECURITY and KAFKA_SCRAM_USERS (below).
 # Each clone runs its own broker. Without KAFKA_PORT the first start takes 9092/9093 when they are
 # free and otherwise a free pair from a range derived from the clone's path; the pair is kept in
 # $KOTAKU_LOCAL_DIR/kafka/ports, and the address is written to $KOTAKU_LOCAL_DIR/kafka.env
 # (KOTAKU_KAFKA_BOOTSTRAP=...), where the tools, the tests and the dev stack read it. A broker of
 # another clone or program is never used unless KAFKA_PORT names it.
+#
+# KAFKA_SECURITY=sasl_ssl makes a secured broker instead (kafka-common.sh, security_properties):
+# SCRAM-SHA-512 over TLS on the client port, the ACL authorizer with nothing allowed by default, a
+# super user "admin". At the first start the script makes a local CA and the broker's certificate
+# in $KOTAKU_LOCAL_DIR/kafka/tls/ (clients trust tls/ca.crt), the admin password in
+# kafka/admin.password, and stores the SCRAM credentials of admin and of the users listed in the
+# file KAFKA_SCRAM_USERS (lines "name password") while formatting the storage. The admin's client
+# settings are written to kafka/admin.env (KOTAKU_KAFKA_* lines). The security of a broker is fixed
+# when its storage is formatted: to change it, reset.
 set -euo pipefail
 
 # shellcheck source=deploy/local/kafka-common.sh
@@ -34,13 +43,19 @@ pidfile="$K/kafka.pid"
 kafka_home="$K"
 kafka_libs="$K/libs"
 java_extra=""
+security="${KAFKA_SECURITY:-plaintext}"
+tls="$K/tls"
 
 say() { printf 'kafka: %s\n' "$*"; }
 die() { printf 'kafka: ERROR: %s\n' "$*" >&2; exit 1; }
 
+case "$security" in plaintext | sasl_ssl) ;; *) die "KAFKA_SECURITY is plaintext or sasl_ssl, not $security" ;; esac
+
 running_pid() { broker_pid "$pidfile"; }
 
-ready() { answers "$port"; }
+ready() {
+  if [ "$security" = sasl_ssl ]; then answers "$port" "$tls/ca.crt"; else answers "$port"; fi
+}
 
 # A free client/controller port pair for this clone, searched from a base derived from its path.
 free_ports() {
@@ -57,10 +72,26 @@ free_ports() {
 remember_ports() {
   [ -n "$explicit" ] || echo "$port $cport" >"$portfile"
   echo "KOTAKU_KAFKA_BOOTSTRAP=127.0.0.1:$port" >"$envfile"
+  if [ "$security" = sasl_ssl ]; then
+    (
+      umask 077
+      printf '%s\n' "KOTAKU_KAFKA_BOOTSTRAP=127.0.0.1:$port" "KOTAKU_KAFKA_SECURITY_PROTOCOL=SASL_SSL" \
+        "KOTAKU_KAFKA_SASL_MECHANISM=SCRAM-SHA-512" "KOTAKU_KAFKA_SASL_USERNAME=$admin_user" \
+        "KOTAKU_KAFKA_SASL_PASSWORD=$(admin_password "$K/admin.password")" "KOTAKU_KAFKA_SSL_CAFILE=$tls/ca.crt" \
+        >"$K/admin.env"
+    )
+  fi
 }
 
 write_configs() {
-  server_properties 1 "1@127.0.0.1:$cport" "$port" "$cport" "$K/data" 1 1 >"$K/server.properties"
+  (
+    umask 077  # a secured broker's file holds the admin password
+    server_properties 1 "1@127.0.0.1:$cport" "$port" "$cport" "$K/data" 1 1 >"$K/server.properties"
+    if [ "$security" = sasl_ssl ]; then
+      make_tls "$tls"
+      security_properties "$tls" "$(admin_password "$K/admin.password")" >>"$K/server.properties"
+    fi
+  )
   write_log4j kotaku-kafka
 }
 
@@ -80,18 +111,27 @@ start() {
       die "port $port or $cport is taken by another program; stop it or set other KAFKA_PORT/KAFKA_CONTROLLER_PORT"
     fi
   fi
+  if [ -f "$K/data/meta.properties" ] && [ "$(cat "$K/security" 2>/dev/null || echo plaintext)" != "$security" ]; then
+    die "the broker in $K was formatted $(cat "$K/security" 2>/dev/null || echo plaintext), not $security: reset it first"
+  fi
   remember_ports
   resolve_jars
   write_configs
   if [ ! -f "$K/data/meta.properties" ]; then
     say "formatting storage in $K/data"
     rm -rf "$K/data"
-    local cluster_id
+    local cluster_id scram=()
     cluster_id="$(tool kafka.tools.StorageTool random-uuid)"
-    tool kafka.tools.StorageTool format -t "$cluster_id" -c "$K/server.properties" >"$K/logs/format.out" 2>&1 \
-      || { cat "$K/logs/format.out" >&2; die "formatting the storage failed"; }
+    if [ "$security" = sasl_ssl ]; then
+      local listed
+      listed="$(scram_arguments "$(admin_password "$K/admin.password")" "${KAFKA_SCRAM_USERS:-}")"
+      mapfile -t scram <<<"$listed"
+    fi
+    tool kafka.tools.StorageTool format -t "$cluster_id" -c "$K/server.properties" "${scram[@]}" \
+      >"$K/logs/format.out" 2>&1 || { cat "$K/logs/format.out" >&2; die "formatting the storage failed"; }
+    echo "$security" >"$K/security"
   fi
-  say "starting broker on 127.0.0.1:$port (logs: $K/logs/server.out)"
+  say "starting broker on 127.0.0.1:$port ($security; logs: $K/logs/server.out)"
   : >"$K/logs/server.out"
   spawn_broker "$heap" "$K/logs" "$K/server.properties" "$K/logs/server.out"
   local pid=$!
