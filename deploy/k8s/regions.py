@@ -1,5 +1,7 @@
 """Generates the per-region parts of deploy/k8s from the code, so that topic names, consumer
-groups and ACLs cannot drift from ``shared/kernel/topics.py`` and the services' consumers.
+groups and ACLs cannot drift from ``shared/kernel/topics.py`` and the services' consumers. The
+KafkaUsers are the table of ``shared/tools/kafka_acls.py`` (one user per regional service and
+region, one per regional sending system, and national reporting), rendered as Strimzi ACLs.
 
     python deploy/k8s/regions.py render        regenerate for the regions in overlays/
     python deploy/k8s/regions.py add oc09      add a region (creates overlays/oc09/), then render
@@ -33,6 +35,7 @@ from shared.kernel.consumer import Consumer  # noqa: E402
 from shared.kernel.runtime import ServiceDefinition  # noqa: E402
 from shared.kernel.settings import REGION_PATTERN  # noqa: E402
 from shared.kernel.topics import RetentionPolicy, all_topics  # noqa: E402
+from shared.tools import kafka_acls  # noqa: E402
 
 CLUSTER = "kotaku"
 BOOTSTRAP = "kotaku-kafka-bootstrap:9093"
@@ -90,35 +93,36 @@ def kafka_topic(name: str) -> dict[str, Any]:
     }
 
 
-def acl(kind: str, name: str, operations: list[str], pattern: str = "literal") -> dict[str, Any]:
-    return {"resource": {"type": kind, "name": name, "patternType": pattern}, "operations": operations}
-
-
-def kafka_user(name: str, acls: list[dict[str, Any]]) -> dict[str, Any]:
+def kafka_user(principal: kafka_acls.Principal) -> dict[str, Any]:
+    """A principal of the ACL table as a Strimzi KafkaUser: one rule per resource, with its operations."""
+    rules: dict[tuple[str, str, str], list[str]] = {}
+    for a in principal.acls:
+        rules.setdefault((a.resource.value, a.name, a.pattern.value), []).append(a.operation.value)
+    acls = [
+        {"resource": {"type": kind, "name": name, "patternType": pattern}, "operations": operations}
+        for (kind, name, pattern), operations in rules.items()
+    ]
     return {
         "apiVersion": "kafka.strimzi.io/v1",
         "kind": "KafkaUser",
-        "metadata": {"name": name, "labels": {"strimzi.io/cluster": CLUSTER}},
+        "metadata": {"name": principal.user, "labels": {"strimzi.io/cluster": CLUSTER}},
         "spec": {"authentication": {"type": "scram-sha-512"}, "authorization": {"type": "simple", "acls": acls}},
     }
 
 
-def regional_user(region: str) -> dict[str, Any]:
-    """The region's services read and write only topics prefixed with the region code, and use
-    only their own consumer groups (``<consumer>.<region>``)."""
-    acls = [acl("topic", f"{region}.", ["Read", "Write", "Describe"], "prefix")]
-    for definition in REGIONAL:
-        acls += [acl("group", group, ["Read", "Describe"]) for group, _ in groups(definition, region)]
-    return kafka_user(f"kotaku-{region}", acls)
+def regional_users(region: str) -> list[dict[str, Any]]:
+    """The region's KafkaUsers: one per regional service, and the region's sending system."""
+    return [kafka_user(p) for p in kafka_acls.regional_principals(region, REGIONAL)]
 
 
 def national_user(regions: list[str]) -> dict[str, Any]:
-    """Reporting reads every region's topics (and writes their dead-letter twins)."""
-    acls = []
-    for region in regions:
-        acls.append(acl("topic", f"{region}.", ["Read", "Write", "Describe"], "prefix"))
-        acls += [acl("group", group, ["Read", "Describe"]) for group, _ in groups(REPORTING, region)]
-    return kafka_user("kotaku-reporting", acls)
+    """Reporting reads every region's canonical topics and writes only its consumers' dead letters."""
+    return kafka_user(kafka_acls.service_principal(kafka_acls.REPORTING_USER, REPORTING, regions))
+
+
+def kafka_auth(definition: ServiceDefinition) -> str:
+    """The KEDA TriggerAuthentication of a regional service (deploy/k8s/regional/keda.yaml)."""
+    return f"{definition.name}-kafka-auth"
 
 
 def scaled_object_patch(definition: ServiceDefinition, region: str) -> dict[str, Any]:
@@ -135,7 +139,7 @@ def scaled_object_patch(definition: ServiceDefinition, region: str) -> dict[str,
                 "sasl": "scram_sha512",
                 "tls": "enable",
             },
-            "authenticationRef": {"name": f"{region}-kafka-auth"},
+            "authenticationRef": {"name": f"{region}-{kafka_auth(definition)}"},
         }
         for group, topics in groups(definition, region)
         for topic in topics
@@ -153,9 +157,10 @@ def scaled_object_patch(definition: ServiceDefinition, region: str) -> dict[str,
 
 
 def kafka_user_patches(region: str) -> list[dict[str, Any]]:
-    user = f"kotaku-{region}"
+    """Each regional service connects as its own user, and KEDA reads its lag as that user."""
     patches: list[dict[str, Any]] = []
     for definition in REGIONAL:
+        user = kafka_acls.regional_user(region, definition)
         env = [
             {"name": "KOTAKU_KAFKA_SASL_USERNAME", "value": user},
             {"name": "KOTAKU_KAFKA_SASL_PASSWORD", "valueFrom": {"secretKeyRef": {"name": user, "key": "password"}}},
@@ -168,17 +173,17 @@ def kafka_user_patches(region: str) -> list[dict[str, Any]]:
                 "spec": {"template": {"spec": {"containers": [{"name": definition.name, "env": env}]}}},
             }
         )
-    patches.append(
-        {
-            "apiVersion": "keda.sh/v1alpha1",
-            "kind": "TriggerAuthentication",
-            "metadata": {"name": "kafka-auth"},
-            "spec": {"secretTargetRef": [
-                {"parameter": "password", "name": user, "key": "password"},
-                {"parameter": "ca", "name": "kotaku-cluster-ca-cert", "key": "ca.crt"},
-            ]},
-        }
-    )  # fmt: skip
+        patches.append(
+            {
+                "apiVersion": "keda.sh/v1alpha1",
+                "kind": "TriggerAuthentication",
+                "metadata": {"name": kafka_auth(definition)},
+                "spec": {"secretTargetRef": [
+                    {"parameter": "password", "name": user, "key": "password"},
+                    {"parameter": "ca", "name": "kotaku-cluster-ca-cert", "key": "ca.crt"},
+                ]},
+            }
+        )  # fmt: skip
     return patches
 
 
@@ -204,7 +209,7 @@ def region_files(region: str) -> dict[str, str]:
     return {
         f"overlays/{region}/kustomization.yaml": dump(overlay),
         f"overlays/{region}/app/kustomization.yaml": dump(app),
-        f"overlays/{region}/kafka.yaml": dump(*topics, regional_user(region)),
+        f"overlays/{region}/kafka.yaml": dump(*topics, *regional_users(region)),
     }
 
 

@@ -14,7 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
+from services.registration.app import DEFINITION as REGISTRATION
+from services.reporting.app import DEFINITION as REPORTING
+from services.training.app import DEFINITION as TRAINING
 from shared.kernel.topics import TopicClass, all_topics, topic_class
+from shared.tools import kafka_acls
 from tests.ops.conftest import REPO, run, tool
 
 K8S = REPO / "deploy" / "k8s"
@@ -181,20 +185,58 @@ def test_topics_keep_their_messages_as_long_as_their_class_says(docs: Docs) -> N
     assert len(seen[TopicClass.CANONICAL]) == 10 * len(REGIONS)
 
 
-def test_each_region_user_reaches_only_its_own_topics_and_groups(docs: Docs) -> None:
+def rules(user: dict[str, Any]) -> set[tuple[str, str, str, str]]:
+    """(resource type, name, pattern, operation) of every ACL of a rendered KafkaUser."""
+    assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+    return {
+        (a["resource"]["type"], a["resource"]["name"], a["resource"]["patternType"], operation)
+        for a in user["spec"]["authorization"]["acls"]
+        for operation in a["operations"]
+    }
+
+
+def test_the_kafka_users_are_the_acl_table(docs: Docs) -> None:
     users = by_kind(docs)["KafkaUser"]
+    table = kafka_acls.principals([REGISTRATION, TRAINING], REPORTING, REGIONS)
+    assert sorted(users) == sorted(p.user for p in table)
+    for principal in table:
+        assert rules(users[principal.user]) == {
+            (a.resource.value, a.name, a.pattern.value, a.operation.value) for a in principal.acls
+        }
+
+
+def test_each_kafka_user_writes_only_its_own_topics(docs: Docs) -> None:
+    """Read from the rendered manifests, independently of how the table is built."""
+    users = {name: rules(user) for name, user in by_kind(docs)["KafkaUser"].items()}
+
+    def topics(user: str, operation: str) -> set[str]:
+        return {name for kind, name, _, op in users[user] if kind == "topic" and op == operation}
+
+    for found in users.values():  # no prefix on topics, no operation beyond reading and writing
+        assert {(kind, pattern) for kind, _, pattern, _ in found} <= {
+            ("topic", "literal"), ("group", "literal"), ("group", "prefix")
+        }  # fmt: skip
+        assert {op for *_, op in found} <= {"Read", "Write"}
     for region in REGIONS:
-        user = users[f"kotaku-{region}"]
-        assert user["spec"]["authentication"]["type"] == "scram-sha-512"
-        acls = user["spec"]["authorization"]["acls"]
-        topic_acls = [a["resource"] for a in acls if a["resource"]["type"] == "topic"]
-        assert topic_acls == [{"type": "topic", "name": f"{region}.", "patternType": "prefix"}]
-        groups = {a["resource"]["name"] for a in acls if a["resource"]["type"] == "group"}
-        assert {"training.roster." + region} <= groups
-        assert all(g.endswith(f".{region}") for g in groups), groups
-    reporting = users["kotaku-reporting"]["spec"]["authorization"]["acls"]
-    assert {a["resource"]["name"] for a in reporting if a["resource"]["type"] == "topic"} == {f"{r}." for r in REGIONS}
-    assert {f"reporting.facilitators.{r}" for r in REGIONS} <= {a["resource"]["name"] for a in reporting}
+        sender = f"kotaku-{region}-sender"
+        assert topics(sender, "Write") == {f"{region}.registration.intake.v1", f"{region}.training.intake.v1"}
+        assert topics(sender, "Read") == {f"{region}.rejections.v1"}
+        canonical = {t for t in all_topics([region]) if topic_class(t) is TopicClass.CANONICAL and ".dlq" not in t}
+        for service in ("registration", "training"):
+            user = f"kotaku-{region}-{service}"
+            # its own canonical streams and the rejections of its intake, then the dead letters of what it reads
+            own = {t for t in topics(user, "Write") if not t.endswith(".dlq")}
+            assert own == {t for t in canonical if t.startswith(f"{region}.{service}.")} | {f"{region}.rejections.v1"}
+            assert {t.removesuffix(".dlq") for t in topics(user, "Write") - own} == topics(user, "Read")
+            assert all(t.startswith(f"{region}.") for t in topics(user, "Read"))
+            groups = {name for kind, name, _, _ in users[user] if kind == "group"}
+            assert groups
+            assert all(g.startswith(f"{service}.") and g.endswith(f".{region}") for g in groups), groups
+    reporting = "kotaku-reporting"
+    assert {t.removesuffix(".dlq") for t in topics(reporting, "Write")} == topics(reporting, "Read")
+    assert all(t.endswith(".dlq") for t in topics(reporting, "Write"))
+    assert {topic_class(t) for t in topics(reporting, "Read")} == {TopicClass.CANONICAL}
+    assert len(topics(reporting, "Read")) == 5 * len(REGIONS)
 
 
 def env_of(deployment: dict[str, Any], config_maps: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -216,8 +258,8 @@ def test_regional_deployments_scale_on_their_own_region_s_lag(docs: Docs) -> Non
             assert env["KOTAKU_REGIONS"] == region
             assert env["KOTAKU_HTTP_PORT"] == port
             assert env["KOTAKU_HTTP_HOST"] == "0.0.0.0"  # noqa: S104
-            assert env["KOTAKU_KAFKA_SASL_USERNAME"] == f"kotaku-{region}"
-            assert env["KOTAKU_KAFKA_SASL_PASSWORD"]["secretKeyRef"]["name"] == f"kotaku-{region}"
+            assert env["KOTAKU_KAFKA_SASL_USERNAME"] == f"kotaku-{region}-{service}"
+            assert env["KOTAKU_KAFKA_SASL_PASSWORD"]["secretKeyRef"]["name"] == f"kotaku-{region}-{service}"
             (init,) = deployment["spec"]["template"]["spec"]["initContainers"]
             assert init["command"] == ["python", "-m", f"services.{service}", "migrate"]
             assert deployment["spec"]["selector"]["matchLabels"]["kotaku.go.id/region"] == region
@@ -231,7 +273,9 @@ def test_regional_deployments_scale_on_their_own_region_s_lag(docs: Docs) -> Non
                 assert meta["consumerGroup"].endswith(f".{region}")
                 assert meta["topic"] in k["KafkaTopic"]
                 assert meta["topic"].startswith(f"{region}.")
-                assert trigger["authenticationRef"]["name"] in k["TriggerAuthentication"]
+                auth = k["TriggerAuthentication"][trigger["authenticationRef"]["name"]]
+                (password,) = [r for r in auth["spec"]["secretTargetRef"] if r["parameter"] == "password"]
+                assert password["name"] == f"kotaku-{region}-{service}"  # KEDA reads the lag as the service
         assert k["ScaledObject"][f"{region}-training"]["spec"]["triggers"][0]["metadata"]["consumerGroup"] == (
             f"training.roster.{region}"
         )
