@@ -290,6 +290,9 @@ def start_service(
         extra_env={
             "KOTAKU_LOG_LEVEL": "WARNING",
             "KOTAKU_CREDENTIALS_FILE": str(log_dir / "credentials.jsonl"),
+            # the API phase reads reports without a credential at --api-rate (default 20/s, the default
+            # limit's sustained rate): it measures the reports, not the per-client rate limit
+            "KOTAKU_RATE_LIMIT_PER_SECOND": "0",
             **options.service_env,
         },
     )

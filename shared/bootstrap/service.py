@@ -24,16 +24,19 @@ from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from shared.kernel import faults
 from shared.kernel import kafka as kafka_clients
-from shared.kernel.auth import CredentialStore
+from shared.kernel.auth import CredentialStore, sends_valid_credential
 from shared.kernel.consumer import Consumer, ConsumerContext, KafkaDeadLetters, run_pruning, subscribe
 from shared.kernel.db import create_pool, migrate
 from shared.kernel.http import BodyLimitMiddleware, install_error_handlers, install_request_metrics
 from shared.kernel.logs import configure_logging
 from shared.kernel.metrics import Metrics
 from shared.kernel.outbox import Outbox, OutboxRelay
+from shared.kernel.ratelimit import RateLimitMiddleware, TokenBuckets, export_cost
 from shared.kernel.runtime import Runtime, ServiceDefinition
 from shared.kernel.settings import Settings, load_settings
 
@@ -121,11 +124,31 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
     install_error_handlers(app, definition.errors)
     install_request_metrics(app, metrics)
     app.add_middleware(BodyLimitMiddleware)
+    install_rate_limit(app, settings, metrics)
     app.include_router(_operations_router(metrics))
     if settings.process_role != "consumers":
         for router in definition.routers:
             app.include_router(router)
     return app
+
+
+def install_rate_limit(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+    """The per-client rate limit of requests without a valid credential (shared.kernel.ratelimit),
+    outermost, so that a refused request costs next to nothing; off when the rate is 0."""
+    if not settings.rate_limit_per_second:
+        return
+
+    def authenticated(scope: Scope) -> bool:
+        store: CredentialStore | None = getattr(app.state, "credentials", None)
+        return sends_valid_credential(store, Headers(scope=scope))
+
+    app.add_middleware(
+        RateLimitMiddleware,
+        buckets=TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst),
+        authenticated=authenticated,
+        cost=export_cost(settings.rate_limit_export_cost),
+        refused=metrics.http_rate_limited.labels(metrics.service).inc,
+    )
 
 
 def _operations_router(metrics: Metrics) -> APIRouter:

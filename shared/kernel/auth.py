@@ -24,7 +24,7 @@ import os
 import re
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -153,11 +153,22 @@ class CredentialStore:
         return found
 
 
-def _token_of(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+def token_in(headers: Mapping[str, str]) -> str | None:
+    """The credential a request sends (``Authorization: Bearer`` or ``X-API-Key``), if any."""
+    header = headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
-    return request.headers.get("x-api-key")
+    return headers.get("x-api-key")
+
+
+def _token_of(request: Request) -> str | None:
+    return token_in(request.headers)
+
+
+def sends_valid_credential(store: CredentialStore | None, headers: Mapping[str, str]) -> bool:
+    """Whether the request's headers carry a credential ``store`` knows and has not revoked."""
+    token = token_in(headers)
+    return token is not None and store is not None and store.authenticate(token) is not None
 
 
 def optional_principal(request: Request) -> Principal | None:

@@ -113,7 +113,7 @@ class BodyLimitMiddleware:
 
     async def _refuse(self, send: Send) -> None:
         message = f"request bodies are limited to {self.limit} bytes"
-        await _send_json(send, 413, error_body("body_too_large", message))
+        await send_json(send, 413, error_body("body_too_large", message))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -121,7 +121,7 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope.get("headers") or ()).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _send_json(
+            await send_json(
                 send, 413, error_body("body_too_large", f"request bodies are limited to {self.limit} bytes")
             )
             return
@@ -138,7 +138,7 @@ class BodyLimitMiddleware:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.limit:
-                await _send_json(
+                await send_json(
                     send, 413, error_body("body_too_large", f"request bodies are limited to {self.limit} bytes")
                 )
                 return
@@ -157,13 +157,18 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+async def send_json(send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    """Answer with ``body`` as JSON from an ASGI middleware, before the app is reached."""
     payload = json.dumps(body).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": payload})

@@ -78,6 +78,10 @@ class Metrics:
             "HTTP requests by route template and status code",
             ("method", "route", "status"),
         )
+        self.http_rate_limited = self._counter(
+            "kotaku_http_rate_limited_total",
+            "Requests without a valid credential refused with 429 by the per-client rate limit",
+        )
         self.http_duration = self._histogram(
             "kotaku_http_request_duration_seconds",
             "HTTP request duration by route template",

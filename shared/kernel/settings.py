@@ -106,6 +106,24 @@ class Settings(KafkaSettings):
             "it is served while one refresh runs (0: every request builds its report)"
         ),
     )
+    rate_limit_per_second: float = Field(
+        default=20.0,
+        ge=0,
+        le=100_000,
+        description=(
+            "requests per second a client address may send without a valid credential, sustained (its token "
+            "bucket's refill); 0 turns the limit off. /health, /ready and /metrics are never limited"
+        ),
+    )
+    rate_limit_burst: int = Field(
+        default=100, ge=1, le=1_000_000, description="how many such requests a client may send at once (bucket size)"
+    )
+    rate_limit_export_cost: float = Field(
+        default=5.0,
+        ge=1,
+        le=1000,
+        description="tokens a CSV or XLSX export (format=csv|xlsx) takes from the bucket; any other request takes 1",
+    )
     fault_points: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Crash points armed for failure tests; never set in production",
