@@ -85,6 +85,8 @@ Label = Annotated[str, StringConstraints(min_length=1, max_length=200), FREE_TEX
 """A shorter one: an organiser, a module's title, a class's name."""
 Note = Annotated[str, StringConstraints(max_length=500), FREE_TEXT]
 """Free text that may be empty: a note, a task, an OJT report, a reason."""
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=500), FREE_TEXT, NOT_EMPTY]
+"""Free text that must be given: the reason of an officer's decision."""
 PersonName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH), _rule(text.check_name)]
 Phone = Annotated[str, StringConstraints(min_length=1, max_length=30), _rule(text.normalise_phone)]
 PlaceName = Annotated[str, StringConstraints(min_length=1, max_length=200), _rule(text.check_place_name), NOT_EMPTY]
@@ -104,23 +106,34 @@ EventName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_printable)
 ]
 EventText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(_printable)]
-Nik = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{16}$")]
+Nik = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{16}$")]
 
 # Kemendagri codes of the administrative units, one level a segment: province 16, kota/kabupaten
 # 16.71, kecamatan 16.71.01, kelurahan/desa 16.71.01.1001. These patterns are the only spelling of
-# the rule; contracts, HTTP schemas and reference data use them.
+# the rule. As published in the v1 event contracts they say ``\d`` (any script's digit: a tolerant
+# reader); every input takes ASCII digits only (``ascii_digits``), so no other digit gets in.
 PROVINCE_CODE = r"^\d{2}$"
 KABKOTA_CODE = r"^\d{2}\.\d{2}$"
 KECAMATAN_CODE = r"^\d{2}\.\d{2}\.\d{2}$"
 KELURAHAN_CODE = r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$"
 ORGUNIT_CODE = r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$"  # any of the four levels
 
-ProvinceCode = Annotated[str, StringConstraints(pattern=PROVINCE_CODE)]
-KabkotaCode = Annotated[str, StringConstraints(pattern=KABKOTA_CODE)]
-KecamatanCode = Annotated[str, StringConstraints(pattern=KECAMATAN_CODE)]
-KelurahanCode = Annotated[str, StringConstraints(pattern=KELURAHAN_CODE)]
-OrgUnitCode = Annotated[str, StringConstraints(pattern=ORGUNIT_CODE)]
-RegionCode = Annotated[str, StringConstraints(pattern=r"^oc\d{2}$")]
+
+def ascii_digits(pattern: str) -> str:
+    """``pattern`` with ``\\d`` as the ASCII digits only: a regular expression's ``\\d`` also
+    matches other scripts' digits (``١٦``), which no code has."""
+    return pattern.replace(r"\d", "[0-9]")
+
+
+ProvinceCode = Annotated[str, StringConstraints(pattern=ascii_digits(PROVINCE_CODE))]
+KabkotaCode = Annotated[str, StringConstraints(pattern=ascii_digits(KABKOTA_CODE))]
+KecamatanCode = Annotated[str, StringConstraints(pattern=ascii_digits(KECAMATAN_CODE))]
+KelurahanCode = Annotated[str, StringConstraints(pattern=ascii_digits(KELURAHAN_CODE))]
+OrgUnitCode = Annotated[str, StringConstraints(pattern=ascii_digits(ORGUNIT_CODE))]
+RegionCode = Annotated[str, StringConstraints(pattern=r"^oc[0-9]{2}$")]
+# In the event contracts, as published.
+EventProvinceCode = Annotated[str, StringConstraints(pattern=PROVINCE_CODE)]
+EventKabkotaCode = Annotated[str, StringConstraints(pattern=KABKOTA_CODE)]
 
 
 # -- what every field of every input gets --------------------------------------------------------

@@ -46,7 +46,7 @@ async def test_no_operation_answers_a_server_error(stack: Stack, service: str, t
         "--report-dir",
         str(tmp_path),
     ]
-    done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=840)
+    done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=840, cwd=tmp_path)
     output = done.stdout
     summary = output[output.find("SUMMARY") :]
     print(summary)

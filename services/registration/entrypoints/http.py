@@ -520,7 +520,7 @@ async def put_orgunit(
     {200: _error("the same assignment existed already"), 409: _error("assignment_conflict")},
 )
 async def assign_province(
-    code: Annotated[str, Path(pattern=r"^\d{2}$", description="a province code")],
+    code: Annotated[str, Path(pattern=r"^[0-9]{2}$", description="a province code")],
     body: RegionAssignmentIn,
     wiring: WiringDep,
     caller: Caller,

@@ -41,7 +41,7 @@ class ReferenceUnit(BaseModel):
 class ReferenceAssignment(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    province_code: str = Field(pattern=r"^\d{2}$")
+    province_code: str = Field(pattern=r"^[0-9]{2}$")
     region: RegionCode
     effective_from: date
     illustrative: bool

@@ -47,7 +47,7 @@ from shared.kernel.contracts import Role, TrainingType
 from shared.kernel.errors import Forbidden
 from shared.kernel.runtime import Runtime, runtime_of
 from shared.kernel.settings import REGION_PATTERN
-from shared.kernel.validation import KABKOTA_CODE, PROVINCE_CODE
+from shared.kernel.validation import KABKOTA_CODE, PROVINCE_CODE, ascii_digits
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
@@ -59,13 +59,6 @@ class Format(StrEnum):
     JSON = "json"
     CSV = "csv"
     XLSX = "xlsx"
-
-
-def ascii_digits(pattern: str) -> str:
-    """``pattern`` with ``\\d`` as the ASCII digits only: a regular expression's ``\\d`` also
-    matches other scripts' digits (``١٦``), which no code has and which cannot go into the
-    file name of an export."""
-    return pattern.replace(r"\d", "[0-9]")
 
 
 REGION = ascii_digits(REGION_PATTERN)

@@ -14,10 +14,10 @@ from shared.kernel.validation import (
     KABKOTA_CODE,
     ORGUNIT_CODE,
     PROVINCE_CODE,
+    EventKabkotaCode,
     EventName,
+    EventProvinceCode,
     EventText,
-    KabkotaCode,
-    ProvinceCode,
 )
 
 
@@ -69,7 +69,7 @@ class ProvinceAssignedToRegion(EventPayload):
     stream = ORGUNIT
     key_field = "province_code"
 
-    province_code: ProvinceCode
+    province_code: EventProvinceCode
     province_name: str = Field(min_length=1, max_length=200)
     effective_from: date
 
@@ -111,12 +111,12 @@ class FacilitatorReassigned(FacilitatorEvent):
 
     role: Role
     speciality: Speciality | None = None
-    province_code: ProvinceCode
-    kabkota_code: KabkotaCode
+    province_code: EventProvinceCode
+    kabkota_code: EventKabkotaCode
     effective_from: date
     previous_role: Role
-    previous_province_code: ProvinceCode
-    previous_kabkota_code: KabkotaCode
+    previous_province_code: EventProvinceCode
+    previous_kabkota_code: EventKabkotaCode
 
 
 class FacilitatorDeactivated(FacilitatorEvent):
@@ -146,8 +146,8 @@ class FacilitatorEnrolled(EnrollmentEvent):
     event_type = "FacilitatorEnrolled"
 
     role: Role
-    province_code: ProvinceCode | None = None
-    kabkota_code: KabkotaCode | None = None
+    province_code: EventProvinceCode | None = None
+    kabkota_code: EventKabkotaCode | None = None
 
 
 class EnrollmentWithdrawn(EnrollmentEvent):
