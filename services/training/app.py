@@ -13,6 +13,6 @@ DEFINITION = ServiceDefinition(
     default_port=8002,
     migrations=Path(__file__).parent / "migrations",
     routers=(http.router,),
-    consumers=(consumers.ROSTER, consumers.KELURAHAN, intake.INTAKE),
+    consumers=(consumers.ROSTER, consumers.NAMES, consumers.KELURAHAN, intake.INTAKE),
     errors=ERRORS,
 )
