@@ -29,7 +29,7 @@ trimmed. Then by kind of field:
 - **label** (titles, organisers, venues, class names) and **note** (free text such as an
   attendance note or an OJT report): letters, marks, digits, spaces and ordinary punctuation, of
   one script as a name; refused with their own code are markup and code characters
-  (``< > { } [ ] \\ | ` ^ ~ $ = ;`` and ``--``), links (a scheme such as ``http://``, ``www.``, a
+  (``< > { } [ ] \\ | ` ^ ~ $ =`` and ``--``), links (a scheme such as ``http://``, ``www.``, a
   domain name, an e-mail address) and the vocabulary of gambling and massage advertising that
   link spam is made of (the comment spam of the program's own 2016 news page is the model).
   Unlike a name, a training's title or venue is not a person's: a word list is fair there.
@@ -56,8 +56,8 @@ _WORD = re.compile(r"^'?(?:a{1,4}\.)*(?:a+(?:[-']a+)*)?,?$")
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
 _PLACE_PUNCTUATION = set(" .,'-()/")
 # What a label or note may hold besides letters, marks and digits.
-_LABEL_PUNCTUATION = set(" .,'\"()-/&+:#?!%@") | _APOSTROPHES | _HYPHENS | {"\u2013", "\u2014", "\u201c", "\u201d"}
-_MARKUP = set("<>{}[]\\|`^~$=;")
+_LABEL_PUNCTUATION = set(" .,;'\"()-/&+:#?!%@") | _APOSTROPHES | _HYPHENS | {"\u2013", "\u2014", "\u201c", "\u201d"}
+_MARKUP = set("<>{}[]\\|`^~$=")
 _LINK = re.compile(
     r"[a-z][a-z0-9+.-]*://"  # a scheme
     r"|\bwww\."
