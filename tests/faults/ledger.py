@@ -166,17 +166,18 @@ class Ledger:
         return {k: e.value for k, e in self.effects.items() if k[0] == "p" and k[1] == training_id and k[2] == fkey}
 
     def expected_outcome(self, training_id: str, fkey: str) -> str | None:
-        """completed | not_completed | None (undecided), by the training's completion rule."""
+        """completed | not_completed by the training's completion rule over the facts, once it is
+        closed; None (provisional) before."""
         t = self.trainings[training_id]
-        status = self.value(("p", training_id, fkey, "enroll"))
-        closed = self.value(("tr", training_id, "status")) == "closed"
-        if status == "withdrawn":
-            return "not_completed" if closed else None
+        if self.value(("tr", training_id, "status")) != "closed":
+            return None
+        if self.value(("p", training_id, fkey, "enroll")) == "withdrawn":
+            return "not_completed"
         attended = sum(self.value(("p", training_id, fkey, "att", s)) in ("present", "late") for s, _ in t.sessions)
         has_post = self.value(("p", training_id, fkey, "post")) is not None
         if attended >= t.required_sessions and (has_post or not t.require_post_test):
             return "completed"
-        return "not_completed" if closed else None
+        return "not_completed"
 
 
 def new_uuid() -> str:

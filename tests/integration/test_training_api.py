@@ -312,11 +312,15 @@ async def test_participation_refusals_corrections_completion_and_certificates(
         body = (await http.get(f"{url}/participants")).json()
         by_id = {uuid.UUID(p["facilitator_id"]): p for p in body["participants"]}
         assert by_id[a[0]]["gain"] == 0.3  # 70/100 - 20/50
-        assert by_id[a[0]]["decision"]["outcome"] == "completed"
-        assert by_id[a[0]]["decision"]["decided_by"] == "requirements_met"
-        assert by_id[a[0]]["certificate_code"]
-        assert by_id[a[2]]["decision"]["outcome"] == "completed"  # 3 of 4 sessions: 75% is enough
-        assert by_id[b[2]]["decision"] is None  # not yet: OJT and post-test missing
+        # provisional until the close: what the facts say so far, nothing decided, no certificate
+        assert (by_id[a[0]]["provisional"], by_id[a[0]]["outcome_now"], by_id[a[0]]["decision"]) == (
+            True,
+            "completed",
+            None,
+        )
+        assert by_id[a[0]]["certificate_code"] is None
+        assert by_id[a[2]]["outcome_now"] == "completed"  # 3 of 4 sessions: 75% is enough
+        assert by_id[b[2]]["outcome_now"] == "not_completed"  # OJT and post-test missing
         assert by_id[b[2]]["attendance"] == {"s1": "present", "s2": "late", "s3": "absent", "s4": "present"}
         assert by_id[b[2]]["unmet_now"] == ["post_test_missing", "ojt_not_completed"]
         assert by_id[b[0]]["kabkota_code"] == "16.71"
@@ -338,7 +342,11 @@ async def test_participation_refusals_corrections_completion_and_certificates(
         assert by_id[b[2]]["decision"]["unmet"] == ["post_test_missing", "ojt_not_completed"]
         assert by_id[b[2]]["decision"]["decided_by"] == "training_closed"
 
-        # a correction after the decision is recorded, but the decision stands (and is flagged)
+        assert by_id[a[0]]["decision"]["decided_by"] == "training_closed"
+        codes = [p["certificate_code"] for p in body["participants"] if p["certificate_code"]]
+        assert len(set(codes)) == 5
+
+        # a correction after the close is recorded; the decision stands and a review opens
         fix = {
             "session_id": "s2",
             "occurred_at": "2016-08-02T09:00:00+07:00",
@@ -351,9 +359,35 @@ async def test_participation_refusals_corrections_completion_and_certificates(
         assert after[a[2]]["decision"]["outcome"] == "completed"
         assert after[a[2]]["decision"]["outdated"] is True
         assert after[a[2]]["unmet_now"] == ["attendance_below_minimum"]
+        assert (after[a[2]]["review"]["status"], after[a[2]]["review"]["outcome_now"]) == ("open", "not_completed")
+        [review] = (await http.get(f"{url}/reviews")).json()
+        assert (review["facilitator_id"], review["decided_outcome"]) == (str(a[2]), "completed")
+        revoked_code = after[a[2]]["certificate_code"]
 
-        codes = [p["certificate_code"] for p in body["participants"] if p["certificate_code"]]
-        assert len(set(codes)) == 5
+        # the region's training officer re-decides with a reason: the certificate is revoked
+        decide_url = f"{url}/participants/{a[2]}/decision"
+        r = await http.post(decide_url, json={"outcome": "not_completed", "reason": ""})
+        assert r.status_code == 422, r.text
+        r = await http.post(decide_url, json={"outcome": "not_completed", "reason": "Absen hari kedua (koreksi)"})
+        assert r.status_code == 200, r.text
+        assert r.json() == {
+            "previous_outcome": "completed",
+            "outcome": "not_completed",
+            "certificate_revoked": revoked_code,
+            "certificate_issued": None,
+        }
+        assert error(await http.post(decide_url, json={"outcome": "not_completed", "reason": "lagi"})) == (
+            409,
+            "nothing_to_review",
+        )
+        history = (await http.get(f"{url}/participants/{a[2]}/decisions")).json()
+        assert [(h["outcome"], h["decided_by"], h["reason"]) for h in history] == [
+            ("completed", "training_closed", None),
+            ("not_completed", "officer", "Absen hari kedua (koreksi)"),
+        ]
+        assert [r["status"] for r in (await http.get(f"{url}/reviews")).json()] == ["resolved"]
+        summary = (await http.get(url)).json()
+        assert (summary["completed"], summary["not_completed"], summary["certificates"]) == (4, 2, 4)
     async with httpx.AsyncClient(base_url=base, timeout=10) as public:
         for code in codes:
             r = await public.get(f"/api/v1/certificates/{code}")
@@ -362,6 +396,9 @@ async def test_participation_refusals_corrections_completion_and_certificates(
             assert cert["training_title"] == "Pelatihan Dasar Fasilitator"
             assert cert["start_date"] == "2016-07-31"
             assert uuid.UUID(cert["facilitator_id"]) in people
+            assert cert["valid"] is (code != revoked_code)
+        cert = (await public.get(f"/api/v1/certificates/{revoked_code}")).json()
+        assert (cert["revoke_reason"], cert["revoked_at"] is not None) == ("Absen hari kedua (koreksi)", True)
         assert (await public.get(f"/api/v1/certificates/{codes[0].lower()}")).status_code == 200
         fakes = {"ABCD-EFGH-JKMN-PQRS", "2222-2222-2222-2222", "x", "%00", codes[0][:-1] + "Z"} - set(codes)
         for fake in fakes:
@@ -375,6 +412,13 @@ async def test_participation_refusals_corrections_completion_and_certificates(
         if json.loads(r.value)["event_type"] in ("TrainingCompleted", "TrainingNotCompleted")
     )
     assert decisions == {str(p): 1 for p in people}
+    [corrected_outcome] = events_of(records, "TrainingOutcomeCorrected")
+    assert (corrected_outcome["payload"]["facilitator_id"], corrected_outcome["payload"]["outcome"]) == (
+        str(a[2]),
+        "not_completed",
+    )
+    assert [e["payload"]["certificate_code"] for e in events_of(records, "CertificateRevoked")] == [revoked_code]
+    assert [e["payload"]["status"] for e in events_of(records, "OutcomeReviewChanged")] == ["open", "resolved"]
     issued = events_of(records, "CertificateIssued")
     assert sorted(e["payload"]["certificate_code"] for e in issued) == sorted(codes)
     not_completed = events_of(records, "TrainingNotCompleted")

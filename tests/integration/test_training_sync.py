@@ -190,9 +190,7 @@ async def test_shuffled_and_duplicated_offline_batches_give_the_in_order_result(
 
         await eventually(lambda: synced(daily), within=30)
         await eventually(lambda: synced(shuffled), within=30)
-        decided = [v[3] for v in expected.values()]
-        assert ("completed", [], True) in decided  # the participant corrected after completing
-        assert any(d is None for d in decided)  # some wait for the close
+        assert all(v[3] is None for v in expected.values())  # provisional: decided at the close only
         assert all(v[0]["attendance"] for v in expected.values())
 
         for tid in ids:

@@ -60,8 +60,7 @@ def test_a_participant_who_met_every_requirement_completes() -> None:
     e = evaluate(full_record(P1))
     assert e.met
     assert (e.attended, e.sessions, e.attendance_ratio) == (14, 14, 1.0)
-    decision = domain.decide(RULE, SESSIONS, full_record(P1), withdrawn=False, closing=False)
-    assert decision is not None
+    decision = domain.decide(RULE, SESSIONS, full_record(P1), withdrawn=False)
     assert (decision.outcome, decision.unmet, decision.attendance_ratio) == (Outcome.COMPLETED, (), 1.0)
 
 
@@ -89,44 +88,32 @@ def test_late_counts_as_attended_and_excused_does_not() -> None:
     assert evaluate(facts + excused).unmet == (domain.ATTENDANCE_BELOW_MINIMUM,)
 
 
-def test_undecided_until_close_unless_met_and_withdrawn_only_at_close() -> None:
+def test_the_decision_takes_the_facts_as_they_stand_and_a_withdrawal_never_completes() -> None:
     missing = full_record(P1, ojt=False)
-    assert domain.decide(RULE, SESSIONS, missing, withdrawn=False, closing=False) is None
-    closed = domain.decide(RULE, SESSIONS, missing, withdrawn=False, closing=True)
-    assert closed is not None
+    closed = domain.decide(RULE, SESSIONS, missing, withdrawn=False)
     assert (closed.outcome, closed.unmet, closed.attendance_ratio) == (
         Outcome.NOT_COMPLETED,
         (domain.OJT_NOT_COMPLETED,),
         1.0,
     )
-    assert domain.decide(RULE, SESSIONS, full_record(P1), withdrawn=True, closing=False) is None
-    withdrawn = domain.decide(RULE, SESSIONS, full_record(P1), withdrawn=True, closing=True)
-    assert withdrawn is not None
-    assert withdrawn.unmet == (domain.WITHDRAWN,)
-    nothing = domain.decide(RULE, SESSIONS, [], withdrawn=False, closing=True)
-    assert nothing is not None
+    withdrawn = domain.decide(RULE, SESSIONS, full_record(P1), withdrawn=True)
+    assert (withdrawn.outcome, withdrawn.unmet) == (Outcome.NOT_COMPLETED, (domain.WITHDRAWN,))
+    nothing = domain.decide(RULE, SESSIONS, [], withdrawn=False)
     assert nothing.attendance_ratio == 0.0
     free = CompletionRule(min_attendance_ratio=0, require_post_test=False, require_ojt=False)
-    assert domain.decide(free, SESSIONS, [], withdrawn=False, closing=False) is not None
+    assert domain.decide(free, SESSIONS, [], withdrawn=False).outcome is Outcome.COMPLETED
 
 
-def test_completion_is_decided_where_the_timeline_first_meets_every_requirement() -> None:
-    """A correction after that point does not undo it: in-order delivery would have completed the
-    participant before the correction arrived, and any other order gives the same decision."""
+def test_the_decision_depends_on_the_set_of_facts_not_their_order() -> None:
+    """A correction counts wherever it arrives: the latest fact of each subject decides."""
     facts = full_record(P1)  # the last requirement, the post-test, is met on day 7
     correction = [attend(P1, s, AttendanceStatus.ABSENT, at(8), f"fix-{s}") for s in ("s0", "s1", "s2")]
-    for order in (facts + correction, correction + facts, list(reversed(facts + correction))):
-        decision = domain.decide(RULE, SESSIONS, order, withdrawn=False, closing=True)
-        assert decision is not None
-        assert decision.outcome is Outcome.COMPLETED
-        assert decision.attendance_ratio == 1.0
+    for order in (facts + correction, correction + facts, list(reversed(facts + correction)), facts + correction * 2):
+        decision = domain.decide(RULE, SESSIONS, order, withdrawn=False)
+        assert decision.outcome is Outcome.NOT_COMPLETED
+        assert decision.unmet == (domain.ATTENDANCE_BELOW_MINIMUM,)
         assert decision.record.post is not None
-    assert evaluate(facts + correction).unmet == (domain.ATTENDANCE_BELOW_MINIMUM,)  # as it stands now
-    # a correction dated before the post-test is part of the timeline: never completed
-    early = [attend(P1, s, AttendanceStatus.ABSENT, at(6, 20), f"fix-{s}") for s in ("s0", "s1", "s2")]
-    decision = domain.decide(RULE, SESSIONS, early + facts, withdrawn=False, closing=True)
-    assert decision is not None
-    assert decision.outcome is Outcome.NOT_COMPLETED
+    assert domain.decide(RULE, SESSIONS, list(reversed(facts)), withdrawn=False).outcome is Outcome.COMPLETED
 
 
 def test_the_latest_correction_wins_whatever_the_arrival_order() -> None:

@@ -91,6 +91,7 @@ class TrainingRow(BaseModel):
     pre_mean: float | None
     post_mean: float | None
     gain_mean: float | None
+    reviews_open: int = Field(default=0, description="decisions to review: facts recorded after the close disagree")
 
 
 class UnreportedSession(BaseModel):
@@ -264,6 +265,7 @@ class TrainingInfo(BaseModel):
     gain_mean: float | None
     ojt_assigned: int
     ojt_completed: int
+    reviews_open: int = Field(default=0, description="decisions to review: facts recorded after the close disagree")
 
 
 class TrainingReport(Report):

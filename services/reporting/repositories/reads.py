@@ -144,7 +144,8 @@ SELECT t.training_id, t.region, t.title, t.training_type, t.start_date, t.end_da
     coalesce(sum(a.enrolled), 0)::bigint AS enrolled, coalesce(sum(a.withdrawn), 0)::bigint AS withdrawn,
     coalesce(sum(a.completed), 0)::bigint AS completed, coalesce(sum(a.not_completed), 0)::bigint AS not_completed,
     coalesce(sum(a.certified), 0)::bigint AS certified,
-    s.attendance_recorded, s.attendance_attended, s.pre_mean, s.post_mean, s.gain_mean
+    s.attendance_recorded, s.attendance_attended, s.pre_mean, s.post_mean, s.gain_mean,
+    coalesce(s.reviews_open, 0) AS reviews_open
 FROM trainings t
 {join} training_area_stats a ON a.training_id = t.training_id AND ($4::text IS NULL OR a.role = $4) {area}
 LEFT JOIN training_stats s ON s.training_id = t.training_id
@@ -181,7 +182,7 @@ TRAINING = """
 SELECT k.training_id, t.region, t.title, t.training_type, t.organiser, t.venue, t.start_date, t.end_date,
     t.capacity, coalesce(t.status, 'unknown') AS status, s.participants, s.enrolled, s.withdrawn, s.completed,
     s.not_completed, s.certified, s.pre_n, s.pre_mean, s.post_n, s.post_mean, s.gain_n, s.gain_mean, s.ojt_assigned,
-    s.ojt_completed, s.attendance_recorded, s.attendance_attended,
+    s.ojt_completed, s.attendance_recorded, s.attendance_attended, s.reviews_open,
     t.training_id IS NOT NULL OR s.training_id IS NOT NULL AS known
 FROM (SELECT $1::uuid AS training_id) k
 LEFT JOIN trainings t ON t.training_id = k.training_id

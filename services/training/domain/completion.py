@@ -1,6 +1,7 @@
-"""Completion: a participant completes when every requirement of the training's
-:class:`CompletionRule` is met; see :func:`evaluate` and :func:`decide`. Decisions are final.
-"""
+"""Completion: a participant completes when, at the training's close, every requirement of its
+:class:`CompletionRule` is met by their facts as they stand; see :func:`evaluate` and
+:func:`decide`. Until the close a participant's standing is provisional. A correction after the
+close that changes the outcome opens a review; an officer re-decides (use case ``redecide``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from services.training.domain.facts import EMPTY_RECORD, Assessment, Fact, FactKey, ParticipantRecord, fold
+from services.training.domain.facts import EMPTY_RECORD, Assessment, Fact, ParticipantRecord, fold
 from shared.kernel.contracts.training import AttendanceStatus, CompletionRule, Session
 
 # Unmet requirement codes (the contract of TrainingNotCompleted names them).
@@ -68,61 +69,23 @@ class Decision:
     record: ParticipantRecord = EMPTY_RECORD  # the participant's record the decision was taken on
 
 
-def _unique(facts: Iterable[Fact]) -> list[Fact]:
-    seen: set[str] = set()
-    unique = []
-    for fact in facts:
-        if fact.fact_id not in seen:
-            seen.add(fact.fact_id)
-            unique.append(fact)
-    return unique
+def outcome_of(evaluation: Evaluation) -> Outcome:
+    return Outcome.COMPLETED if evaluation.met else Outcome.NOT_COMPLETED
 
 
-def completion_point(
-    rule: CompletionRule, sessions: Sequence[Session], facts: Iterable[Fact]
-) -> tuple[Evaluation, ParticipantRecord] | None:
-    """The first point of one participant's timeline (facts in ``(occurred_at, fact_id)`` order)
-    at which every requirement was met, with the evaluation and record at that point; None if
-    there is none. This is what delivering the facts one by one in order would have decided, and
-    it depends only on the set of facts, not on the order they arrived in."""
-    latest: dict[FactKey, Fact] = {}
-    record = EMPTY_RECORD
+def decide(rule: CompletionRule, sessions: Sequence[Session], facts: Iterable[Fact], *, withdrawn: bool) -> Decision:
+    """The decision about one participant (``facts`` are all of theirs), taken when the training
+    closes, over every fact known then: each subject (a session's attendance, the pre-test, the
+    post-test, the OJT assignment and completion) counts with its latest fact, the greatest
+    ``(occurred_at, fact_id)``. So the decision is a function of the set of facts: any order of
+    arrival, any repeats, one by one or in batches, decide the same. A withdrawn participant does
+    not complete."""
+    facts = list(facts)
+    record = fold(facts).get(facts[0].facilitator_id, EMPTY_RECORD) if facts else EMPTY_RECORD
     evaluation = evaluate(rule, sessions, record)
-    if evaluation.met:
-        return evaluation, record
-    for fact in sorted(_unique(facts), key=lambda f: f.rank):
-        latest[fact.key] = fact  # in timeline order, each fact is the latest of its subject
-        record = fold(latest.values()).get(fact.facilitator_id, EMPTY_RECORD)
-        evaluation = evaluate(rule, sessions, record)
-        if evaluation.met:
-            return evaluation, record
-    return None
-
-
-def decide(
-    rule: CompletionRule, sessions: Sequence[Session], facts: Sequence[Fact], *, withdrawn: bool, closing: bool
-) -> Decision | None:
-    """The decision to take now about one participant (``facts`` are all of theirs), or None to wait.
-
-    A participant completes as soon as the last requirement is met: at the first point of their
-    timeline where every requirement holds (:func:`completion_point`). One who never met them is
-    decided only when the training closes, since a missing fact may still arrive until then, and
-    on their current record. A withdrawn participant is decided at close, as not completed.
-    """
     if withdrawn:
-        if not closing:
-            return None
-        record = fold(facts).get(facts[0].facilitator_id, EMPTY_RECORD) if facts else EMPTY_RECORD
-        return Decision(Outcome.NOT_COMPLETED, (WITHDRAWN,), evaluate(rule, sessions, record).attendance_ratio, record)
-    point = completion_point(rule, sessions, facts)
-    if point is not None:
-        evaluation, record = point
-        return Decision(Outcome.COMPLETED, (), evaluation.attendance_ratio, record)
-    if closing:
-        record = fold(facts).get(facts[0].facilitator_id, EMPTY_RECORD) if facts else EMPTY_RECORD
-        evaluation = evaluate(rule, sessions, record)
-        return Decision(Outcome.NOT_COMPLETED, evaluation.unmet, evaluation.attendance_ratio, record)
-    return None
+        return Decision(Outcome.NOT_COMPLETED, (WITHDRAWN,), evaluation.attendance_ratio, record)
+    return Decision(outcome_of(evaluation), evaluation.unmet, evaluation.attendance_ratio, record)
 
 
 def gain(pre: Assessment | None, post: Assessment | None) -> float | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 from services.training.domain.facts import FACT_ID_CONFLICT, NOT_ENROLLED, Fact, Refusal
 from shared.kernel.errors import Conflict, DomainError, Invalid, NotFound
@@ -25,6 +25,12 @@ UNKNOWN_CLASS = "unknown_class"
 EMPTY_CLASS = "empty_class"
 NOT_IN_CLASS = "not_in_class"
 CERTIFICATE_NOT_FOUND = "certificate_not_found"
+CERTIFICATE_REVOKED = "certificate_revoked"
+PARTICIPANT_NAME_UNKNOWN = "participant_name_unknown"
+NO_VALID_CERTIFICATES = "no_valid_certificates"
+TRAINING_NOT_CLOSED = "training_not_closed"
+DECISION_NOT_FOUND = "decision_not_found"
+NOTHING_TO_REVIEW = "nothing_to_review"
 
 
 class TrainingNotFound(NotFound):
@@ -45,6 +51,23 @@ class TrainingCancelled(Conflict):
 class TrainingClosed(Conflict):
     def __init__(self) -> None:
         super().__init__(TRAINING_CLOSED, "the training is closed; its completions are decided")
+
+
+class TrainingNotClosed(Conflict):
+    def __init__(self) -> None:
+        super().__init__(TRAINING_NOT_CLOSED, "outcomes are decided at the close; until then they are provisional")
+
+
+class DecisionNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__(DECISION_NOT_FOUND, "no decision about this participant of this training")
+
+
+class NothingToReview(Conflict):
+    def __init__(self, outcome: str) -> None:
+        super().__init__(
+            NOTHING_TO_REVIEW, f"the decision is already {outcome} and no review is open; nothing to re-decide"
+        )
 
 
 class TrainingNotOver(Conflict):
@@ -114,6 +137,34 @@ class NotEnrolled(Invalid):
 class CertificateNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__(CERTIFICATE_NOT_FOUND, "no certificate has this code")
+
+
+class CertificateRevoked(Conflict):
+    """A revoked certificate is still verifiable, as revoked, but never printed again (answered
+    410 over HTTP, see the error table)."""
+
+    def __init__(self, code: str, revoked_at: datetime, reason: str | None) -> None:
+        super().__init__(
+            CERTIFICATE_REVOKED,
+            f"certificate {code} was revoked; it is not printed",
+            {"certificate_code": code, "revoked_at": revoked_at.isoformat(), "reason": reason},
+        )
+
+
+class ParticipantNameUnknown(Conflict):
+    """The registration service's event with the holder's name has not reached training yet."""
+
+    def __init__(self, codes: Sequence[str]) -> None:
+        super().__init__(
+            PARTICIPANT_NAME_UNKNOWN,
+            f"the name of {len(codes)} certificate holder(s) is not known yet; try again shortly",
+            {"certificate_codes": list(codes[:100])},
+        )
+
+
+class NoValidCertificates(NotFound):
+    def __init__(self, training_id: uuid.UUID) -> None:
+        super().__init__(NO_VALID_CERTIFICATES, f"training {training_id} has no valid certificate to print")
 
 
 def facts_refused(refused: Sequence[tuple[Fact, Refusal]]) -> DomainError:

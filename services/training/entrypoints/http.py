@@ -11,9 +11,9 @@ from functools import partial
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from services.training.domain import Training
+from services.training.domain import Outcome, Training
 from services.training.entrypoints import runtime as wiring
 from services.training.entrypoints.schemas import (
     Assessments,
@@ -22,13 +22,14 @@ from services.training.entrypoints.schemas import (
     ClassAssignments,
     OJTAssignments,
     OJTCompletionIn,
+    Redecision,
     ScheduleDetails,
     ScheduleTraining,
     SyncBatch,
 )
-from services.training.usecases import classes, facts, queries, trainings
+from services.training.usecases import classes, completion, facts, queries, trainings
 from services.training.usecases.facts import FactIds, FactsOutcome, Origin
-from services.training.usecases.ports import Authorize, Deployment, RosterEntry, UnitOfWork
+from services.training.usecases.ports import Authorize, Deployment, Review, RosterEntry, UnitOfWork
 from services.training.usecases.sync import sync_facts
 from shared.kernel.auth import Caller, Principal, ensure_may_read, ensure_may_write
 from shared.kernel.fields import build, same_named
@@ -135,7 +136,10 @@ class ParticipantOut(BaseModel):
     ojt_assignment: OJTAssignmentOut | None
     ojt_completion: OJTCompletionOut | None
     unmet_now: list[str]
+    provisional: bool = Field(description="true until the training closes: outcome_now is what the facts say so far")
+    outcome_now: str = Field(description="completed or not_completed on the facts as they stand now")
     decision: DecisionOut | None
+    review: ReviewOut | None = Field(description="open when facts recorded after the close disagree with the decision")
     certificate_code: str | None
 
     @classmethod
@@ -157,7 +161,42 @@ class ParticipantOut(BaseModel):
             ojt_assignment=_out_of(OJTAssignmentOut, v.ojt_assignment),
             ojt_completion=_out_of(OJTCompletionOut, v.ojt_completion),
             decision=decision,
+            review=ReviewOut.of(v.review) if v.review is not None else None,
         )
+
+
+class ReviewOut(BaseModel):
+    review_id: uuid.UUID
+    facilitator_id: uuid.UUID
+    decided_outcome: str
+    outcome_now: str
+    unmet_now: list[str]
+    status: str
+    opened_at: datetime | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution: str | None
+
+    @classmethod
+    def of(cls, r: Review) -> ReviewOut:
+        return build(cls, r, unmet_now=list(r.unmet_now))
+
+
+class DecisionEntryOut(BaseModel):
+    outcome: str
+    unmet: list[str]
+    attendance_ratio: float
+    decided_by: str = Field(description="training_closed, or officer (a re-decision after a review)")
+    decided_by_who: str | None
+    reason: str | None
+    decided_at: datetime
+
+
+class RedecisionOut(BaseModel):
+    previous_outcome: str
+    outcome: str
+    certificate_revoked: str | None
+    certificate_issued: str | None
 
 
 class ParticipantsOut(BaseModel):
@@ -179,10 +218,12 @@ class HistoryEntryOut(BaseModel):
 
 
 class CertificateOut(BaseModel):
-    """A valid certificate. The training service knows participants by id only, not by name."""
+    """A certificate, valid or revoked. The training service knows participants by id only."""
 
     certificate_code: str
-    valid: bool = True
+    valid: bool = Field(description="false once revoked (see revoked_at and revoke_reason)")
+    revoked_at: datetime | None = None
+    revoke_reason: str | None = None
     facilitator_id: uuid.UUID
     training_id: uuid.UUID
     training_title: str
@@ -366,6 +407,50 @@ async def get_participants(training_id: uuid.UUID, runtime: RuntimeDep, caller: 
 
 
 @router.get(
+    "/trainings/{training_id}/reviews",
+    response_model=list[ReviewOut],
+    summary="Decisions to review: facts recorded after the close disagree with them (open first)",
+)
+async def get_reviews(training_id: uuid.UUID, runtime: RuntimeDep, caller: Caller) -> list[ReviewOut]:
+    return [ReviewOut.of(r) for r in await queries.reviews(wiring.reads(runtime), training_id, _reader(caller))]
+
+
+@router.get(
+    "/trainings/{training_id}/participants/{facilitator_id}/decisions",
+    response_model=list[DecisionEntryOut],
+    summary="Every decision about a participant: the close's, then each officer's re-decision",
+)
+async def get_decisions(
+    training_id: uuid.UUID, facilitator_id: uuid.UUID, runtime: RuntimeDep, caller: Caller
+) -> list[DecisionEntryOut]:
+    entries = await queries.decision_history(wiring.reads(runtime), training_id, facilitator_id, _reader(caller))
+    return [build(DecisionEntryOut, e) for e in entries]
+
+
+@router.post(
+    "/trainings/{training_id}/participants/{facilitator_id}/decision",
+    response_model=RedecisionOut,
+    summary="Re-decide a participant of a closed training, with a reason (the region's training officer)",
+    responses={
+        404: {"description": "training_not_found, decision_not_found"},
+        409: {"description": "training_not_closed, nothing_to_review"},
+    },
+)
+async def redecide(
+    training_id: uuid.UUID, facilitator_id: uuid.UUID, body: Redecision, runtime: RuntimeDep, caller: Caller
+) -> RedecisionOut:
+    async with wiring.new_unit_of_work(runtime) as uow:
+        done = await completion.redecide(
+            completion.Redecide(training_id, facilitator_id, Outcome(body.outcome), body.reason),
+            uow,
+            wiring.deployment(runtime),
+            _writer(caller),
+            caller.label or caller.key_id,
+        )
+    return build(RedecisionOut, done)
+
+
+@router.get(
     "/trainings/{training_id}/participants/{facilitator_id}/history",
     response_model=list[HistoryEntryOut],
     summary="Every fact recorded about a participant, corrections included",
@@ -400,7 +485,7 @@ async def get_history(
 )
 async def verify_certificate(code: str, runtime: RuntimeDep) -> CertificateOut:
     c = await queries.verify_certificate(wiring.reads(runtime), code)
-    return build(CertificateOut, c, certificate_code=c.code, training_title=c.title)
+    return build(CertificateOut, c, certificate_code=c.code, training_title=c.title, valid=c.revoked_at is None)
 
 
 @router.get(
@@ -411,7 +496,7 @@ async def verify_certificate(code: str, runtime: RuntimeDep) -> CertificateOut:
 async def list_kelurahan(
     runtime: RuntimeDep,
     caller: Caller,
-    code_prefix: Annotated[str, Query(max_length=20, pattern=r"^[\d.]*$")] = "",
+    code_prefix: Annotated[str, Query(max_length=20, pattern=r"^[0-9.]*$")] = "",
 ) -> list[KelurahanOut]:
     known = await queries.known_kelurahan(wiring.reads(runtime), code_prefix)
     return [KelurahanOut.model_validate(k, from_attributes=True) for k in known]

@@ -42,6 +42,7 @@ from shared.kernel.validation import (
     Label,
     Note,
     PersonName,
+    Reason,
     RegionCode,
     ShortId,
     Title,
@@ -132,6 +133,13 @@ class CancelTraining(Input):
     reason: Note = ""
 
 
+class Redecision(Input):
+    """An officer's decision about a participant of a closed training, with the reason."""
+
+    outcome: Literal["completed", "not_completed"]
+    reason: Reason
+
+
 class ClassAssignment(Input):
     facilitator_id: uuid.UUID
     class_id: ShortId
@@ -213,6 +221,11 @@ class OJTAssignments(Input):
     facilitator_ids: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_FACTS)
     class_id: ShortId | None = None
     occurred_at: AwareDatetime | None = None
+    fact_id: FactId | None = Field(
+        default=None,
+        description="the caller's id of this assignment: the fact id for one person, the seed of each "
+        "person's fact id for several; sent again, it is a duplicate",
+    )
 
     @model_validator(mode="after")
     def _who(self) -> OJTAssignments:

@@ -1,4 +1,5 @@
-"""Completion decisions and certificates in PostgreSQL (tables ``decisions``, ``certificates``).
+"""Completion decisions, their history, reviews and certificates in PostgreSQL (tables ``decisions``,
+``decision_history``, ``reviews``, ``certificates``).
 The primary key of ``decisions`` is the last guard of "each participant decided exactly once"."""
 
 from __future__ import annotations
@@ -6,8 +7,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from services.training.domain import Decision
-from services.training.usecases.ports import Participant
+from asyncpg import Record
+
+from services.training.domain import Decision, Outcome
+from services.training.usecases.ports import Participant, Review
 from shared.kernel.db import Conn
 
 COUNT_DECISIONS = "SELECT count(*) FROM decisions WHERE training_id = $1"
@@ -18,10 +21,42 @@ WHERE r.training_id = $1 AND d.facilitator_id IS NULL AND ($2::uuid[] IS NULL OR
 ORDER BY r.facilitator_id
 """
 INSERT_DECISION = """
-INSERT INTO decisions (training_id, facilitator_id, outcome, unmet, attendance_ratio, decided_by)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (training_id, facilitator_id) DO NOTHING
+WITH taken AS (
+    INSERT INTO decisions (training_id, facilitator_id, outcome, unmet, attendance_ratio, decided_by)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (training_id, facilitator_id) DO NOTHING
+    RETURNING *
+)
+INSERT INTO decision_history (training_id, facilitator_id, outcome, unmet, attendance_ratio, decided_by, decided_at)
+SELECT training_id, facilitator_id, outcome, unmet, attendance_ratio, decided_by, decided_at FROM taken
 RETURNING decided_at
+"""
+CORRECT_DECISION = """
+WITH corrected AS (
+    UPDATE decisions SET outcome = $3, unmet = $4, attendance_ratio = $5, decided_by = 'officer', reason = $6,
+        decided_by_who = $7, decided_at = now()
+    WHERE training_id = $1 AND facilitator_id = $2
+    RETURNING *
+)
+INSERT INTO decision_history (training_id, facilitator_id, outcome, unmet, attendance_ratio, decided_by,
+    decided_by_who, reason, decided_at)
+SELECT training_id, facilitator_id, outcome, unmet, attendance_ratio, decided_by, decided_by_who, reason, decided_at
+FROM corrected
+"""
+DECISIONS_OF = """
+SELECT facilitator_id, outcome, unmet, attendance_ratio FROM decisions
+WHERE training_id = $1 AND facilitator_id = ANY($2::uuid[])
+"""
+OPEN_REVIEW = "SELECT * FROM reviews WHERE training_id = $1 AND facilitator_id = $2 AND status = 'open'"
+ADD_REVIEW = """
+INSERT INTO reviews (review_id, training_id, facilitator_id, decided_outcome, outcome_now, unmet_now)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT DO NOTHING
+RETURNING review_id
+"""
+END_REVIEW = """
+UPDATE reviews SET status = $2, resolved_at = now(), resolved_by = $3, resolution = $4
+WHERE review_id = $1 AND status = 'open'
 """
 DECISION_COUNTS = """
 SELECT count(*) FILTER (WHERE outcome = 'completed') AS completed,
@@ -30,9 +65,13 @@ FROM decisions WHERE training_id = $1
 """
 INSERT_CERTIFICATE = """
 INSERT INTO certificates (code, training_id, facilitator_id) VALUES ($1, $2, $3)
-ON CONFLICT (code) DO NOTHING
+ON CONFLICT DO NOTHING
 RETURNING code
 """
+VALID_CERTIFICATE = """
+SELECT code FROM certificates WHERE training_id = $1 AND facilitator_id = $2 AND revoked_at IS NULL
+"""
+REVOKE_CERTIFICATE = "UPDATE certificates SET revoked_at = now(), revoke_reason = $2 WHERE code = $1"
 
 
 class PostgresDecisions:
@@ -64,6 +103,49 @@ class PostgresDecisions:
         assert row is not None
         return int(row["completed"]), int(row["not_completed"])
 
+    async def of(self, training_id: uuid.UUID, facilitator_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Decision]:
+        rows = await self.conn.fetch(DECISIONS_OF, training_id, list(facilitator_ids))
+        return {
+            r["facilitator_id"]: Decision(Outcome(r["outcome"]), tuple(r["unmet"]), r["attendance_ratio"]) for r in rows
+        }
+
+    async def correct(
+        self, training_id: uuid.UUID, facilitator_id: uuid.UUID, decision: Decision, reason: str, who: str
+    ) -> None:
+        await self.conn.execute(
+            CORRECT_DECISION,
+            training_id,
+            facilitator_id,
+            decision.outcome.value,
+            list(decision.unmet),
+            decision.attendance_ratio,
+            reason,
+            who,
+        )
+
+    async def open_review(self, training_id: uuid.UUID, facilitator_id: uuid.UUID) -> Review | None:
+        row = await self.conn.fetchrow(OPEN_REVIEW, training_id, facilitator_id)
+        return review_of(row) if row is not None else None
+
+    async def add_review(self, review: Review) -> bool:
+        taken = await self.conn.fetchval(
+            ADD_REVIEW,
+            review.review_id,
+            review.training_id,
+            review.facilitator_id,
+            review.decided_outcome,
+            review.outcome_now,
+            list(review.unmet_now),
+        )
+        return taken is not None
+
+    async def end_review(self, review_id: uuid.UUID, status: str, who: str, resolution: str) -> None:
+        await self.conn.execute(END_REVIEW, review_id, status, who, resolution)
+
+
+def review_of(row: Record) -> Review:
+    return Review(**{**dict(row), "unmet_now": tuple(row["unmet_now"])})
+
 
 class PostgresCertificates:
     def __init__(self, conn: Conn) -> None:
@@ -71,3 +153,10 @@ class PostgresCertificates:
 
     async def add(self, code: str, training_id: uuid.UUID, facilitator_id: uuid.UUID) -> bool:
         return await self.conn.fetchval(INSERT_CERTIFICATE, code, training_id, facilitator_id) is not None
+
+    async def valid_code(self, training_id: uuid.UUID, facilitator_id: uuid.UUID) -> str | None:
+        code: str | None = await self.conn.fetchval(VALID_CERTIFICATE, training_id, facilitator_id)
+        return code
+
+    async def revoke(self, code: str, reason: str) -> None:
+        await self.conn.execute(REVOKE_CERTIFICATE, code, reason)

@@ -49,7 +49,7 @@ SELECT
     (SELECT count(*) FROM roster WHERE training_id = $1 AND status = 'withdrawn') AS withdrawn,
     (SELECT count(*) FROM decisions WHERE training_id = $1 AND outcome = 'completed') AS completed,
     (SELECT count(*) FROM decisions WHERE training_id = $1 AND outcome = 'not_completed') AS not_completed,
-    (SELECT count(*) FROM certificates WHERE training_id = $1) AS certificates
+    (SELECT count(*) FROM certificates WHERE training_id = $1 AND revoked_at IS NULL) AS certificates
 """
 
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 
 from services.training import domain
-from services.training.domain import SCHEDULED, Fact, FactKind, Training
+from services.training.domain import CLOSED, Fact, FactKind, Training
 from services.training.domain.errors import EmptyClass, NotInClass, UnknownClass, facts_refused
 from services.training.usecases.common import emit, locked
-from services.training.usecases.completion import decide_due
+from services.training.usecases.completion import review_after_close
 from services.training.usecases.ports import Authorize, Deployment, UnitOfWork
 from shared.kernel.contracts import (
     AssessmentKind,
@@ -129,6 +129,7 @@ class AssignOJT:
     facilitator_ids: tuple[uuid.UUID, ...] = ()
     class_id: str | None = None
     occurred_at: datetime | None = None
+    fact_id: str | None = None  # the caller's id: one person's fact id, or the seed of each listed person's
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,17 @@ async def assign_ojt(
             raise EmptyClass(cmd.class_id)
     at = cmd.occurred_at or origin.occurred_at
     data = domain.OJTAssignment(cmd.kelurahan_code, cmd.mentor, cmd.task)
-    facts = [Fact(origin.ids.make(FactKind.OJT_ASSIGNMENT, "", fid), fid, at, data) for fid in dict.fromkeys(who)]
+    people = list(dict.fromkeys(who))
+    ids = origin.ids if cmd.fact_id is None else FactIds(sheet_seed(cmd.training_id, f"ojt/{cmd.fact_id}"))
+    facts = [
+        Fact(
+            cmd.fact_id if cmd.fact_id is not None and len(people) == 1 else ids.make(FactKind.OJT_ASSIGNMENT, "", fid),
+            fid,
+            at,
+            data,
+        )
+        for fid in people
+    ]
     return await record(uow, deployment, training, facts, channel=origin.channel, strict=True)
 
 
@@ -247,7 +258,8 @@ async def record(
     strict: bool,
 ) -> FactsOutcome:
     """Record ``facts`` of a locked training: refuse those the rules refuse, recognise duplicates
-    by ``fact_id``, publish each new fact once, and take the decisions the new facts make due.
+    by ``fact_id``, publish each new fact once; on a closed training, open the reviews the new facts
+    make due.
     ``strict``: one refusal refuses the whole request, nothing is recorded."""
     people = list({f.facilitator_id for f in facts})
     places = list({f.data.kelurahan_code for f in facts if isinstance(f.data, OJT_DATA)})
@@ -295,8 +307,8 @@ async def record(
         raise facts_refused([(facts[i], r) for i, r in sorted(refused.items())])
     for fact in recorded:
         emit(uow, deployment, training, event_of(training.training_id, fact), occurred_at=fact.occurred_at)
-    if recorded and training.status == SCHEDULED:
-        await decide_due(uow, deployment, training, list({f.facilitator_id for f in recorded}), closing=False)
+    if recorded and training.status == CLOSED:
+        await review_after_close(uow, deployment, training, list(dict.fromkeys(f.facilitator_id for f in recorded)))
     return FactsOutcome(results)
 
 

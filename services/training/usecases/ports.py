@@ -52,6 +52,23 @@ class TrainingCounts:
 
 
 @dataclass(frozen=True)
+class Review:
+    """A decision to look at again: the facts recorded after it say ``outcome_now``."""
+
+    review_id: uuid.UUID
+    training_id: uuid.UUID
+    facilitator_id: uuid.UUID
+    decided_outcome: str
+    outcome_now: str
+    unmet_now: tuple[str, ...]
+    status: str = "open"
+    opened_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution: str | None = None
+
+
+@dataclass(frozen=True)
 class Participant:
     """A roster entry not decided yet."""
 
@@ -119,10 +136,31 @@ class Decisions(Protocol):
     async def outcome_counts(self, training_id: uuid.UUID) -> tuple[int, int]:
         """(completed, not completed)."""
 
+    async def of(self, training_id: uuid.UUID, facilitator_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Decision]:
+        """The decisions taken about ``facilitator_ids`` (those decided)."""
+
+    async def correct(
+        self, training_id: uuid.UUID, facilitator_id: uuid.UUID, decision: Decision, reason: str, who: str
+    ) -> None:
+        """Replace the participant's decision by an officer's; the history keeps both."""
+
+    async def open_review(self, training_id: uuid.UUID, facilitator_id: uuid.UUID) -> Review | None: ...
+
+    async def add_review(self, review: Review) -> bool:
+        """Open ``review`` unless one is open for the participant; whether it was opened."""
+
+    async def end_review(self, review_id: uuid.UUID, status: str, who: str, resolution: str) -> None: ...
+
 
 class Certificates(Protocol):
     async def add(self, code: str, training_id: uuid.UUID, facilitator_id: uuid.UUID) -> bool:
-        """Record a certificate unless the code is taken; whether it was recorded."""
+        """Record a certificate unless the code is taken or the participant holds a valid one;
+        whether it was recorded."""
+
+    async def valid_code(self, training_id: uuid.UUID, facilitator_id: uuid.UUID) -> str | None:
+        """The participant's certificate that is not revoked, if any."""
+
+    async def revoke(self, code: str, reason: str) -> None: ...
 
 
 class UnitOfWork(Protocol):
@@ -186,6 +224,17 @@ class ParticipantRow:
 
 
 @dataclass(frozen=True)
+class DecisionEntry:
+    outcome: str
+    unmet: list[str]
+    attendance_ratio: float
+    decided_by: str
+    decided_by_who: str | None
+    reason: str | None
+    decided_at: datetime
+
+
+@dataclass(frozen=True)
 class StoredFact:
     fact: Fact
     channel: str
@@ -205,6 +254,8 @@ class CertificateView:
     start_date: date
     end_date: date
     region: str
+    revoked_at: datetime | None = None  # a revoked certificate is still found, as revoked
+    revoke_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -235,6 +286,12 @@ class Reads(Protocol):
         """Every fact of the participant in ``(occurred_at, fact_id)`` order."""
 
     async def certificate(self, code: str) -> CertificateView | None: ...
+
+    async def reviews(self, training_id: uuid.UUID) -> list[Review]:
+        """Every review of the training, open ones first, then by opening time."""
+
+    async def decision_history(self, training_id: uuid.UUID, facilitator_id: uuid.UUID) -> list[DecisionEntry]:
+        """Every decision taken about the participant, oldest first."""
 
     async def kelurahan(self, code_prefix: str) -> list[KnownKelurahan]:
         """Known kelurahan whose code starts with ``code_prefix``, by code, at most 1000."""

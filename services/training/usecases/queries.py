@@ -13,9 +13,11 @@ from services.training.domain.errors import CertificateNotFound, TrainingNotFoun
 from services.training.usecases.ports import (
     Authorize,
     CertificateView,
+    DecisionEntry,
     KnownKelurahan,
     ParticipantRow,
     Reads,
+    Review,
     RosterEntry,
 )
 from services.training.usecases.trainings import TrainingSummary
@@ -61,14 +63,18 @@ class ParticipantView(ParticipantRow):
     ojt_assignment: domain.OJTAssignment | None
     ojt_completion: domain.OJTCompletion | None
     unmet_now: list[str]
+    provisional: bool  # the training is not closed: ``outcome_now`` is what the facts say so far
+    review: Review | None  # the open review of the decision, if any
+
+    @property
+    def outcome_now(self) -> str:
+        return (domain.Outcome.COMPLETED if not self.unmet_now else domain.Outcome.NOT_COMPLETED).value
 
     @property
     def decision_outdated(self) -> bool:
         """Whether the facts as they stand now would decide differently (a correction arrived
-        after the decision; the decision stands, see README)."""
-        if self.outcome is None or (self.outcome == "not_completed" and self.unmet == [domain.WITHDRAWN]):
-            return False
-        return (self.outcome == "completed") != (not self.unmet_now)
+        after the close): a review is open for the region's training officer (see README)."""
+        return self.review is not None
 
 
 async def participants(
@@ -78,6 +84,7 @@ async def participants(
     training = summary.training
     rows = await reads.participants(training_id)
     records = domain.fold(await reads.facts_of_training(training_id))
+    open_reviews = {r.facilitator_id: r for r in await reads.reviews(training_id) if r.status == "open"}
     views = []
     for row in rows:
         record = records.get(row.facilitator_id, domain.EMPTY_RECORD)
@@ -101,9 +108,24 @@ async def participants(
                 ojt_assignment=assignment if isinstance(assignment, domain.OJTAssignment) else None,
                 ojt_completion=completion if isinstance(completion, domain.OJTCompletion) else None,
                 unmet_now=list(evaluation.unmet),
+                provisional=training.status != domain.CLOSED,
+                review=open_reviews.get(row.facilitator_id),
             )
         )
     return training, views
+
+
+async def reviews(reads: Reads, training_id: uuid.UUID, authorize_read: Authorize) -> list[Review]:
+    """The training's reviews: decisions that facts recorded after the close disagree with."""
+    await get_training(reads, training_id, authorize_read)
+    return await reads.reviews(training_id)
+
+
+async def decision_history(
+    reads: Reads, training_id: uuid.UUID, facilitator_id: uuid.UUID, authorize_read: Authorize
+) -> list[DecisionEntry]:
+    await get_training(reads, training_id, authorize_read)
+    return await reads.decision_history(training_id, facilitator_id)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from services.training.domain.errors import (
     TrainingHasDecisions,
 )
 from services.training.usecases.common import check_region_served, emit, locked, reload
-from services.training.usecases.completion import decide_due
+from services.training.usecases.completion import decide_at_close
 from services.training.usecases.ports import Authorize, Deployment, NewTraining, TrainingCounts, UnitOfWork
 from shared.kernel.contracts import TrainingCancelled, TrainingClosed, TrainingScheduled, TrainingType, TrainingUpdated
 
@@ -98,8 +98,6 @@ async def update_training(
         updated,
         TrainingUpdated(training_id=training_id, **s.fields()),
     )
-    # A new rule or new sessions may let participants complete now.
-    await decide_due(uow, deployment, updated, None, closing=False)
     return TrainingSummary(updated, await uow.trainings.counts(training_id))
 
 
@@ -118,11 +116,12 @@ async def cancel_training(
 async def close_training(
     cmd: CloseTraining, uow: UnitOfWork, deployment: Deployment, authorize: Authorize
 ) -> TrainingSummary:
-    """Decide every participant not decided yet, then close. Decisions are final (see README)."""
+    """Decide every participant over all facts known now, then close (see README: corrections
+    after the close open reviews)."""
     training = await locked(uow, deployment, cmd.training_id, authorize)
     training.ensure_open()
     training.ensure_over(deployment.clock())
-    await decide_due(uow, deployment, training, None, closing=True)
+    await decide_at_close(uow, deployment, training)
     completed, not_completed = await uow.decisions.outcome_counts(cmd.training_id)
     await uow.trainings.set_status(cmd.training_id, CLOSED, "")
     emit(

@@ -238,3 +238,45 @@ class CertificateIssued(ParticipantEvent):
     event_type = "CertificateIssued"
 
     certificate_code: str = Field(min_length=8, max_length=40)
+
+
+class ReviewStatus(StrEnum):
+    OPEN = "open"  # a fact recorded after the decision says otherwise: the region's officer decides
+    RESOLVED = "resolved"  # an officer re-decided (TrainingOutcomeCorrected) or confirmed the decision
+    MOOT = "moot"  # later facts agree with the decision again
+
+
+class OutcomeReviewChanged(ParticipantEvent):
+    """A review of a participant's decision opened or ended. It opens when a fact recorded after
+    the training closed makes the facts disagree with the decision (``outcome_now``)."""
+
+    event_type = "OutcomeReviewChanged"
+
+    review_id: uuid.UUID
+    status: ReviewStatus
+    decided_outcome: str = Field(max_length=40)
+    outcome_now: str = Field(max_length=40)
+    unmet_now: list[str] = Field(default_factory=list)
+
+
+class TrainingOutcomeCorrected(ParticipantEvent):
+    """A training officer re-decided a participant's outcome after the close, with a reason. The
+    certificate follows: ``CertificateRevoked`` or a new ``CertificateIssued``."""
+
+    event_type = "TrainingOutcomeCorrected"
+
+    previous_outcome: str = Field(max_length=40)
+    outcome: str = Field(max_length=40)
+    unmet: list[str] = Field(default_factory=list)
+    attendance_ratio: float = Field(ge=0, le=1)
+    reason: EventText
+    corrected_by: str = Field(max_length=200, description="the label of the officer's credential")
+
+
+class CertificateRevoked(ParticipantEvent):
+    """A certificate no longer stands; verification answers revoked, with the date and reason."""
+
+    event_type = "CertificateRevoked"
+
+    certificate_code: str = Field(min_length=8, max_length=40)
+    reason: EventText

@@ -52,6 +52,7 @@ def training_row(**overrides: Any) -> dict[str, Any]:
         "pre_mean": Decimal("55.5"),
         "post_mean": Decimal("80"),
         "gain_mean": None,
+        "reviews_open": 0,
     }
     return {**row, **overrides}
 

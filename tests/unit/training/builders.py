@@ -59,6 +59,11 @@ async def training_with(db: FakeDatabase, people: int = 2) -> tuple[uuid.UUID, l
     return tid, [db.enroll(tid) for _ in range(people)]
 
 
+async def close(db: FakeDatabase, training_id: uuid.UUID) -> TrainingSummary:
+    async with db.unit_of_work() as uow:
+        return await trainings.close_training(trainings.CloseTraining(training_id), uow, DEPLOYMENT, only(REGION))
+
+
 def http(occurred_at: datetime | None = None) -> Origin:
     return Origin("http", occurred_at or at(0), FactIds())
 

@@ -15,14 +15,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from services.training.domain import CLOSED, SCHEDULED, Decision, Fact, Schedule, Training
+from services.training.domain import CLOSED, SCHEDULED, Decision, Fact, Outcome, Schedule, Training
 from services.training.usecases.ports import (
     CertificateView,
+    DecisionEntry,
     Deployment,
     KnownKelurahan,
     NewTraining,
     Participant,
     ParticipantRow,
+    Review,
     RosterEntry,
     StoredFact,
     TrainingCounts,
@@ -64,6 +66,9 @@ class State:
     kelurahan: dict[str, KnownKelurahan] = field(default_factory=dict)
     decisions: dict[tuple[uuid.UUID, uuid.UUID], DecisionRow] = field(default_factory=dict)
     certificates: dict[str, tuple[uuid.UUID, uuid.UUID, datetime]] = field(default_factory=dict)
+    revoked: dict[str, tuple[datetime, str]] = field(default_factory=dict)
+    history: list[tuple[uuid.UUID, uuid.UUID, DecisionEntry]] = field(default_factory=list)
+    reviews: dict[uuid.UUID, Review] = field(default_factory=dict)
     locked: list[uuid.UUID] = field(default_factory=list)  # every lock taken, in order
 
 
@@ -75,7 +80,7 @@ def _counts(s: State, training_id: uuid.UUID) -> TrainingCounts:
         withdrawn=sum(e.status == "withdrawn" for e in roster),
         completed=sum(d.outcome == "completed" for d in decisions),
         not_completed=sum(d.outcome == "not_completed" for d in decisions),
-        certificates=sum(t == training_id for t, _, _ in s.certificates.values()),
+        certificates=sum(t == training_id for c, (t, _, _) in s.certificates.items() if c not in s.revoked),
     )
 
 
@@ -207,7 +212,50 @@ class FakeDecisions:
         self.s.decisions[(training_id, facilitator_id)] = DecisionRow(
             decision.outcome.value, list(decision.unmet), decision.attendance_ratio, decided_by, NOW
         )
+        self._history(training_id, facilitator_id, decision, decided_by, None, None)
         return True
+
+    def _history(self, t: uuid.UUID, f: uuid.UUID, d: Decision, by: str, who: str | None, reason: str | None) -> None:
+        entry = DecisionEntry(d.outcome.value, list(d.unmet), d.attendance_ratio, by, who, reason, NOW)
+        self.s.history.append((t, f, entry))
+
+    async def of(self, training_id: uuid.UUID, facilitator_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Decision]:
+        return {
+            f: Decision(Outcome(d.outcome), tuple(d.unmet), d.attendance_ratio)
+            for (t, f), d in self.s.decisions.items()
+            if t == training_id and f in facilitator_ids
+        }
+
+    async def correct(
+        self, training_id: uuid.UUID, facilitator_id: uuid.UUID, decision: Decision, reason: str, who: str
+    ) -> None:
+        self.s.decisions[(training_id, facilitator_id)] = DecisionRow(
+            decision.outcome.value, list(decision.unmet), decision.attendance_ratio, "officer", NOW
+        )
+        self._history(training_id, facilitator_id, decision, "officer", who, reason)
+
+    async def open_review(self, training_id: uuid.UUID, facilitator_id: uuid.UUID) -> Review | None:
+        return next(
+            (
+                r
+                for r in self.s.reviews.values()
+                if (r.training_id, r.facilitator_id, r.status) == (training_id, facilitator_id, "open")
+            ),
+            None,
+        )
+
+    async def add_review(self, review: Review) -> bool:
+        if review.review_id in self.s.reviews or await self.open_review(review.training_id, review.facilitator_id):
+            return False
+        self.s.reviews[review.review_id] = replace(review, opened_at=NOW)
+        return True
+
+    async def end_review(self, review_id: uuid.UUID, status: str, who: str, resolution: str) -> None:
+        review = self.s.reviews[review_id]
+        if review.status == "open":
+            self.s.reviews[review_id] = replace(
+                review, status=status, resolved_at=NOW, resolved_by=who, resolution=resolution
+            )
 
     async def outcome_counts(self, training_id: uuid.UUID) -> tuple[int, int]:
         c = _counts(self.s, training_id)
@@ -219,10 +267,23 @@ class FakeCertificates:
         self.s = s
 
     async def add(self, code: str, training_id: uuid.UUID, facilitator_id: uuid.UUID) -> bool:
-        if code in self.s.certificates:
+        if code in self.s.certificates or await self.valid_code(training_id, facilitator_id):
             return False
         self.s.certificates[code] = (training_id, facilitator_id, NOW)
         return True
+
+    async def valid_code(self, training_id: uuid.UUID, facilitator_id: uuid.UUID) -> str | None:
+        return next(
+            (
+                c
+                for c, (t, f, _) in self.s.certificates.items()
+                if (t, f) == (training_id, facilitator_id) and c not in self.s.revoked
+            ),
+            None,
+        )
+
+    async def revoke(self, code: str, reason: str) -> None:
+        self.s.revoked[code] = (NOW, reason)
 
 
 class FakeUnitOfWork:
@@ -256,7 +317,7 @@ class FakeReads:
 
     async def participants(self, training_id: uuid.UUID) -> list[ParticipantRow]:
         rows = []
-        codes = {(t, f): c for c, (t, f, _) in self.s.certificates.items()}
+        codes = {(t, f): c for c, (t, f, _) in self.s.certificates.items() if c not in self.s.revoked}
         for (t, f), e in self.s.roster.items():
             if t != training_id:
                 continue
@@ -304,7 +365,16 @@ class FakeReads:
             start_date=t.start_date,
             end_date=t.end_date,
             region=t.region,
+            revoked_at=self.s.revoked[code][0] if code in self.s.revoked else None,
+            revoke_reason=self.s.revoked[code][1] if code in self.s.revoked else None,
         )
+
+    async def reviews(self, training_id: uuid.UUID) -> list[Review]:
+        found = [r for r in self.s.reviews.values() if r.training_id == training_id]
+        return sorted(found, key=lambda r: (r.status != "open", r.opened_at or NOW, r.facilitator_id))
+
+    async def decision_history(self, training_id: uuid.UUID, facilitator_id: uuid.UUID) -> list[DecisionEntry]:
+        return [e for t, f, e in self.s.history if (t, f) == (training_id, facilitator_id)]
 
     async def kelurahan(self, code_prefix: str) -> list[KnownKelurahan]:
         return sorted((k for c, k in self.s.kelurahan.items() if c.startswith(code_prefix)), key=lambda k: k.code)[

@@ -164,6 +164,20 @@ async def test_ojt_assignment_of_listed_participants_or_a_whole_class() -> None:
     assert db.state.facts[(tid, whole.results[0].fact_id)].fact.occurred_at == at(0)  # the origin's time
 
 
+async def test_an_ojt_assignment_sent_again_with_its_fact_id_is_a_duplicate() -> None:
+    db = FakeDatabase()
+    tid, (p1, p2) = await training_with(db)
+    one = AssignOJT(tid, KEL, "Bu Sari", facilitator_ids=(p1,), occurred_at=at(2), fact_id="ojt-sari-1")
+    both = AssignOJT(tid, KEL, "Bu Sari", facilitator_ids=(p1, p2), occurred_at=at(2), fact_id="ojt-sari-2")
+    first = [await record(db, facts.assign_ojt, cmd) for cmd in (one, both)]
+    again = [await record(db, facts.assign_ojt, cmd) for cmd in (one, both)]
+    assert [r.fact_id for r in first[0].results] == ["ojt-sari-1"]  # one person: the caller's id itself
+    assert [[r.outcome for r in o.results] for o in first] == [["recorded"], ["recorded", "recorded"]]
+    assert [[r.outcome for r in o.results] for o in again] == [["duplicate"], ["duplicate", "duplicate"]]
+    assert [r.fact_id for r in again[1].results] == [r.fact_id for r in first[1].results]  # derived, stable
+    assert len(db.payloads(OJTAssigned)) == 3
+
+
 async def test_ojt_refusals() -> None:
     db = FakeDatabase()
     tid, (p1, _) = await training_with(db)

@@ -31,7 +31,7 @@ from services.training.usecases import queries
 from services.training.usecases.sync import SyncFacts, sync_facts
 from shared.kernel.contracts import AttendanceStatus
 from shared.kernel.errors import DomainError, Forbidden, NotFound
-from tests.unit.training.builders import KEL, at, scheduled
+from tests.unit.training.builders import KEL, at, close, scheduled
 from tests.unit.training.fakes import DEPLOYMENT, REGION, FakeDatabase, only
 from tests.unit.training.test_sync_and_completion import everything
 
@@ -64,7 +64,7 @@ async def test_the_roster_needs_a_reader_of_every_region_on_it() -> None:
     assert (await queries.roster(db.reads, uuid.uuid4(), only("oc05"))).entries == []
 
 
-async def test_participants_show_their_facts_decision_and_whether_it_is_outdated() -> None:
+async def test_participants_show_their_facts_decision_and_an_open_review() -> None:
     db = FakeDatabase()
     tid = (await scheduled(db)).training.training_id
     db.define_kelurahan(KEL)
@@ -74,20 +74,27 @@ async def test_participants_show_their_facts_decision_and_whether_it_is_outdated
     correction = Fact("fix", done, at(3, 20), Attendance("d0", AttendanceStatus.ABSENT))
     correction2 = Fact("fix2", done, at(3, 20), Attendance("d1", AttendanceStatus.ABSENT))
     async with db.unit_of_work() as uow:
-        await sync_facts(
-            SyncFacts(tid, (*batch, correction, correction2)), uow, DEPLOYMENT, only(REGION), channel="sync"
-        )
+        await sync_facts(SyncFacts(tid, tuple(batch)), uow, DEPLOYMENT, only(REGION), channel="sync")
+    await close(db, tid)
+    async with db.unit_of_work() as uow:  # corrections after the close
+        await sync_facts(SyncFacts(tid, (correction, correction2)), uow, DEPLOYMENT, only(REGION), channel="sync")
     training, views = await queries.participants(db.reads, tid, only(REGION))
     assert training.training_id == tid
     assert [v.facilitator_id for v in views] == [waiting, done]  # by class, unassigned last
     w, d = views
-    assert (w.class_id, w.outcome, w.unmet_now) == ("A", None, ["attendance_below_minimum", "post_test_missing"])
+    assert (w.class_id, w.outcome, w.unmet_now) == (
+        "A",
+        "not_completed",
+        ["attendance_below_minimum", "post_test_missing"],
+    )
     assert w.ojt_completion == OJTCompletion(KEL, 3, "")
-    assert (d.outcome, d.decided_by, d.attended, d.attendance_ratio) == ("completed", "requirements_met", 2, 0.5)
+    assert (d.outcome, d.decided_by, d.attended, d.attendance_ratio) == ("completed", "training_closed", 2, 0.5)
     assert d.attendance == {"d0": "absent", "d1": "absent", "d2": "present", "d3": "present"}
-    assert d.decision_outdated  # the corrections came after the completion; it stands, flagged
+    assert (d.provisional, d.outcome_now) == (False, "not_completed")
+    assert d.review is not None  # the corrections came after the close: the decision stands, to review
+    assert d.decision_outdated
     assert d.certificate_code is not None
-    assert not w.decision_outdated
+    assert w.review is None
 
 
 async def test_a_participants_history_marks_the_current_facts() -> None:
@@ -109,6 +116,7 @@ async def test_a_certificate_is_verified_by_its_code_typed_loosely() -> None:
     p1 = db.enroll(tid)
     async with db.unit_of_work() as uow:
         await sync_facts(SyncFacts(tid, tuple(everything(p1))), uow, DEPLOYMENT, only(REGION), channel="sync")
+    await close(db, tid)
     [code] = db.state.certificates
     found = await queries.verify_certificate(db.reads, " " + code.lower().replace("-", " ") + " ")
     assert (found.code, found.facilitator_id, found.title, found.region) == (

@@ -29,7 +29,7 @@ from shared.kernel.contracts import (
     TrainingUpdated,
 )
 from shared.kernel.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from tests.unit.training.builders import KEL, at, http, schedule, scheduled
+from tests.unit.training.builders import KEL, at, close, http, schedule, scheduled
 from tests.unit.training.fakes import DEPLOYMENT, NOW, REGION, FakeDatabase, FakeUnitOfWork, only
 
 
@@ -150,7 +150,7 @@ async def test_a_class_with_participants_cannot_be_removed() -> None:
     assert refused.value.code == "class_in_use"
 
 
-async def test_an_easier_rule_lets_participants_complete_at_once() -> None:
+async def test_the_rule_in_force_at_the_close_decides() -> None:
     db = FakeDatabase()
     tid = (await scheduled(db)).training.training_id
     fid = db.enroll(tid)
@@ -160,15 +160,17 @@ async def test_an_easier_rule_lets_participants_complete_at_once() -> None:
         await facts.record_assessments(score, uow, DEPLOYMENT, only(REGION), http())
         done = CompleteOJT(tid, fid, KEL, 4, occurred_at=at(3))
         await facts.complete_ojt(done, uow, DEPLOYMENT, only(REGION), http())
-    assert not db.payloads(TrainingCompleted)  # no attendance yet
     easier = schedule(completion_rule=CompletionRule(min_attendance_ratio=0, require_post_test=True, require_ojt=True))
     async with db.unit_of_work() as uow:
         summary = await trainings.update_training(UpdateTraining(tid, easier), uow, DEPLOYMENT, only(REGION))
+    assert (summary.counts.completed, summary.counts.certificates) == (0, 0)  # provisional until the close
+    assert not db.payloads(TrainingCompleted)
+    summary = await close(db, tid)
     assert (summary.counts.completed, summary.counts.certificates) == (1, 1)
     assert [type(p).__name__ for p in db.payloads()[-3:]] == [
-        "TrainingUpdated",
         "TrainingCompleted",
         "CertificateIssued",
+        "TrainingClosed",
     ]
 
 
@@ -192,20 +194,18 @@ async def test_cancelling_ends_the_training() -> None:
     assert len(db.published) == 2
 
 
-async def test_a_training_with_decisions_cannot_be_cancelled() -> None:
+async def test_a_closed_training_with_its_decisions_cannot_be_cancelled() -> None:
     db = FakeDatabase()
     nothing_required = CompletionRule(min_attendance_ratio=0, require_post_test=False, require_ojt=False)
     tid = (await scheduled(db, completion_rule=nothing_required)).training.training_id
     fid = db.enroll(tid)
-    async with db.unit_of_work() as uow:  # with nothing required, any new fact decides: completed
-        score = ScoreAssessments(tid, AssessmentKind.PRE, 100, (ScoreEntry(fid, 40),), at(0))
-        await facts.record_assessments(score, uow, DEPLOYMENT, only(REGION), http())
+    await close(db, tid)
     assert db.state.decisions[(tid, fid)].outcome == "completed"
     async with db.unit_of_work() as uow:
         with pytest.raises(Conflict) as refused:
             await trainings.cancel_training(CancelTraining(tid), uow, DEPLOYMENT, only(REGION))
-    assert refused.value.code == "training_has_decisions"
-    assert db.state.trainings[tid].status == SCHEDULED
+    assert refused.value.code == "training_closed"
+    assert db.state.trainings[tid].status == CLOSED
 
 
 async def test_closing_decides_everyone_left_and_announces_the_counts() -> None:

@@ -32,14 +32,17 @@ from shared.kernel.contracts import (
     AssessmentScored,
     AttendanceRecorded,
     CertificateIssued,
+    CertificateRevoked,
     EnrollmentWithdrawn,
     FacilitatorEnrolled,
     OJTAssigned,
     OJTCompleted,
+    OutcomeReviewChanged,
     TrainingCancelled,
     TrainingClosed,
     TrainingCompleted,
     TrainingNotCompleted,
+    TrainingOutcomeCorrected,
     TrainingScheduled,
     TrainingUpdated,
 )
@@ -109,6 +112,7 @@ PARTS: dict[str, tuple[tuple[tuple[str, str], ...], str, str]] = {
         "outcome_event",
     ),
     "certificate": ((("certificate_code", "text"),), "certificate_at", "certificate_event"),
+    "review": ((("review_status", "text"),), "review_at", "review_event"),
 }
 _PART_COLUMNS: list[tuple[str, str]] = [("training_id", "uuid"), ("facilitator_id", "uuid")]
 for _part_columns, _part_at, _part_event in PARTS.values():
@@ -178,6 +182,7 @@ _TRAINING_STATS_COLUMNS = (
     "ojt_completed",
     "attendance_recorded",
     "attendance_attended",
+    "reviews_open",
 )
 # Templates below are filled only with constants of this module (never with input).
 _TRAINING_STATS = """
@@ -192,7 +197,8 @@ WITH p AS (
         count(pre_pct)::int AS pre_n, round(avg(pre_pct), 2) AS pre_mean,
         count(post_pct)::int AS post_n, round(avg(post_pct), 2) AS post_mean,
         count(post_pct - pre_pct)::int AS gain_n, round(avg(post_pct - pre_pct), 2) AS gain_mean,
-        count(ojt_assigned_at)::int AS ojt_assigned, count(ojt_done_at)::int AS ojt_completed
+        count(ojt_assigned_at)::int AS ojt_assigned, count(ojt_done_at)::int AS ojt_completed,
+        count(*) FILTER (WHERE review_status = 'open')::int AS reviews_open
     FROM participants {where} GROUP BY training_id
 ), s AS (
     SELECT training_id, sum(recorded)::int AS recorded, sum(present + late)::int AS attended
@@ -203,7 +209,8 @@ SELECT coalesce(p.training_id, s.training_id),
     coalesce(p.participants, 0), coalesce(p.enrolled, 0), coalesce(p.withdrawn, 0), coalesce(p.completed, 0),
     coalesce(p.not_completed, 0), coalesce(p.certified, 0), coalesce(p.pre_n, 0), p.pre_mean,
     coalesce(p.post_n, 0), p.post_mean, coalesce(p.gain_n, 0), p.gain_mean,
-    coalesce(p.ojt_assigned, 0), coalesce(p.ojt_completed, 0), coalesce(s.recorded, 0), coalesce(s.attended, 0)
+    coalesce(p.ojt_assigned, 0), coalesce(p.ojt_completed, 0), coalesce(s.recorded, 0), coalesce(s.attended, 0),
+    coalesce(p.reviews_open, 0)
 FROM p FULL JOIN s ON s.training_id = p.training_id
 """.replace("{columns}", ", ".join(_TRAINING_STATS_COLUMNS))
 UPSERT_TRAINING_STATS = (
@@ -240,6 +247,9 @@ PARTICIPATION_TYPES = (
     TrainingCompleted,
     TrainingNotCompleted,
     CertificateIssued,
+    CertificateRevoked,
+    TrainingOutcomeCorrected,
+    OutcomeReviewChanged,
     AttendanceRecorded,
 )
 HANDLES = frozenset(
@@ -336,6 +346,11 @@ def _completed(e: Event[Any]) -> tuple[str, tuple[Any, ...]]:
     return "outcome", ("completed", Decimal(str(p.attendance_ratio)), "[]", p.ojt_kelurahan_code)
 
 
+def _corrected(e: Event[Any]) -> tuple[str, tuple[Any, ...]]:
+    p = e.payload
+    return "outcome", (p.outcome, Decimal(str(p.attendance_ratio)), json.dumps(list(p.unmet)), None)
+
+
 # Which part of the participant's row an event writes, and the values of that part.
 PART_OF: dict[type, Callable[[Event[Any]], tuple[str, tuple[Any, ...]]]] = {
     FacilitatorEnrolled: _enrolled,
@@ -346,6 +361,10 @@ PART_OF: dict[type, Callable[[Event[Any]], tuple[str, tuple[Any, ...]]]] = {
     TrainingCompleted: _completed,
     TrainingNotCompleted: _not_completed,
     CertificateIssued: lambda e: ("certificate", (e.payload.certificate_code,)),
+    # a revocation empties the part; a newer CertificateIssued (a re-decision) fills it again
+    CertificateRevoked: lambda e: ("certificate", (None,)),
+    TrainingOutcomeCorrected: _corrected,
+    OutcomeReviewChanged: lambda e: ("review", (e.payload.status.value,)),
 }
 
 
