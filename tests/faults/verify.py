@@ -225,6 +225,8 @@ class Observer:
             obs.rejection_records += 1
             try:
                 event = json.loads(record.value or b"")
+                if event["event_type"] == "IntakeAccepted":
+                    continue  # the receipt of a batch of facts, not a rejection
                 payload = event["payload"]
                 entry = (rejection_topics[record.topic], str(payload["reason"]), str(event["event_id"]))
                 obs.rejections.setdefault(str(payload["message_id"]), []).append(entry)

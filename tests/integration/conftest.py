@@ -199,9 +199,10 @@ async def read_topic(topic: str, *, expect: int, within: float = 20.0) -> list[C
 
 
 def by_message_id(rejections: Sequence[ConsumerRecord[bytes, bytes]]) -> dict[str, dict[str, Any]]:
-    """The payloads of records of a rejections topic, by the id of the message each one rejects."""
-    payloads = [json.loads(r.value)["payload"] for r in rejections]
-    return {p["message_id"]: p for p in payloads}
+    """The payloads of the rejections (``IntakeRejected``) among the records of a rejections topic,
+    by the id of the message each one rejects (the topic also carries batches' receipts)."""
+    events = [json.loads(r.value) for r in rejections]
+    return {e["payload"]["message_id"]: e["payload"] for e in events if e["event_type"] == "IntakeRejected"}
 
 
 async def eventually(check, within: float = 20.0, interval: float = 0.2):  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -202,12 +203,26 @@ async def test_shuffled_and_duplicated_offline_batches_give_the_in_order_result(
         assert "not_completed" in outcomes
         assert "completed" in outcomes
 
-    rejections = await read_topic(stack.topic(REJECTIONS.topic(REGION)), expect=1)
-    by_id = by_message_id(rejections)
+    replies = await read_topic(stack.topic(REJECTIONS.topic(REGION)), expect=4)
+    by_id = by_message_id(replies)
     assert by_id["tablet-7-resend"]["reason"] == "facts_refused"
-    assert [e["field"] for e in by_id["tablet-7-resend"]["errors"]] == ["facts[stranger]"]
+    assert [(e["field"], e["code"]) for e in by_id["tablet-7-resend"]["errors"]] == [
+        ("facts[stranger]", "not_enrolled")
+    ]
     assert "not_enrolled" in by_id["tablet-7-resend"]["errors"][0]["message"]
     assert set(by_id) == {"tablet-7-resend"}
+    # each intake batch also gets a receipt: one answer per fact, what the device may delete
+    receipts = {
+        e["payload"]["message_id"]: e["payload"]
+        for e in map(lambda r: json.loads(r.value), replies)
+        if e["event_type"] == "IntakeAccepted"
+    }
+    assert set(receipts) == {"tablet-7-resend", "evening-2016-07-31", "evening-2016-08-01"}
+    resend = Counter((r["outcome"], r["code"]) for r in receipts["tablet-7-resend"]["results"])
+    assert resend == {("duplicate", ""): len(batch) - 1, ("refused", "not_enrolled"): 1}
+    evenings = [r for m in ("evening-2016-07-31", "evening-2016-08-01") for r in receipts[m]["results"]]
+    assert {r["outcome"] for r in evenings} <= {"recorded", "duplicate"}
+    assert sum(r["outcome"] == "recorded" for r in evenings) == len(facts)
     events = await read_topic(stack.topic(PARTICIPATION.topic(REGION)), expect=3 * len(facts))
     for tid in ids:
         mine = [e for e in events_of(events, "AttendanceRecorded") if e["payload"]["training_id"] == str(tid)]

@@ -35,7 +35,7 @@ from services.training.usecases.facts import FACT_NAMESPACE, FactIds, FactsOutco
 from services.training.usecases.ports import Authorize, Deployment, UnitOfWork
 from services.training.usecases.sync import sync_facts as sync_batch
 from shared.kernel import outbox
-from shared.kernel.contracts.intake import FieldError, IntakeRejected
+from shared.kernel.contracts.intake import FactReceipt, FieldError, IntakeAccepted, IntakeRejected
 from shared.kernel.envelope import new_event
 from shared.kernel.intake import Handler, IntakeCommand, IntakeMessage, intake_consumer
 from shared.kernel.runtime import Runtime
@@ -76,6 +76,19 @@ async def sync_facts(runtime: Runtime, work: outbox.UnitOfWork, body: SyncFactsI
         message.authorize,
         channel="intake",
     )
+    work.emit(
+        new_event(
+            IntakeAccepted(
+                message_id=message.message_id,
+                message_type="SyncFacts",
+                intake_topic=message.topic,
+                results=[FactReceipt(fact_id=r.fact_id, outcome=r.outcome, code=r.code or "") for r in outcome.results],
+            ),
+            region=message.topic_region,
+            source=runtime.source,
+            correlation_id=message.correlation_id,
+        )
+    )
     refused = [r for r in outcome.results if r.outcome == "refused"]
     if not refused:
         return
@@ -88,7 +101,9 @@ async def sync_facts(runtime: Runtime, work: outbox.UnitOfWork, body: SyncFactsI
                 reason="facts_refused",
                 detail=f"{len(refused)} of {len(outcome.results)} facts were refused; the others were recorded",
                 errors=[
-                    FieldError(field=f"facts[{r.fact_id}]"[:200], message=f"{r.code}: {r.message}"[:500])
+                    FieldError(
+                        field=f"facts[{r.fact_id}]"[:200], message=f"{r.code}: {r.message}"[:500], code=r.code or ""
+                    )
                     for r in refused[:50]
                 ],
             ),

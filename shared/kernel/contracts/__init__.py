@@ -4,7 +4,7 @@ A breaking change is a new contract with ``schema_version = 2`` on a ``.v2`` str
 optional field is not breaking.
 """
 
-from shared.kernel.contracts.intake import FieldError, IntakeRejected
+from shared.kernel.contracts.intake import FactReceipt, FieldError, IntakeAccepted, IntakeRejected
 from shared.kernel.contracts.registration import (
     EnrollmentWithdrawn,
     FacilitatorDeactivated,
@@ -58,7 +58,9 @@ __all__ = [
     "FacilitatorReassigned",
     "FacilitatorRegistered",
     "FacilitatorUpdated",
+    "FactReceipt",
     "FieldError",
+    "IntakeAccepted",
     "IntakeRejected",
     "Module",
     "OJTAssigned",

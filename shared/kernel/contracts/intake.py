@@ -28,3 +28,27 @@ class IntakeRejected(EventPayload):
     reason: str = Field(min_length=1, max_length=100)
     detail: str = Field(default="", max_length=1000)
     errors: list[FieldError] = Field(default_factory=list, max_length=50)
+
+
+class FactReceipt(ContractModel):
+    """What became of one fact of a batch: ``recorded`` or ``duplicate`` (the device may delete it),
+    or ``refused`` with the rule's ``code`` (the device keeps it, to correct and send again)."""
+
+    fact_id: str = Field(max_length=100)
+    outcome: str = Field(max_length=20, description="recorded | duplicate | refused")
+    code: str = Field(default="", max_length=100)
+
+
+class IntakeAccepted(EventPayload):
+    """The receipt of an accepted batch of facts (``SyncFacts``), on the same replies topic as
+    rejections and keyed by the sender's ``message_id``: one answer per fact. Refused facts are
+    also reported, as before, by an ``IntakeRejected`` with reason ``facts_refused``."""
+
+    event_type = "IntakeAccepted"
+    stream = REJECTIONS
+    key_field = "message_id"
+
+    message_id: str = Field(min_length=1, max_length=100)
+    message_type: str = Field(max_length=100)
+    intake_topic: str = Field(max_length=250)
+    results: list[FactReceipt] = Field(default_factory=list, max_length=5000)
