@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from services.training.entrypoints import consumers, http, intake
+from services.training.entrypoints import certificates, consumers, http, intake
 from services.training.entrypoints.errors import ERRORS
 from shared.kernel.runtime import ServiceDefinition
 
@@ -12,7 +12,7 @@ DEFINITION = ServiceDefinition(
     description="Trainings, their rosters, attendance, assessments, On-the-Job Training, completion and certificates.",
     default_port=8002,
     migrations=Path(__file__).parent / "migrations",
-    routers=(http.router,),
+    routers=(http.router, certificates.router, certificates.pages),
     consumers=(consumers.ROSTER, consumers.NAMES, consumers.KELURAHAN, intake.INTAKE),
     errors=ERRORS,
 )

@@ -97,6 +97,15 @@ class Settings(KafkaSettings):
         default=None, description="API credentials (JSON lines of hashed keys); without it every call is refused"
     )
     public_aggregates: bool = Field(default=True, description="reporting: serve counts and rates without a credential")
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8002",
+        pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$",
+        max_length=200,
+        description=(
+            "training: where the public reaches the training service; certificates print "
+            "<this>/certificates/<code> in their QR code (never taken from a request's Host header)"
+        ),
+    )
     report_cache_seconds: float = Field(
         default=1.0,
         ge=0,
