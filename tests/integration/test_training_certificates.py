@@ -1,7 +1,7 @@
 """Printable certificates on the real broker and database: the training service learns names from
 registration's facilitator events, closes a training, and serves each certificate as a PDF (read
-back: text and QR code), a training's certificates as one PDF, and the verification page; revoked
-certificates show as revoked and are not printed."""
+back: text and QR code), a training's certificates as one PDF, and the verification page; a
+certificate revoked by the officer's re-decision shows as revoked and is not printed."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from services.training.entrypoints.certificate_document import day_of
 from shared.kernel.contracts import FacilitatorEnrolled, FacilitatorRegistered, FacilitatorUpdated, Role
 from tests.certificate_reading import pages_qr_codes, pages_text
 from tests.integration.conftest import Stack, assert_documented, eventually
@@ -220,18 +221,21 @@ async def test_certificates_print_verify_and_refuse_when_revoked(
             assert "Sertifikat tidak ditemukan" in r.text
             assert error(await public.get(f"/api/v1/certificates/{fake}/pdf")) == (404, "certificate_not_found"), fake
 
-        # revoked: shown as revoked with its date and reason, and no longer printed
-        await service_db["training"].execute(
-            "UPDATE certificates SET revoked_at = $2, revoke_reason = $3 WHERE code = $1",
-            code[budi],
-            datetime(2016, 9, 1, 3, tzinfo=UTC),
-            "Data kehadiran keliru",
+        # revoked by the region's training officer: shown as revoked with its day and reason, not printed
+        r = await http.post(
+            f"/api/v1/trainings/{tid}/participants/{budi}/decision",
+            json={"outcome": "not_completed", "reason": "Data kehadiran keliru"},
         )
+        assert r.status_code == 200, r.text
+        assert r.json()["certificate_revoked"] == code[budi]
+        verified = (await public.get(f"/api/v1/certificates/{code[budi]}")).json()
+        assert verified["valid"] is False
+        revoked_at = datetime.fromisoformat(verified["revoked_at"])
         r = await public.get(f"/api/v1/certificates/{code[budi]}/pdf")
         assert error(r) == (410, "certificate_revoked")
         assert r.json()["error"]["details"]["reason"] == "Data kehadiran keliru"
         page = (await public.get(f"/certificates/{code[budi]}")).text
-        for expected in ('data-status="revoked"', "DICABUT", "1 September 2016", "Data kehadiran keliru"):
+        for expected in ('data-status="revoked"', "DICABUT", day_of(revoked_at), "Data kehadiran keliru"):
             assert expected in page, expected
         assert "/pdf" not in page
         r = await http.get(f"/api/v1/trainings/{tid}/certificates.pdf")
