@@ -1,7 +1,9 @@
 """HTTP plumbing every service shares: error format, request limits, request metrics.
 
 Every error is JSON of one shape, ``{"error": {"code", "message", "details"}}``, with a stable
-machine-readable ``code``. Bad input is always a 4xx; a 500 means a bug and is logged as one.
+machine-readable ``code`` and an English ``message``; a request whose ``Accept-Language`` prefers
+Indonesian also gets ``localized_message`` (``shared.kernel.i18n``). Bad input is always a 4xx; a
+500 means a bug and is logged as one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.kernel.db import CONNECTION_ERRORS, database_unavailable
 from shared.kernel.errors import DomainError, ErrorTable
+from shared.kernel.i18n import INDONESIAN, error_message, requested
 from shared.kernel.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -57,41 +60,46 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": body}
 
 
+def _error(
+    request: Request, status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = error_body(code, message, details)
+    if requested(request.headers.get("accept-language")) == INDONESIAN:
+        body["error"]["localized_message"] = error_message(code, _STATUS_CODES.get(status, "http_error"))
+        headers = {**(headers or {}), "Content-Language": INDONESIAN}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def install_error_handlers(app: FastAPI, errors: ErrorTable | None = None) -> None:
     """JSON errors of one shape for everything a request can end in; ``errors`` gives the status
     of each domain error a use case raises."""
     table = errors or ErrorTable()
 
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error(request, exc.status, exc.code, exc.message, exc.details)
 
     @app.exception_handler(DomainError)
-    async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=table.status(exc))
+    async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        return _error(request, table.status(exc), exc.code, exc.message, exc.details)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = [
             {"field": ".".join(str(p) for p in err.get("loc", ())), "type": err.get("type"), "message": err.get("msg")}
             for err in exc.errors()[:50]
         ]
-        return JSONResponse(
-            error_body("invalid_request", "the request does not match the schema", details), status_code=422
-        )
+        return _error(request, 422, "invalid_request", "the request does not match the schema", details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+        return _error(request, exc.status_code, code, str(exc.detail))
 
-    async def _db_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    async def _db_unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable", extra={"error": repr(exc)})
-        return JSONResponse(
-            error_body("database_unavailable", "the database is not reachable right now; retry shortly"),
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
+        message = "the database is not reachable right now; retry shortly"
+        return _error(request, 503, "database_unavailable", message, headers={"Retry-After": "1"})
 
     for exc_type in CONNECTION_ERRORS:
         app.add_exception_handler(exc_type, _db_unavailable)
@@ -101,7 +109,7 @@ def install_error_handlers(app: FastAPI, errors: ErrorTable | None = None) -> No
         if database_unavailable(exc):
             return await _db_unavailable(request, exc)
         log.error("unhandled error", extra={"path": request.url.path}, exc_info=exc)
-        return JSONResponse(error_body("internal_error", "an internal error occurred"), status_code=500)
+        return _error(request, 500, "internal_error", "an internal error occurred")
 
 
 class BodyLimitMiddleware:
