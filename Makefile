@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 export KOTAKU_REGIONS ?= oc02
 export PYTHON := $(abspath $(PY))
 
-.PHONY: help install infra run demo stop status test test-fast lint typecheck contracts bench faults clean
+.PHONY: help install infra run demo stop status test test-fast lint typecheck contracts messages bench faults clean
 
 help:
 	@echo "make run        install, start Kafka + PostgreSQL + the three services, load the demo"
@@ -69,6 +69,15 @@ test-fast: lint typecheck
 
 test: lint typecheck infra
 	$(PY) -m pytest
+
+# The reporting service's texts: extract them from the code and templates (services/reporting/babel.cfg)
+# and bring its gettext catalogues up to date; then translate the new entries (docs/reporting.md, "Languages").
+LOCALE := services/reporting/locale
+messages: install
+	mkdir -p .local
+	$(VENV)/bin/pybabel extract -F services/reporting/babel.cfg --sort-output --no-wrap --add-location=file \
+		--project=kotaku-ops -o .local/messages.pot services/reporting
+	$(VENV)/bin/pybabel update -i .local/messages.pot -d $(LOCALE) --no-fuzzy-matching --no-wrap --ignore-obsolete
 
 DEFINITIONS := services.registration.app:DEFINITION services.training.app:DEFINITION services.reporting.app:DEFINITION
 

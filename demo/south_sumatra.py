@@ -15,12 +15,12 @@ REGION = "oc02"
 PROVINCE = "16"  # Sumatera Selatan
 TRAINING_ID = uuid.uuid5(uuid.NAMESPACE_URL, "kotaku:oc02:pelatihan-dasar-2016-07-31")
 
-# (BPS code, name, participants)
+# (Kemendagri code, name, participants)
 KABKOTA: tuple[tuple[str, str, int], ...] = (
     ("16.71", "Kota Palembang", 70),
-    ("16.72", "Kota Prabumulih", 26),
-    ("16.73", "Kota Pagar Alam", 24),
-    ("16.74", "Kota Lubuklinggau", 32),
+    ("16.72", "Kota Pagar Alam", 26),
+    ("16.73", "Kota Lubuklinggau", 24),
+    ("16.74", "Kota Prabumulih", 32),
     ("16.02", "Kab. Ogan Komering Ilir", 30),
     ("16.01", "Kab. Ogan Komering Ulu", 28),
     ("16.03", "Kab. Muara Enim", 32),

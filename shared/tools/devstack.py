@@ -139,9 +139,13 @@ class ServiceProcess:
         return [sys.executable, "-m", f"services.{self.service or self.name}", *args]
 
     def migrate(self) -> str:
-        done = subprocess.run(self._command("migrate"), env=self.env, cwd=ROOT, capture_output=True, text=True)
+        return self.run("migrate")
+
+    def run(self, *args: str) -> str:
+        """Run a command of the service's command line with its environment; its standard output."""
+        done = subprocess.run(self._command(*args), env=self.env, cwd=ROOT, capture_output=True, text=True)
         if done.returncode != 0:
-            raise RuntimeError(f"{self.name} migrate failed:\n{done.stdout}{done.stderr}")
+            raise RuntimeError(f"{self.name} {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
         return done.stdout.strip()
 
     def start(self) -> None:
@@ -307,6 +311,8 @@ def up(regions: str) -> None:
         else:
             group = [service_process(name, port=port, regions=regions)]
         print(group[0].migrate())
+        if name == "registration":  # every kelurahan of the country (docs/reference-data.md)
+            print(group[0].run("load-country"))
         for proc in group:
             proc.start()
             _pid_file(proc.name).parent.mkdir(parents=True, exist_ok=True)

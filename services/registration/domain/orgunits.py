@@ -37,9 +37,13 @@ class OrgUnit:
     name: str
     parent_code: str | None
     effective_from: date
+    effective_to: date | None = None  # the unit ends on this day (e.g. moved to a new province)
 
     def same_as(self, name: str, effective_from: date) -> bool:
         return (self.name, self.effective_from) == (name, effective_from)
+
+    def in_force(self, on: date) -> bool:
+        return self.effective_from <= on and (self.effective_to is None or on < self.effective_to)
 
 
 @dataclass(frozen=True)

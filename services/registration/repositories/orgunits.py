@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import asyncpg
 
 from services.registration.domain.orgunits import OrgUnit, RegionAssignment
 from services.registration.repositories.keyed import KeyedRows
-from services.registration.usecases.ports import OrgUnitFilter, Page, UnitInRegion
+from services.registration.usecases.ports import Merged, OrgUnitFilter, Page, UnitInRegion
 from shared.kernel.contracts import OrgUnitLevel
 from shared.kernel.db import Conn
 
-UNIT_BY_CODE = "SELECT code, level, name, parent_code, effective_from FROM org_units WHERE code = $1"
+UNIT_BY_CODE = "SELECT code, level, name, parent_code, effective_from, effective_to FROM org_units WHERE code = $1"
 INSERT_UNIT = """
-INSERT INTO org_units (code, level, name, parent_code, effective_from) VALUES ($1, $2, $3, $4, $5)
+INSERT INTO org_units (code, level, name, parent_code, effective_from, effective_to) VALUES ($1, $2, $3, $4, $5, $6)
 """
 UPDATE_UNIT = "UPDATE org_units SET name = $2, effective_from = $3, updated_at = now() WHERE code = $1"
 SUBTREE = """
-SELECT code, level, name, parent_code, effective_from FROM org_units
+SELECT code, level, name, parent_code, effective_from, effective_to FROM org_units
 WHERE code = $1 OR code LIKE $1 || '.%'
 ORDER BY length(code), code
 """
-ALL_UNITS = "SELECT code, level, name, parent_code, effective_from FROM org_units ORDER BY length(code), code"
+ALL_UNITS = """
+SELECT code, level, name, parent_code, effective_from, effective_to FROM org_units ORDER BY length(code), code
+"""
 REGION_ON = """
 SELECT region FROM region_assignments
 WHERE province_code = $1 AND effective_from <= $2
@@ -38,16 +41,45 @@ UPDATE region_assignments SET region = $3, recorded_at = now() WHERE province_co
 """
 SEED_LOCK = "SELECT pg_advisory_xact_lock(hashtext('kotaku-orgunit-seed-' || current_schema()))"
 ALL_ASSIGNMENTS = "SELECT province_code, region, effective_from FROM region_assignments ORDER BY province_code"
-# Units with the region their province belongs to on a date ($1), filtered and paged.
+REGIONS_ON = """
+SELECT DISTINCT ON (province_code) province_code, region
+FROM region_assignments WHERE effective_from <= $1
+ORDER BY province_code, effective_from DESC
+"""
+# The bulk load: rows are copied into org_units_staged (under the seed lock), then merged with
+# two statements.
+STAGE = "DELETE FROM org_units_staged"
+STAGED_DIFFERING = """
+SELECT s.code FROM org_units_staged s JOIN org_units u USING (code)
+WHERE (u.name, u.effective_from, u.effective_to) IS DISTINCT FROM (s.name, s.effective_from, s.effective_to)
+ORDER BY s.code
+"""
+UPDATE_STAGED = """
+UPDATE org_units u SET name = s.name, effective_from = s.effective_from, effective_to = s.effective_to,
+    updated_at = now()
+FROM org_units_staged s WHERE u.code = s.code
+  AND (u.name, u.effective_from, u.effective_to) IS DISTINCT FROM (s.name, s.effective_from, s.effective_to)
+RETURNING u.code
+"""
+# One statement: the foreign key on parent_code is checked at its end, so order does not matter.
+INSERT_STAGED = """
+INSERT INTO org_units (code, level, name, parent_code, effective_from, effective_to)
+SELECT code, level, name, parent_code, effective_from, effective_to FROM org_units_staged s
+WHERE NOT EXISTS (SELECT 1 FROM org_units u WHERE u.code = s.code)
+RETURNING code
+"""
+CLEAR_STAGED = "DELETE FROM org_units_staged"
+# Units in force on a date ($1) with the region their province belongs to then, filtered and paged.
 LIST_UNITS = """
 WITH current_region AS (
     SELECT DISTINCT ON (province_code) province_code, region
     FROM region_assignments WHERE effective_from <= $1
     ORDER BY province_code, effective_from DESC
 )
-SELECT u.code, u.level, u.name, u.parent_code, u.effective_from, r.region
+SELECT u.code, u.level, u.name, u.parent_code, u.effective_from, u.effective_to, r.region
 FROM org_units u LEFT JOIN current_region r ON r.province_code = left(u.code, 2)
-WHERE ($2::text IS NULL OR u.level = $2)
+WHERE u.effective_from <= $1 AND (u.effective_to IS NULL OR u.effective_to > $1)
+  AND ($2::text IS NULL OR u.level = $2)
   AND ($3::text IS NULL OR u.parent_code = $3)
   AND ($4::text IS NULL OR r.region = $4)
 ORDER BY u.code LIMIT $5 OFFSET $6
@@ -60,7 +92,8 @@ WITH current_region AS (
 )
 SELECT count(*)
 FROM org_units u LEFT JOIN current_region r ON r.province_code = left(u.code, 2)
-WHERE ($2::text IS NULL OR u.level = $2)
+WHERE u.effective_from <= $1 AND (u.effective_to IS NULL OR u.effective_to > $1)
+  AND ($2::text IS NULL OR u.level = $2)
   AND ($3::text IS NULL OR u.parent_code = $3)
   AND ($4::text IS NULL OR r.region = $4)
 """
@@ -73,6 +106,7 @@ def unit_of(row: asyncpg.Record) -> OrgUnit:
         name=row["name"],
         parent_code=row["parent_code"],
         effective_from=row["effective_from"],
+        effective_to=row["effective_to"],
     )
 
 
@@ -81,8 +115,9 @@ class PgOrgUnits(KeyedRows[str, OrgUnit]):
         super().__init__(conn, UNIT_BY_CODE, unit_of)
 
     async def add(self, unit: OrgUnit) -> None:
+        u = unit
         await self.conn.execute(
-            INSERT_UNIT, unit.code, unit.level.value, unit.name, unit.parent_code, unit.effective_from
+            INSERT_UNIT, u.code, u.level.value, u.name, u.parent_code, u.effective_from, u.effective_to
         )
 
     async def add_new(self, unit: OrgUnit) -> bool:
@@ -142,3 +177,20 @@ class PgOrgUnits(KeyedRows[str, OrgUnit]):
 
     async def lock_seed(self) -> None:
         await self.conn.execute(SEED_LOCK)
+
+    async def regions_on(self, on: date) -> dict[str, str]:
+        return {r["province_code"]: r["region"] for r in await self.conn.fetch(REGIONS_ON, on)}
+
+    async def merge(self, units: Sequence[OrgUnit], *, update: bool) -> Merged:
+        """Copy ``units`` into the staging table (COPY), then add the missing ones and, with
+        ``update``, apply the names and dates that differ: two statements for any number of units."""
+        await self.conn.execute(STAGE)
+        await self.conn.copy_records_to_table(
+            "org_units_staged",
+            records=[(u.code, u.level.value, u.name, u.parent_code, u.effective_from, u.effective_to) for u in units],
+        )
+        differing = [r["code"] for r in await self.conn.fetch(STAGED_DIFFERING)]
+        changed = [r["code"] for r in await self.conn.fetch(UPDATE_STAGED)] if update and differing else []
+        added = [r["code"] for r in await self.conn.fetch(INSERT_STAGED)]
+        await self.conn.execute(CLEAR_STAGED)
+        return Merged(added=added, changed=changed, differing=[] if update else differing)

@@ -31,12 +31,20 @@ class PgUnitOfWork(PgRepositories):
     """The repositories on the connection of an outbox unit of work, whose transaction commits
     the changes and the emitted events together."""
 
-    def __init__(self, transaction: outbox.UnitOfWork) -> None:
+    def __init__(self, transaction: outbox.UnitOfWork, topic_prefix: str | None = None) -> None:
         super().__init__(transaction.conn)
         self._transaction = transaction
+        self._topic_prefix = topic_prefix
 
     def emit(self, event: Event[EventPayload]) -> None:
         self._transaction.emit(event)
+
+    async def flush(self) -> None:
+        """Without the topic prefix (a unit of work joined by the intake), the events wait for the commit."""
+        if self._topic_prefix is None:
+            return
+        await outbox.write_events(self._transaction.conn, self._transaction.events, self._topic_prefix)
+        self._transaction.events.clear()
 
 
 class PgStore:
@@ -49,7 +57,7 @@ class PgStore:
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[PgUnitOfWork]:
         async with self.events.unit_of_work() as transaction:
-            yield PgUnitOfWork(transaction)
+            yield PgUnitOfWork(transaction, self.events.topic_prefix)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[PgRepositories]:

@@ -12,7 +12,7 @@ added to the deployment, or when a new consumer needs the data after the topic's
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -61,9 +61,13 @@ class DefineOrgUnit:
 
 @dataclass(frozen=True)
 class AssignProvince:
+    """``correct``: the province may already have another region from that same date (a
+    correction of the grouping, e.g. from the OC regions file); otherwise that is a conflict."""
+
     province_code: str
     region: str
     effective_from: date
+    correct: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,21 @@ class SeedOrgUnits:
     assignments: tuple[RegionAssignment, ...]
     update: bool = False
     republish: bool = False
+
+
+@dataclass(frozen=True)
+class LoadUnits:
+    """Load many units at once (the whole country): set-based, idempotent. Adds what is missing;
+    with ``update``, also applies names and dates that differ; with ``republish``, publishes every
+    unit of the load again. Events go on the region of each unit's province today."""
+
+    units: Sequence[OrgUnit]
+    update: bool = False
+    republish: bool = False
+
+
+# Called with (events written, events to write) while a load writes its events.
+Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -231,12 +250,14 @@ async def assign_province(
     published = Published()
     if existing == cmd.region:
         return AssignmentWritten(assignment, False, published)
-    if existing is not None:
+    if existing is not None and not cmd.correct:
         raise errors.assignment_conflict(
             f"province {cmd.province_code} is already assigned to {existing} from {cmd.effective_from.isoformat()}",
             {"region": existing},
         )
-    if not await units.assign_new(assignment):
+    if existing is not None:
+        await units.change_assignment(assignment)
+    elif not await units.assign_new(assignment):
         raise errors.assignment_conflict("the assignment was recorded concurrently; retry")
     await _publish_assignment(uow, province, cmd.region, cmd.effective_from, served, published)
     return AssignmentWritten(assignment, True, published)
@@ -323,3 +344,37 @@ async def _publish_seed(
             ),
         )
         published.events += 1
+
+
+async def load_units(
+    uow: UnitOfWork,
+    cmd: LoadUnits,
+    *,
+    served: Collection[str],
+    progress: Progress | None = None,
+    chunk: int = 5000,
+) -> SeedReport:
+    """One transaction: the units are merged in two statements (repositories), then an
+    ``OrgUnitDefined`` is written for each unit added or changed (every unit of the load with
+    ``republish``), ``chunk`` at a time, parents first. A second run adds and publishes nothing."""
+    units = uow.orgunits
+    await units.lock_seed()
+    merged = await units.merge(cmd.units, update=cmd.update)
+    report = SeedReport(
+        units_added=len(merged.added), units_renamed=len(merged.changed), units_differing=merged.differing
+    )
+    wanted = None if cmd.republish else {*merged.added, *merged.changed}
+    todo = sorted(
+        (u for u in cmd.units if wanted is None or u.code in wanted), key=lambda u: (u.code.count("."), u.code)
+    )
+    regions = await units.regions_on(date.today())
+    for n, unit in enumerate(todo, 1):
+        _publish_units(uow, [unit], regions.get(province_of(unit.code)), served, report.published)
+        if n % chunk == 0:
+            await uow.flush()
+            if progress:
+                progress(n, len(todo))
+    await uow.flush()
+    if progress:
+        progress(len(todo), len(todo))
+    return report

@@ -9,7 +9,7 @@ the row lock a concurrent change of the same row waits for (the caller's transac
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -127,6 +127,15 @@ class Enrollments(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Merged:
+    """What a bulk load did: codes added, codes changed (``update``), codes that differ and were kept."""
+
+    added: list[str]
+    changed: list[str]
+    differing: list[str]
+
+
 class OrgUnits(Protocol):
     async def get(self, code: str) -> OrgUnit | None: ...
     async def lock(self, code: str) -> OrgUnit | None: ...
@@ -156,6 +165,15 @@ class OrgUnits(Protocol):
         """Make concurrent seeds run one after the other (until the transaction ends)."""
         ...
 
+    async def regions_on(self, on: date) -> dict[str, str]:
+        """The region of every province that has one on ``on``."""
+        ...
+
+    async def merge(self, units: Sequence[OrgUnit], *, update: bool) -> Merged:
+        """Add the units whose code is missing; with ``update``, also apply the name and the
+        dates of those that differ (otherwise they are reported and kept)."""
+        ...
+
 
 class Repositories(Protocol):
     """What a read needs; a unit of work has the same repositories."""
@@ -175,6 +193,10 @@ class UnitOfWork(Repositories, Protocol):
     nothing does (the unit of work ends without committing when the use case raises)."""
 
     def emit(self, event: Event[EventPayload]) -> None: ...
+    async def flush(self) -> None:
+        """Write the events emitted so far into the transaction now (a large load writes them
+        in parts instead of all at the commit)."""
+        ...
 
 
 # Opens a new unit of work (used by the bulk import: one per row).
@@ -193,6 +215,7 @@ __all__ = [
     "Enrollments",
     "FacilitatorFilter",
     "Facilitators",
+    "Merged",
     "OrgUnitFilter",
     "OrgUnits",
     "Page",

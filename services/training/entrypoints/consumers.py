@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from services.training.repositories.kelurahan import PostgresKelurahan
+from services.training.repositories.kelurahan import Kelurahan, PostgresKelurahan
 from services.training.repositories.names import PostgresNames
 from services.training.repositories.roster import PostgresRoster
 from shared.kernel.consumer import Consumer
@@ -54,11 +54,14 @@ async def on_facilitator_events(conn: Conn, events: Sequence[Event[Any]]) -> Non
 
 
 async def on_org_units(conn: Conn, events: Sequence[Event[Any]]) -> None:
-    kelurahan = PostgresKelurahan(conn)
-    for event in events:
-        p = event.payload
-        if isinstance(p, OrgUnitDefined) and p.level is OrgUnitLevel.KELURAHAN:
-            await kelurahan.define(p.code, p.name, p.parent_code, event.envelope.region, p.effective_from)
+    """One statement a batch: loading the whole country publishes about 89,000 kelurahan."""
+    await PostgresKelurahan(conn).define_many(
+        [
+            Kelurahan(p.code, p.name, p.parent_code, event.envelope.region, p.effective_from)
+            for event in events
+            if isinstance(p := event.payload, OrgUnitDefined) and p.level is OrgUnitLevel.KELURAHAN
+        ]
+    )
 
 
 ROSTER = Consumer(

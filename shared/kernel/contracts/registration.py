@@ -49,7 +49,8 @@ class OrgUnitLevel(StrEnum):
 
 class OrgUnitDefined(EventPayload):
     """An org unit (province, kota/kabupaten, kecamatan or kelurahan/desa) was added or renamed.
-    Codes are the official Kemendagri/BPS codes with dots (16, 16.71, 16.71.01, 16.71.01.1001)."""
+    Codes are the official Kemendagri codes with dots (16, 16.71, 16.71.01, 16.71.01.1001). The unit
+    is in force from ``effective_from`` until the day before ``effective_to`` (absent: still is)."""
 
     event_type = "OrgUnitDefined"
     stream = ORGUNIT
@@ -60,6 +61,7 @@ class OrgUnitDefined(EventPayload):
     name: str = Field(min_length=1, max_length=200)
     parent_code: str | None = None
     effective_from: date
+    effective_to: date | None = None
 
 
 class ProvinceAssignedToRegion(EventPayload):

@@ -8,7 +8,7 @@ raises. ``locks`` records the rows a unit of work locked, in order.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -17,7 +17,14 @@ from typing import Any
 from services.registration.domain.enrollments import Enrollment, KnownTraining
 from services.registration.domain.facilitators import AssignmentRecord, Facilitator
 from services.registration.domain.orgunits import OrgUnit, RegionAssignment
-from services.registration.usecases.ports import FacilitatorFilter, NikHolder, OrgUnitFilter, Page, UnitInRegion
+from services.registration.usecases.ports import (
+    FacilitatorFilter,
+    Merged,
+    NikHolder,
+    OrgUnitFilter,
+    Page,
+    UnitInRegion,
+)
 from shared.kernel.envelope import Event, EventPayload
 from tests.unit.fakes_common import all_or_nothing
 
@@ -226,6 +233,8 @@ class MemoryOrgUnits:
         found = []
         for code in sorted(self.state.units):
             unit = self.state.units[code]
+            if not unit.in_force(where.on):
+                continue
             region = await self.region_on(code[:2], where.on)
             if where.level not in (None, unit.level) or where.parent not in (None, unit.parent_code):
                 continue
@@ -266,6 +275,26 @@ class MemoryOrgUnits:
     async def lock_seed(self) -> None:
         self.seed_locked = True
 
+    async def regions_on(self, on: date) -> dict[str, str]:
+        provinces = {p for p, _ in self.state.assignments}
+        found = {p: await self.region_on(p, on) for p in provinces}
+        return {p: r for p, r in found.items() if r is not None}
+
+    async def merge(self, units: Sequence[OrgUnit], *, update: bool) -> Merged:
+        added: list[str] = []
+        changed: list[str] = []
+        differing: list[str] = []
+        for unit in units:
+            existing = self.state.units.get(unit.code)
+            if existing is None:
+                added.append(unit.code)
+                self.state.units[unit.code] = unit
+            elif existing != unit:
+                (changed if update else differing).append(unit.code)
+                if update:
+                    self.state.units[unit.code] = unit
+        return Merged(added, changed, sorted(differing))
+
     @staticmethod
     def _ordered(units: Any) -> list[OrgUnit]:
         return sorted(units, key=lambda u: (len(u.code), u.code))
@@ -284,9 +313,13 @@ class MemoryUnitOfWork(MemoryRepositories):
     def __init__(self, state: State) -> None:
         super().__init__(state)
         self.events: list[Event[EventPayload]] = []
+        self.flushes = 0
 
     def emit(self, event: Event[EventPayload]) -> None:
         self.events.append(event)
+
+    async def flush(self) -> None:
+        self.flushes += 1
 
 
 class MemoryStore:

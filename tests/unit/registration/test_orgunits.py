@@ -9,6 +9,7 @@ import pytest
 
 from services.registration.domain.orgunits import OrgUnit, RegionAssignment
 from services.registration.entrypoints.referencefile import command, load_reference_data
+from services.registration.entrypoints.regionsfile import load_regions_file
 from services.registration.usecases import orgunits
 from services.registration.usecases.orgunits import AssignProvince, DefineOrgUnit, SeedOrgUnits
 from services.registration.usecases.ports import OrgUnitFilter
@@ -137,7 +138,7 @@ async def seed(store: MemoryStore, cmd: SeedOrgUnits) -> orgunits.SeedReport:
 
 async def test_seeding_the_committed_file_into_an_empty_store_then_again() -> None:
     store = MemoryStore()
-    cmd = command(load_reference_data())
+    cmd = command(load_reference_data(), load_regions_file().assignments())
     first = await seed(store, cmd)
     assert first.units_added == len(cmd.units)
     assert first.assignments_added == len(cmd.assignments)
@@ -174,3 +175,71 @@ async def test_republishing_publishes_every_unit_and_assignment_served_here(stor
     assert sorted(e.payload.code for e in defined if isinstance(e.payload, OrgUnitDefined)) == sorted(served_units)
     assert [e.envelope.event_type for e in store.events].count("ProvinceAssignedToRegion") == 1
     assert report.published.skipped_regions == {"oc01"}
+
+
+# -- the whole country's load and corrections of the grouping -------------------------------------
+
+
+async def load(store: MemoryStore, cmd: orgunits.LoadUnits, chunk: int = 2) -> orgunits.SeedReport:
+    seen: list[tuple[int, int]] = []
+    async with store.unit_of_work() as uow:
+        report = await orgunits.load_units(uow, cmd, served=SERVED, progress=lambda *p: seen.append(p), chunk=chunk)
+    assert seen[-1][0] == seen[-1][1]  # the bar ends full
+    return report
+
+
+async def test_a_load_adds_the_missing_units_publishes_them_parents_first_and_a_second_run_does_nothing(
+    store: MemoryStore,
+) -> None:
+    moved = OrgUnit("15.71.01", OrgUnitLevel.KECAMATAN, "Kota Baru", "15.71", START, date(2022, 7, 25))
+    units = [
+        unit("16.71.01.1001", "35 Ilir"),
+        unit("16.71", "Kota Palembang"),  # already there, the same
+        unit("16.71.02", "Seberang Ulu I"),
+        moved,
+    ]
+    first = await load(store, orgunits.LoadUnits(units))
+    assert (first.units_added, first.units_renamed, first.units_differing) == (3, 0, [])
+    assert [getattr(e.payload, "code", None) for e in store.events] == ["16.71.02", "16.71.01.1001"]  # oc01 not served
+    assert first.published.skipped_regions == {"oc01"}
+    assert store.state.units["15.71.01"].effective_to == date(2022, 7, 25)
+    assert store.last is not None
+    assert store.last.flushes >= 2  # written in parts
+
+    again = await load(store, orgunits.LoadUnits(units))
+    assert (again.units_added, again.published.events) == (0, 0)
+
+
+async def test_a_load_keeps_what_differs_unless_asked_to_update_and_can_republish(store: MemoryStore) -> None:
+    renamed = [unit("16.71.01", "Ilir Barat Dua")]
+    kept = await load(store, orgunits.LoadUnits(renamed))
+    assert (kept.units_differing, kept.published.events) == (["16.71.01"], 0)
+    updated = await load(store, orgunits.LoadUnits(renamed, update=True))
+    assert (updated.units_renamed, updated.published.events) == (1, 1)
+    assert store.state.units["16.71.01"].name == "Ilir Barat Dua"
+    republished = await load(store, orgunits.LoadUnits(renamed, republish=True))
+    assert republished.published.events == 1
+
+
+async def test_an_ended_unit_is_not_listed_on_a_later_date(store: MemoryStore) -> None:
+    ended = OrgUnit("16.71.02", OrgUnitLevel.KECAMATAN, "Seberang Ulu I", "16.71", START, date(2022, 7, 25))
+    await load(store, orgunits.LoadUnits([ended]))
+    kecamatan = OrgUnitFilter(on=date(2016, 6, 1), level=OrgUnitLevel.KECAMATAN)
+    assert "16.71.02" in [u.unit.code for u in (await orgunits.list_orgunits(store.reading(), kecamatan, 50, 0)).items]
+    later = OrgUnitFilter(on=date(2023, 1, 1), level=OrgUnitLevel.KECAMATAN)
+    assert "16.71.02" not in [u.unit.code for u in (await orgunits.list_orgunits(store.reading(), later, 50, 0)).items]
+
+
+async def test_a_correction_replaces_the_region_of_that_day_and_publishes_the_province_there(
+    store: MemoryStore,
+) -> None:
+    with pytest.raises(Conflict):
+        await assign(store, AssignProvince("15", "oc02", START))
+    written = await assign(store, AssignProvince("15", "oc02", START, correct=True))
+    assert written.changed
+    assert store.state.assignments[("15", START)] == "oc02"
+    assert [type(e.payload).__name__ for e in store.events] == [
+        "ProvinceAssignedToRegion",
+        "OrgUnitDefined",
+        "OrgUnitDefined",
+    ]
