@@ -16,6 +16,7 @@ from services.reporting.domain.names import display_name
 from services.reporting.domain.periods import by_year, period_range
 from services.reporting.entrypoints import charts
 from services.reporting.entrypoints.exports import to_csv, to_xlsx
+from services.reporting.entrypoints.language import EN
 
 
 def test_csv_keeps_any_script_and_never_lets_text_become_a_formula() -> None:
@@ -72,7 +73,7 @@ def test_charts_are_well_formed_svg_and_escape_labels() -> None:
     svgs = [
         charts.hbar([("<script>", 0.5, "(1/2)"), ("Jambi", None, "")], title="Completion"),
         charts.line([("31 Jul", 0.9), ("01 Aug", None), ("02 Aug", 0.95)], title="Attendance"),
-        charts.pre_post([("Pelatihan & OJT", 40.0, 75.5)], title="Pre/post"),
+        charts.pre_post([("Pelatihan & OJT", 40.0, 75.5)], title="Pre/post", lang=EN),
         charts.line([], title="empty"),
     ]
     for svg in svgs:

@@ -1,4 +1,7 @@
-"""Charts as inline SVG, rendered on the server: no script, no asset to fetch, readable offline."""
+"""Charts as inline SVG, rendered on the server: no script, no asset to fetch, readable offline.
+
+Their words and numbers are in the reader's language (``lang``: Indonesian unless told otherwise).
+"""
 
 from __future__ import annotations
 
@@ -6,17 +9,19 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
+from services.reporting.entrypoints.language import ID
+from shared.kernel.i18n import Language
+
 BLUE = "#2563eb"
 GREEN = "#16a34a"
 GREY = "#94a3b8"
 
 
-def _pct(value: float) -> str:
-    return f"{value * 100:.0f}%"
-
-
-def hbar(items: Sequence[tuple[str, float | None, str]], *, title: str, width: int = 560) -> Markup:
+def hbar(
+    items: Sequence[tuple[str, float | None, str]], *, title: str, width: int = 560, lang: Language = ID
+) -> Markup:
     """Horizontal bars of ratios (0..1): (label, ratio, annotation)."""
+    _ = lang.gettext
     row, left, right = 22, 170, 90
     height = 28 + row * max(1, len(items))
     out = [
@@ -31,16 +36,25 @@ def hbar(items: Sequence[tuple[str, float | None, str]], *, title: str, width: i
         out.append(f'<text x="{left - 6}" y="{y + 14}" text-anchor="end">{escape(label[:28])}</text>')
         out.append(f'<rect x="{left}" y="{y + 3}" width="{span}" height="{row - 8}" fill="#eef2f7"/>')
         out.append(f'<rect x="{left}" y="{y + 3}" width="{w}" height="{row - 8}" fill="{GREEN}"/>')
-        shown = "n/a" if ratio is None else _pct(ratio)
+        shown = _("n/a") if ratio is None else lang.percent(ratio, 0)
         out.append(f'<text x="{left + span + 6}" y="{y + 14}">{escape(shown)} {escape(note)}</text>')
     if not items:
-        out.append(f'<text x="{left}" y="38" fill="{GREY}">no data yet</text>')
+        empty = _("no data yet")
+        out.append(f'<text x="{left}" y="38" fill="{GREY}">{escape(empty)}</text>')
     out.append("</svg>")
     return Markup("".join(out))  # noqa: S704 - every text part above went through escape()
 
 
-def line(points: Sequence[tuple[str, float | None]], *, title: str, width: int = 560, height: int = 200) -> Markup:
+def line(
+    points: Sequence[tuple[str, float | None]],
+    *,
+    title: str,
+    width: int = 560,
+    height: int = 200,
+    lang: Language = ID,
+) -> Markup:
     """A line of ratios (0..1) over labelled steps, e.g. attendance over the days of a training."""
+    _ = lang.gettext
     left, bottom, top, right = 40, 30, 24, 16
     plot_w, plot_h = width - left - right, height - top - bottom
     out = [
@@ -51,7 +65,7 @@ def line(points: Sequence[tuple[str, float | None]], *, title: str, width: int =
     for tick in (0.0, 0.5, 1.0):
         y = top + plot_h * (1 - tick)
         out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e2e8f0"/>')
-        out.append(f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{_pct(tick)}</text>')
+        out.append(f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{lang.percent(tick, 0)}</text>')
     n = len(points)
     coords: list[tuple[float, float, str, float]] = []
     for i, (label, ratio) in enumerate(points):
@@ -63,17 +77,24 @@ def line(points: Sequence[tuple[str, float | None]], *, title: str, width: int =
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in coords)
         out.append(f'<polyline points="{path}" fill="none" stroke="{BLUE}" stroke-width="2"/>')
     for x, y, label, ratio in coords:
-        tip = f"<title>{escape(label)}: {_pct(ratio)}</title>"
+        tip = f"<title>{escape(label)}: {lang.percent(ratio, 0)}</title>"
         out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{BLUE}">{tip}</circle>')
-        out.append(f'<text x="{x:.1f}" y="{y - 7:.1f}" text-anchor="middle" class="point">{_pct(ratio)}</text>')
+        out.append(
+            f'<text x="{x:.1f}" y="{y - 7:.1f}" text-anchor="middle" class="point">{lang.percent(ratio, 0)}</text>'
+        )
     if not coords:
-        out.append(f'<text x="{left + 8}" y="{top + 20}" fill="{GREY}">no attendance recorded yet</text>')
+        empty = _("no attendance recorded yet")
+        out.append(f'<text x="{left + 8}" y="{top + 20}" fill="{GREY}">{escape(empty)}</text>')
     out.append("</svg>")
     return Markup("".join(out))  # noqa: S704 - every text part above went through escape()
 
 
-def pre_post(items: Sequence[tuple[str, float | None, float | None]], *, title: str, width: int = 560) -> Markup:
+def pre_post(
+    items: Sequence[tuple[str, float | None, float | None]], *, title: str, width: int = 560, lang: Language = ID
+) -> Markup:
     """Pairs of bars: mean pre-test and post-test score (percent of the maximum) per label."""
+    _ = lang.gettext
+    pre_label, post_label = _("pre"), _("post")
     row, left, right = 34, 170, 110
     height = 40 + row * max(1, len(items))
     span = width - left - right
@@ -81,8 +102,10 @@ def pre_post(items: Sequence[tuple[str, float | None, float | None]], *, title: 
         f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
         f'<text x="0" y="14" class="chart-title">{escape(title)}</text>',
-        f'<rect x="{left}" y="20" width="10" height="10" fill="{GREY}"/><text x="{left + 14}" y="29">pre</text>',
-        f'<rect x="{left + 50}" y="20" width="10" height="10" fill="{BLUE}"/><text x="{left + 64}" y="29">post</text>',
+        f'<rect x="{left}" y="20" width="10" height="10" fill="{GREY}"/>',
+        f'<text x="{left + 14}" y="29">{escape(pre_label)}</text>',
+        f'<rect x="{left + 50}" y="20" width="10" height="10" fill="{BLUE}"/>',
+        f'<text x="{left + 64}" y="29">{escape(post_label)}</text>',
     ]
     for i, (label, pre, post) in enumerate(items):
         y = 36 + i * row
@@ -90,11 +113,17 @@ def pre_post(items: Sequence[tuple[str, float | None, float | None]], *, title: 
         for j, (value, colour) in enumerate(((pre, GREY), (post, BLUE))):
             w = 0 if value is None else round(span * min(100.0, max(0.0, value)) / 100)
             out.append(f'<rect x="{left}" y="{y + 3 + j * 13}" width="{w}" height="11" fill="{colour}"/>')
-        gain = "n/a" if pre is None or post is None else f"{post - pre:+.1f} pts"
-        pre_s = "n/a" if pre is None else f"{pre:.1f}"
-        post_s = "n/a" if post is None else f"{post:.1f}"
-        out.append(f'<text x="{left + span + 6}" y="{y + 18}">{pre_s} → {post_s} ({escape(gain)})</text>')
+        if pre is None or post is None:
+            gain = _("n/a")
+        else:
+            sign = "+" if post >= pre else "-"
+            gain = _("%(gain)s pts") % {"gain": sign + lang.number(abs(post - pre))}
+        pre_s = _("n/a") if pre is None else lang.number(pre)
+        post_s = _("n/a") if post is None else lang.number(post)
+        shown = f"{pre_s} → {post_s} ({gain})"
+        out.append(f'<text x="{left + span + 6}" y="{y + 18}">{escape(shown)}</text>')
     if not items:
-        out.append(f'<text x="{left}" y="52" fill="{GREY}">no scores yet</text>')
+        empty = _("no scores yet")
+        out.append(f'<text x="{left}" y="52" fill="{GREY}">{escape(empty)}</text>')
     out.append("</svg>")
     return Markup("".join(out))  # noqa: S704 - every text part above went through escape()

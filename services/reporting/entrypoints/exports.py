@@ -1,4 +1,10 @@
-"""CSV and XLSX renderings of report tables."""
+"""CSV and XLSX renderings of report tables.
+
+Given the reader's language (``lang``), the header row and the sheet names are the tables' and
+columns' names in it (``labels.py``); without one they are the JSON field and table names. Cells
+are values as they are: numbers stay numbers (a spreadsheet shows them in its reader's format) and
+codes stay codes.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import xlsxwriter  # type: ignore[import-untyped]
+
+from services.reporting.entrypoints.labels import column, table_name
+from shared.kernel.i18n import Language
 
 Table = tuple[list[str], list[dict[str, Any]]]
 
@@ -31,11 +40,15 @@ def _safe_text(value: Any) -> Any:
     return value
 
 
-def to_csv(table: Table) -> bytes:
+def _header(columns: Sequence[str], lang: Language | None) -> list[str]:
+    return list(columns) if lang is None else [column(lang, c) for c in columns]
+
+
+def to_csv(table: Table, lang: Language | None = None) -> bytes:
     columns, rows = table
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
+    writer.writerow(_header(columns, lang))
     for row in rows:
         writer.writerow([_safe_text(_cell(row.get(c))) for c in columns])
     return out.getvalue().encode("utf-8")
@@ -51,17 +64,18 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return candidate
 
 
-def to_xlsx(tables: Mapping[str, Table], meta: Sequence[tuple[str, str]] = ()) -> bytes:
+def to_xlsx(tables: Mapping[str, Table], meta: Sequence[tuple[str, str]] = (), lang: Language | None = None) -> bytes:
     """One sheet per table (header row bold and frozen), plus an ``about`` sheet with ``meta``."""
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
     bold = book.add_format({"bold": True})
     used: set[str] = set()
     for name, (columns, rows) in tables.items():
-        sheet = book.add_worksheet(_sheet_name(name, used))
-        sheet.write_row(0, 0, columns, bold)
+        sheet = book.add_worksheet(_sheet_name(name if lang is None else table_name(lang, name), used))
+        header = _header(columns, lang)
+        sheet.write_row(0, 0, header, bold)
         sheet.freeze_panes(1, 0)
-        widths = [len(c) for c in columns]
+        widths = [len(c) for c in header]
         for i, row in enumerate(rows, 1):
             values = [_cell(row.get(c)) for c in columns]
             for j, value in enumerate(values):
@@ -75,7 +89,7 @@ def to_xlsx(tables: Mapping[str, Table], meta: Sequence[tuple[str, str]] = ()) -
         if columns:
             sheet.autofilter(0, 0, max(len(rows), 1), len(columns) - 1)
     if meta:
-        about = book.add_worksheet(_sheet_name("about", used))
+        about = book.add_worksheet(_sheet_name("about" if lang is None else table_name(lang, "about"), used))
         for i, (key, value) in enumerate(meta):
             about.write_string(i, 0, key, bold)
             about.write_string(i, 1, value)

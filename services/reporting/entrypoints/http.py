@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AfterValidator, StringConstraints
@@ -38,6 +38,7 @@ from services.reporting.entrypoints.consumers import CONSUMERS
 from services.reporting.entrypoints.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, to_csv, to_xlsx
 from services.reporting.entrypoints.lag import SOURCE as LAG_SOURCE
 from services.reporting.entrypoints.lag import LagMonitor
+from services.reporting.entrypoints.language import ID, language_of
 from services.reporting.repositories.reads import reading
 from services.reporting.usecases import reports
 from services.reporting.usecases.ports import ReportReads
@@ -45,6 +46,7 @@ from services.reporting.usecases.reports import AreaLevel
 from shared.kernel.auth import OptionalCaller, Principal, ensure_national_reader, require_principal
 from shared.kernel.contracts import Role, TrainingType
 from shared.kernel.errors import Forbidden
+from shared.kernel.i18n import Language
 from shared.kernel.runtime import Runtime, runtime_of
 from shared.kernel.settings import REGION_PATTERN
 from shared.kernel.validation import KABKOTA_CODE, PROVINCE_CODE, ascii_digits
@@ -145,27 +147,38 @@ def filters(
 FiltersDep = Annotated[Filters, Depends(filters)]
 FormatQuery = Annotated[Format, Query(description="json (default), csv (one table) or xlsx (every table)")]
 TableQuery = Annotated[str | None, Query(description="the table to export as CSV (default: the first)")]
+LangQuery = Annotated[
+    Literal["id", "en"] | None,
+    Query(
+        description="the language of an export's header row and sheet names: id (Bahasa Indonesia) or en; "
+        "default: the kotaku_lang cookie, else Accept-Language, else id. JSON is never translated"
+    ),
+]
 
 
 @dataclass(frozen=True)
 class Export:
     """How a report is answered: its ``format``, the ``table`` to export (CSV: default the first),
-    ``key``, which report it is (path and query, format and table aside), and the process's report
-    ``cache`` (``cache.py``), where it is kept under that key."""
+    ``key``, which report it is (path and query, format, table and language aside), the process's
+    report ``cache`` (``cache.py``), where it is kept under that key, and ``lang``, the language of an
+    export's header row and sheet names (``language.py``)."""
 
     format: Format
     table: str | None
     key: str = ""
     cache: ReportCache | None = None
+    lang: Language = ID
 
 
-def export(request: Request, format: FormatQuery = Format.JSON, table: TableQuery = None) -> Export:
-    query = sorted((k, v) for k, v in request.query_params.multi_items() if k not in {"format", "table"})
+def export(
+    request: Request, format: FormatQuery = Format.JSON, table: TableQuery = None, lang: LangQuery = None
+) -> Export:
+    query = sorted((k, v) for k, v in request.query_params.multi_items() if k not in {"format", "table", "lang"})
     state = request.app.state
     cache: ReportCache | None = getattr(state, "report_cache", None)
     if cache is None:
         cache = state.report_cache = ReportCache(runtime_of(request).settings.report_cache_seconds)
-    return Export(format, table, f"{request.url.path}?{query}", cache)
+    return Export(format, table, f"{request.url.path}?{query}", cache, language_of(request))
 
 
 # Declared before the filters wherever both are taken, so that format and table come first among
@@ -196,8 +209,8 @@ def lag_monitor(request: Request) -> LagMonitor:
 LagDep = Annotated[LagMonitor, Depends(lag_monitor)]
 
 
-def render(report: Report, fmt: Format, table: str | None, name: str) -> Report | Response:
-    """The report itself (JSON), or an export of its tables."""
+def render(report: Report, fmt: Format, table: str | None, name: str, lang: Language = ID) -> Report | Response:
+    """The report itself (JSON), or an export of its tables, headed in ``lang``."""
     if fmt is Format.JSON:  # already validated: serialise once, skip FastAPI's second validation
         return Response(report.model_dump_json(), media_type="application/json")
     tables = report.tables()
@@ -205,20 +218,21 @@ def render(report: Report, fmt: Format, table: str | None, name: str) -> Report 
     name = _file_name(name)
     if fmt is Format.XLSX:
         chosen = tables if table is None else {table: _table(tables, table)}
+        _ = lang.gettext
         meta = [
-            ("report", name),
-            ("filters", ", ".join(f"{k}={v}" for k, v in report.filters.model_dump().items() if v) or "none"),
-            ("data as of", report.data_as_of.isoformat() if report.data_as_of else "no data yet"),
-            ("exported at", datetime.now(UTC).isoformat()),
+            (_("report"), name),
+            (_("filters"), ", ".join(f"{k}={v}" for k, v in report.filters.model_dump().items() if v) or _("none")),
+            (_("data as of"), report.data_as_of.isoformat() if report.data_as_of else _("no data yet")),
+            (_("exported at"), datetime.now(UTC).isoformat()),
         ]
         return Response(
-            to_xlsx(chosen, meta),
+            to_xlsx(chosen, meta, lang),
             media_type=XLSX_MEDIA_TYPE,
             headers={"Content-Disposition": f'attachment; filename="kotaku-{name}-{stamp}.xlsx"'},
         )
     chosen_name = table or next(iter(tables))
     return Response(
-        to_csv(_table(tables, chosen_name)),
+        to_csv(_table(tables, chosen_name), lang),
         media_type=CSV_MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="kotaku-{name}-{_file_name(chosen_name)}-{stamp}.csv"'},
     )
@@ -255,7 +269,7 @@ async def _answer(
     report = await how.cache.get(how.key, build) if cached and how.cache else await build()
     if check is not None:
         check(report)
-    return render(report, how.format, how.table, name)
+    return render(report, how.format, how.table, name, how.lang)
 
 
 def area_check(reader: Reader) -> Callable[[Report], None]:
