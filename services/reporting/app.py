@@ -5,6 +5,7 @@ from pathlib import Path
 from services.reporting.entrypoints import dashboard, http
 from services.reporting.entrypoints.consumers import CONSUMERS
 from services.reporting.entrypoints.errors import ERRORS
+from services.reporting.entrypoints.xapi import xapi_consumer
 from shared.kernel.runtime import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -14,6 +15,7 @@ DEFINITION = ServiceDefinition(
     default_port=8003,
     migrations=Path(__file__).parent / "migrations",
     routers=(http.router, dashboard.router),
-    consumers=CONSUMERS,
+    # reporting.xapi is not a read model: it is neither rebuilt nor counted in the report lag
+    consumers=(*CONSUMERS, xapi_consumer),
     errors=ERRORS,
 )

@@ -74,6 +74,7 @@ __all__ = [
     "Message",
     "PermanentError",
     "backlog_pause",
+    "dead_letter_headers",
     "prune_processed_events",
     "rewind",
     "run_pruning",
@@ -142,6 +143,23 @@ class KafkaDeadLetters:
             timestamp_ms=record.timestamp,
             headers=[*(record.headers or ()), *headers],
         )
+
+
+def dead_letter_headers(
+    record: ConsumerRecord[Any, Any], reason: str, detail: str, consumer: str
+) -> list[tuple[str, bytes]]:
+    """The ``x-dlq-*`` headers a dead letter carries besides its original ones: why (a stable
+    reason code and a detail), who gave up on it, and where it came from."""
+    return [
+        ("x-dlq-reason", reason.encode()),
+        ("x-dlq-detail", detail.encode()[:2000]),
+        ("x-dlq-consumer", consumer.encode()),
+        ("x-dlq-original-topic", record.topic.encode()),
+        ("x-dlq-original-partition", str(record.partition).encode()),
+        ("x-dlq-original-offset", str(record.offset).encode()),
+        ("x-dlq-original-timestamp", str(record.timestamp).encode()),
+        ("x-dlq-failed-at", datetime.now(UTC).isoformat().encode()),
+    ]
 
 
 class _Unstarted:
@@ -311,17 +329,7 @@ class BatchProcessor:
         for item in poison:
             record = item.record
             await self.ctx.dead_letters.send(
-                record,
-                [
-                    ("x-dlq-reason", item.reason.encode()),
-                    ("x-dlq-detail", item.detail.encode()[:2000]),
-                    ("x-dlq-consumer", self.consumer.name.encode()),
-                    ("x-dlq-original-topic", record.topic.encode()),
-                    ("x-dlq-original-partition", str(record.partition).encode()),
-                    ("x-dlq-original-offset", str(record.offset).encode()),
-                    ("x-dlq-original-timestamp", str(record.timestamp).encode()),
-                    ("x-dlq-failed-at", datetime.now(UTC).isoformat().encode()),
-                ],
+                record, dead_letter_headers(record, item.reason, item.detail, self.consumer.name)
             )
             self.ctx.metrics.dead_letters.labels(*self._labels, item.reason).inc()
             self._count(item.message_type, "dead_lettered")

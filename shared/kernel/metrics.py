@@ -73,6 +73,26 @@ class Metrics:
         self.outbox_oldest_age = self._gauge(
             "kotaku_outbox_oldest_unsent_age_seconds", "Age of the oldest unpublished outbox row (0 when empty)"
         )
+        self.xapi_forwarded = self._counter(
+            "kotaku_xapi_statements_forwarded_total",
+            "xAPI statements the LRS accepted, by outcome (stored, or already_stored: it had the same statement)",
+            ("outcome",),
+        )
+        self.xapi_refused = self._counter(
+            "kotaku_xapi_statements_refused_total",
+            "xAPI statements sent to the dead-letter topic: refused by the LRS (lrs_refused, lrs_conflict) or "
+            "unreadable on the topic",
+            ("reason",),
+        )
+        self.xapi_retries = self._counter(
+            "kotaku_xapi_lrs_retries_total",
+            "Posts to the LRS that failed and were retried after a pause, by cause (status code or connection)",
+            ("cause",),
+        )
+        self.xapi_lag = self._gauge(
+            "kotaku_xapi_forwarder_lag",
+            "Statements on the national xAPI topic not yet forwarded (end offsets minus the forwarder's position)",
+        )
         self.http_requests = self._counter(
             "kotaku_http_requests_total",
             "HTTP requests by route template and status code",

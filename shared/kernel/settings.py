@@ -133,6 +133,22 @@ class Settings(KafkaSettings):
         le=1000,
         description="tokens a CSV or XLSX export (format=csv|xlsx) takes from the bucket; any other request takes 1",
     )
+    xapi_lrs_url: str = Field(
+        default="",
+        pattern=r"^(https?://[^\s]+)?$",
+        max_length=500,
+        description=(
+            "reporting's xAPI forwarder: the LRS's xAPI endpoint, e.g. http://127.0.0.1:8100/xAPI (statements are "
+            "posted to <this>/statements); empty: the forwarder refuses to start (docs/xapi.md)"
+        ),
+    )
+    xapi_lrs_username: str = Field(default="", description="Basic auth user of the LRS")
+    xapi_lrs_password: SecretStr = Field(default=SecretStr(""), description="Basic auth password of the LRS")
+    xapi_batch_size: int = Field(default=100, ge=1, le=1000, description="statements per POST to the LRS")
+    xapi_timeout_seconds: float = Field(default=10.0, gt=0, le=300, description="per request to the LRS")
+    xapi_max_backoff_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="longest pause between retries while the LRS fails or is unreachable"
+    )
     fault_points: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Crash points armed for failure tests; never set in production",

@@ -4,6 +4,10 @@ Regional streams are prefixed with the OC region code, so that each region is co
 consumer groups and scales on its own: ``oc02.registration.facilitator.v1``. A breaking contract
 change gets a new ``.v2`` topic; an added optional field does not.
 
+A national stream has one topic for the whole country instead of one per region, named
+``national.<name>.v<version>`` (``national.xapi.statements.v1``); it is published by the service
+that owns it (reporting, which reads every region) and is not among the regional topics.
+
 Every stream belongs to one :class:`TopicClass`, and its dead-letter twin belongs to the same class.
 The class decides the topic's ``retention.ms`` (:class:`RetentionPolicy`), wherever topics are made:
 ``shared.tools.kafka_admin`` (local stack, tests, Compose) and the KafkaTopics of ``deploy/k8s``.
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 DLQ_SUFFIX = ".dlq"
+NATIONAL = "national"  # the first segment of a national stream's topic, where a region code stands otherwise
 
 DAY_MS = 24 * 60 * 60 * 1000
 FOREVER = -1  # retention.ms that keeps every message
@@ -37,14 +42,22 @@ class TopicClass(StrEnum):
 
 @dataclass(frozen=True)
 class Stream:
-    """A regional stream: ``<region>.<name>.v<version>``, of one topic class."""
+    """A regional stream: ``<region>.<name>.v<version>``, of one topic class; or a national one
+    (``national=True``): ``national.<name>.v<version>``, whatever the region of its events."""
 
     name: str
     topic_class: TopicClass
     version: int = 1
+    national: bool = False
+    # The service that publishes it; by default the first segment of the name (registration.facilitator).
+    owner: str = ""
 
     def topic(self, region: str, prefix: str = "") -> str:
-        return f"{prefix}{region}.{self.name}.v{self.version}"
+        return f"{prefix}{NATIONAL if self.national else region}.{self.name}.v{self.version}"
+
+    @property
+    def publisher(self) -> str:
+        return self.owner or self.name.split(".", 1)[0]
 
 
 # Canonical events, published by their owning service through its outbox.
@@ -57,6 +70,8 @@ PARTICIPATION = Stream("training.participation", TopicClass.CANONICAL)
 REGISTRATION_INTAKE = Stream("registration.intake", TopicClass.INTAKE)
 TRAINING_INTAKE = Stream("training.intake", TopicClass.INTAKE)
 REJECTIONS = Stream("rejections", TopicClass.REJECTIONS)
+# National: every region's learning facts as xAPI statements, published by reporting (docs/xapi.md).
+XAPI_STATEMENTS = Stream("xapi.statements", TopicClass.CANONICAL, national=True, owner="reporting")
 
 ALL_STREAMS: tuple[Stream, ...] = (
     ORGUNIT,
@@ -68,6 +83,15 @@ ALL_STREAMS: tuple[Stream, ...] = (
     TRAINING_INTAKE,
     REJECTIONS,
 )
+
+
+NATIONAL_STREAMS: tuple[Stream, ...] = (XAPI_STATEMENTS,)
+
+
+def national_topics(prefix: str = "") -> list[str]:
+    """The national topics, dead-letter topics included (one set for the whole country)."""
+    topics = [stream.topic(NATIONAL, prefix) for stream in NATIONAL_STREAMS]
+    return topics + [dlq_topic(t) for t in topics]
 
 
 def dlq_topic(topic: str) -> str:
@@ -86,7 +110,8 @@ def regional_topics(regions: list[str], prefix: str = "", streams: tuple[Stream,
 
 
 def all_topics(regions: list[str], prefix: str = "") -> list[str]:
-    """Every topic the services use for these regions, dead-letter topics included."""
+    """Every regional topic the services use for these regions, dead-letter topics included (the
+    national ones are :func:`national_topics`)."""
     topics = regional_topics(regions, prefix)
     return topics + [dlq_topic(t) for t in topics]
 
@@ -95,7 +120,7 @@ def stream_of(topic: str) -> Stream | None:
     """The stream a topic name (with any prefix and region, dead-letter twin or not) belongs to;
     None for a topic that is not one of ours."""
     base = topic.removesuffix(DLQ_SUFFIX)
-    for stream in ALL_STREAMS:
+    for stream in ALL_STREAMS + NATIONAL_STREAMS:
         if base.endswith(f".{stream.name}.v{stream.version}"):
             return stream
     return None

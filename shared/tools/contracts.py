@@ -209,7 +209,7 @@ def _consumers(definition: ServiceDefinition) -> list[Consumer]:
 
 
 def _published_streams(definition: ServiceDefinition, consumers: Iterable[Consumer]) -> list[Stream]:
-    owned = {m.stream for m in CONTRACTS.values() if m.stream.name.split(".", 1)[0] == definition.name}
+    owned = {m.stream for m in CONTRACTS.values() if m.stream.publisher == definition.name}
     if any(s.name.endswith(".intake") for c in consumers for s in c.streams):
         owned |= _rejection_streams()
     return sorted(owned, key=lambda s: (s.name, s.version))
@@ -243,12 +243,10 @@ def asyncapi_document(definition: ServiceDefinition, region: str = EXAMPLE_REGIO
     for stream in _published_streams(definition, consumers):
         model = _stream_message(stream)
         topic = stream.topic(region)
-        broker.publisher(
-            topic,
-            title=f"{topic}:publish",
-            description=f"Published through the {definition.name} outbox (acks=all, idempotent); key: aggregate id",
-            schema=model,
-        )
+        description = f"Published through the {definition.name} outbox (acks=all, idempotent); key: aggregate id"
+        if stream.national:
+            description += " (one national topic: events of every region)"
+        broker.publisher(topic, title=f"{topic}:publish", description=description, schema=model)
     for consumer in consumers:
         for stream in consumer.streams:
             topic = stream.topic(region)

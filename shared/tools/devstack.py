@@ -36,9 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from shared.kernel.auth import CredentialStore, Role
-from shared.kernel.topics import all_topics
+from shared.kernel.topics import all_topics, national_topics
 from shared.tools.kafka_admin import describe, reconcile_topics
 from shared.tools.localenv import ROOT, kafka_bootstrap, local_dir, read_env_file
+from shared.tools.lrs import configured as lrs_settings
 
 SERVICES: dict[str, int] = {"registration": 8001, "training": 8002, "reporting": 8003}
 # The services that run their consumers in processes of their own, per group of regions.
@@ -130,6 +131,7 @@ class ServiceProcess:
     log_path: Path
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     service: str = ""  # the service it runs, when the process has a name of its own
+    command: tuple[str, ...] = ("serve",)  # e.g. ("xapi-forward",) for reporting's xAPI forwarder
 
     @property
     def url(self) -> str:
@@ -154,7 +156,7 @@ class ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.popen = subprocess.Popen(
-                self._command("serve"),
+                self._command(*self.command),
                 env=self.env,
                 cwd=ROOT,
                 stdout=log,
@@ -298,7 +300,7 @@ def _started() -> list[str]:
 def up(regions: str) -> None:
     bootstrap = kafka_bootstrap()
     wanted = regions.split(",")
-    changes = asyncio.run(reconcile_topics(bootstrap, all_topics(wanted)))
+    changes = asyncio.run(reconcile_topics(bootstrap, all_topics(wanted) + national_topics()))
     print(f"regions {regions}, {describe(changes)}")
     procs = []
     for name, port in SERVICES.items():
@@ -318,11 +320,27 @@ def up(regions: str) -> None:
             _pid_file(proc.name).parent.mkdir(parents=True, exist_ok=True)
             _pid_file(proc.name).write_text(f"{proc.pid} {proc.port}")
             procs.append(proc)
+    if (forwarder := xapi_forwarder(regions)) is not None:
+        forwarder.start()
+        _pid_file(forwarder.name).write_text(f"{forwarder.pid} {forwarder.port}")
+        procs.append(forwarder)
     for proc in procs:
         proc.wait_ready()
         regions_of = proc.env["KOTAKU_REGIONS"]
         role = proc.env.get("KOTAKU_PROCESS_ROLE", "all")
         print(f"{proc.name}: ready at {proc.url} ({role}, {regions_of}; pid {proc.pid}, log {proc.log_path})")
+
+
+def xapi_forwarder(regions: str) -> ServiceProcess | None:
+    """Reporting's xAPI forwarder, when this clone has an LRS (``python -m shared.tools.lrs up``)
+    and it is not running yet."""
+    name = "reporting-xapi-forward"
+    lrs = lrs_settings()
+    if not lrs or _running(name) is not None:
+        return None
+    proc = service_process("reporting", port=free_port(), regions=regions, extra_env=lrs, process=name)
+    proc.command = ("xapi-forward",)
+    return proc
 
 
 def down() -> None:

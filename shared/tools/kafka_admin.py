@@ -4,8 +4,8 @@ start.
 
     python -m shared.tools.kafka_admin [--regions oc02,oc05] [--prefix P] [--partitions N] ...
 
-creates the topics of ``KOTAKU_REGIONS`` (dead-letter twins included) on ``KOTAKU_KAFKA_BOOTSTRAP``
-and brings the retention of existing ones to the policy (``KOTAKU_INTAKE_RETENTION_DAYS``,
+creates the topics of ``KOTAKU_REGIONS`` and the national ones (dead-letter twins included) on
+``KOTAKU_KAFKA_BOOTSTRAP`` and brings the retention of existing ones to the policy (``KOTAKU_INTAKE_RETENTION_DAYS``,
 ``KOTAKU_REJECTIONS_RETENTION_DAYS``). Used by Docker Compose's topic job.
 """
 
@@ -26,7 +26,7 @@ from aiokafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionErro
 from shared.kernel import kafka as kafka_clients
 from shared.kernel.kafka import Kafka
 from shared.kernel.settings import load_retention_policy
-from shared.kernel.topics import RetentionPolicy, all_topics, topic_class
+from shared.kernel.topics import RetentionPolicy, all_topics, national_topics, topic_class
 from shared.tools.localenv import kafka_bootstrap
 
 log = logging.getLogger(__name__)
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     changes = asyncio.run(
         reconcile_topics(
             args.bootstrap,
-            all_topics(regions, args.prefix),
+            all_topics(regions, args.prefix) + national_topics(args.prefix),
             partitions=args.partitions,
             replication_factor=args.replication_factor,
             min_insync_replicas=args.min_insync_replicas,

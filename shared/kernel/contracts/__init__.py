@@ -43,6 +43,7 @@ from shared.kernel.contracts.training import (
     TrainingType,
     TrainingUpdated,
 )
+from shared.kernel.contracts.xapi import XapiStatementRecorded
 
 __all__ = [
     "AssessmentKind",
@@ -83,4 +84,5 @@ __all__ = [
     "TrainingScheduled",
     "TrainingType",
     "TrainingUpdated",
+    "XapiStatementRecorded",
 ]
