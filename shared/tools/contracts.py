@@ -202,6 +202,11 @@ def _stream_message(stream: Stream) -> type[BaseModel] | None:
     )
 
 
+def model_key(stream: Stream) -> str:
+    """The Kafka key of the events on ``stream``: their contracts' key field."""
+    return " or ".join(sorted({m.key_field for m in CONTRACTS.values() if m.stream == stream})) or "aggregate id"
+
+
 def _consumers(definition: ServiceDefinition) -> list[Consumer]:
     # A consumer factory needs the runtime only for settings when it is built; nothing connects.
     stand_in: Any = SimpleNamespace(settings=SimpleNamespace(topic_prefix=""), definition=definition)
@@ -245,17 +250,19 @@ def asyncapi_document(definition: ServiceDefinition, region: str = EXAMPLE_REGIO
         topic = stream.topic(region)
         description = f"Published through the {definition.name} outbox (acks=all, idempotent); key: aggregate id"
         if stream.national:
-            description += " (one national topic: events of every region)"
+            description = description.replace("aggregate id", model_key(stream)) + " (one topic for every region)"
         broker.publisher(topic, title=f"{topic}:publish", description=description, schema=model)
+    dead_letterers: dict[str, list[str]] = {}  # a topic read by several consumers has one dead-letter topic
     for consumer in consumers:
         for stream in consumer.streams:
-            topic = stream.topic(region)
-            broker.publisher(
-                dlq_topic(topic),
-                title=f"{dlq_topic(topic)}:publish",
-                description=f"Dead letters of {consumer.name}: the original bytes, the reason in x-dlq-* headers",
-                schema=bytes,
-            )
+            dead_letterers.setdefault(stream.topic(region), []).append(consumer.name)
+    for topic, names in dead_letterers.items():
+        broker.publisher(
+            dlq_topic(topic),
+            title=f"{dlq_topic(topic)}:publish",
+            description=f"Dead letters of {', '.join(names)}: the original bytes, the reason in x-dlq-* headers",
+            schema=bytes,
+        )
     spec = AsyncAPI(
         broker,
         title=definition.title,

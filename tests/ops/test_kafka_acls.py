@@ -41,7 +41,7 @@ from services.training.app import DEFINITION as TRAINING
 from shared.kernel import kafka as kafka_clients
 from shared.kernel.contracts import CertificateIssued, FacilitatorRegistered
 from shared.kernel.settings import KafkaSettings
-from shared.kernel.topics import TopicClass, all_topics, topic_class
+from shared.kernel.topics import TopicClass, all_topics, national_topics, topic_class
 from shared.tools.dlq import list_dead_letters
 from shared.tools.kafka_acls import Operation, Pattern, Principal, Resource, create_acls, describe_acls, principals
 from shared.tools.kafka_admin import ensure_topics
@@ -183,9 +183,13 @@ async def test_each_principal_writes_exactly_what_the_table_allows(secured: Secu
     assert not any(
         t.startswith("oc02.registration.") and not t.endswith(".dlq") for t in written["kotaku-oc02-training"]
     )
-    # reporting writes only the dead letters of its own consumers, nothing else
+    # reporting writes the dead letters of its own consumers and the national xAPI statements, nothing else
     assert written["kotaku-reporting"]
-    assert all(t.endswith(".dlq") and topic_class(t) is TopicClass.CANONICAL for t in written["kotaku-reporting"])
+    national = {t for t in national_topics() if not t.endswith(".dlq")}
+    assert national <= written["kotaku-reporting"]
+    assert all(
+        t.endswith(".dlq") and topic_class(t) is TopicClass.CANONICAL for t in written["kotaku-reporting"] - national
+    )
     assert UNKNOWN not in set().union(*written.values())
 
 
