@@ -403,22 +403,26 @@ async def test_read_models_match_counts_computed_from_the_events(
         assert csv_response.status_code == 200
         assert csv_response.headers["content-type"].startswith("text/csv")
         assert "attachment" in csv_response.headers["content-disposition"]
-        table = list(csv.DictReader(io.StringIO(csv_response.text)))
-        assert {
-            r["kelurahan_code"]: int(r["completed_training"]) for r in table if int(r["completed_training"])
-        } == dict(where)
-        assert sum(int(r["completed_training"]) for r in table) == len(fas_completed)
+        table = list(csv.DictReader(io.StringIO(csv_response.text)))  # headed in Indonesian by default
+        assert {r["Kode kelurahan"]: int(r["Lulus pelatihan"]) for r in table if int(r["Lulus pelatihan"])} == dict(
+            where
+        )
+        assert sum(int(r["Lulus pelatihan"]) for r in table) == len(fas_completed)
         # the same in the kota/kabupaten report, and every province table as XLSX
         palembang = (await http.get("/api/v1/reports/kabkota/16.71", params=params)).json()
         assert palembang["name"] == "Kota Palembang"
         assert palembang["completed"] == sum(areas[people.index(f)] == "16.71" for f in fas_completed)
         xlsx = await http.get("/api/v1/reports/provinces/16", params={**params, "format": "xlsx"})
         book = openpyxl.load_workbook(io.BytesIO(xlsx.content), read_only=True)
-        assert {"facilitators_by_area", "completion_by_area", "trainings", "ojt_kelurahan", "about"} <= set(
-            book.sheetnames
-        )
-        sheet = list(book["ojt_kelurahan"].iter_rows(values_only=True))
-        assert sheet[0] == ("kelurahan_code", "kelurahan_name", "ojt_assigned", "ojt_completed", "completed_training")
+        assert book.sheetnames == [
+            "Fasilitator per wilayah",
+            "Kelulusan per wilayah",
+            "Pelatihan",
+            "OJT per kelurahan",
+            "Tentang",
+        ]
+        sheet = list(book["OJT per kelurahan"].iter_rows(values_only=True))
+        assert sheet[0] == ("Kode kelurahan", "Kelurahan", "OJT ditugaskan", "OJT selesai", "Lulus pelatihan")
         assert sum(r[4] for r in sheet[1:]) == len(fas_completed)
         bad = await http.get("/api/v1/reports/provinces/16", params={"format": "csv", "table": "nope"})
         assert bad.status_code == 422

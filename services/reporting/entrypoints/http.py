@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 from services.reporting.domain.errors import unknown_table
 from services.reporting.domain.models import (
@@ -126,18 +126,29 @@ def aggregates_reader(request: Request, principal: OptionalCaller) -> Reader:
 AggregatesReader = Annotated[Reader, Depends(aggregates_reader)]
 
 
+def _blank_is_none(value: Any) -> Any:
+    """A filter left blank (``role=``, as the dashboard's form sends "all") is no filter."""
+    return None if value == "" else value
+
+
+Blank = BeforeValidator(_blank_is_none)
+
+
 def filters(
     period: Annotated[
         str | None,
         Query(
             pattern=PERIOD_PATTERN,
             description=f"YYYY or YYYY-MM, a year from {FIRST_YEAR} to {LAST_YEAR} (trainings by start date); "
-            "anything else is refused with 422",
+            "anything else is refused with 422; blank: every period",
         ),
+        Blank,
         AfterValidator(_period_in_range),
     ] = None,
-    role: Annotated[Role | None, Query(description="participant role at enrollment / facilitator role")] = None,
-    training_type: Annotated[TrainingType | None, Query()] = None,
+    role: Annotated[
+        Role | None, Query(description="participant role at enrollment / facilitator role; blank: every role"), Blank
+    ] = None,
+    training_type: Annotated[TrainingType | None, Query(description="blank: every type"), Blank] = None,
 ) -> Filters:
     return Filters(
         period=period, role=role.value if role else None, training_type=training_type.value if training_type else None

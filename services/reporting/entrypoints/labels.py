@@ -134,6 +134,12 @@ _REASONS = {
 
 # Codes shown in a column, by column: their names for people (anything else is shown as it is).
 VALUES: dict[str, dict[str, str]] = {
+    "role": {
+        "korkot": N_("Korkot"),
+        "askot": N_("Assistant Korkot"),
+        "senior_fasilitator": N_("Senior facilitator"),
+        "fasilitator": N_("Facilitator"),
+    },
     "training_type": _TRAINING_TYPES,
     "status": {
         "scheduled": N_("scheduled"),
