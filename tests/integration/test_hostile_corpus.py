@@ -195,14 +195,14 @@ async def test_the_hostile_corpus_is_refused_at_every_door_and_changes_nothing(
             (
                 "POST",
                 f"{url}/ojt-assignments",
-                {"kelurahan_code": "16.71.02.1004", "mentor": "Tim Korkot", "task": "Pemetaan swadaya"}
+                {"kelurahan_code": "16.71.01.1001", "mentor": "Tim Korkot", "task": "Pemetaan swadaya"}
                 | {"facilitator_ids": [p], "occurred_at": FIRST_DAY},
                 None,
             ),
             (
                 "POST",
                 f"{url}/ojt-completions",
-                {"facilitator_id": p, "kelurahan_code": "16.71.02.1004", "report": "Selesai", "rating": 4}
+                {"facilitator_id": p, "kelurahan_code": "16.71.01.1001", "report": "Selesai", "rating": 4}
                 | {"occurred_at": FIRST_DAY, "fact_id": "ojt-1"},
                 None,
             ),
@@ -270,9 +270,9 @@ async def test_the_hostile_corpus_is_refused_at_every_door_and_changes_nothing(
         | {"records": [{"facilitator_id": p, "status": "present"}]},
         "ScoreAssessments": {"training_id": t, "kind": "pre", "max_score": 100}
         | {"scores": [{"facilitator_id": p, "score": 70}]},
-        "AssignOJT": {"training_id": t, "kelurahan_code": "16.71.02.1004", "mentor": "Tim Korkot"}
+        "AssignOJT": {"training_id": t, "kelurahan_code": "16.71.01.1001", "mentor": "Tim Korkot"}
         | {"facilitator_ids": [p]},
-        "CompleteOJT": {"training_id": t, "facilitator_id": p, "kelurahan_code": "16.71.02.1004", "rating": 4},
+        "CompleteOJT": {"training_id": t, "facilitator_id": p, "kelurahan_code": "16.71.01.1001", "rating": 4},
         "SyncFacts": {"training_id": t, "facilitator_id": p}
         | {
             "facts": [

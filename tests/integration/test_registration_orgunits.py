@@ -13,15 +13,16 @@ from tests.integration.test_registration_support import API, events, of_type, pe
 
 pytestmark = pytest.mark.real
 
-SOUTH_SUMATRA_UNITS = 1 + 17 + 3 + 8  # province, kota/kabupaten, Palembang kecamatan, demo kelurahan
+SOUTH_SUMATRA_UNITS = 1 + 17 + 18 + 107  # province, kota/kabupaten, Palembang's kecamatan and kelurahan
+PROVINCES = 38  # the 34 of 2016 and the four formed out of Papua in 2022
 
 
 async def test_reference_data_is_loaded_published_and_queryable(
     stack: Stack, service_db: dict[str, asyncpg.Connection], reg: str
 ) -> None:
     db = service_db["registration"]
-    assert await db.fetchval("SELECT count(*) FROM org_units WHERE level = 'province'") == 34
-    assert await db.fetchval("SELECT count(*) FROM region_assignments") == 34
+    assert await db.fetchval("SELECT count(*) FROM org_units WHERE level = 'province'") == PROVINCES
+    assert await db.fetchval("SELECT count(*) FROM region_assignments") == PROVINCES
 
     # Only the served region's units are published (the other regions' topics are not ours).
     published = await events(stack.topic(ORGUNIT.topic(REGION)), expect=SOUTH_SUMATRA_UNITS + 1)
@@ -39,15 +40,23 @@ async def test_reference_data_is_loaded_published_and_queryable(
 
     async with httpx.AsyncClient(timeout=10, headers=stack.auth("oc05")) as http:  # any credential reads
         provinces = (await http.get(f"{reg}{API}/orgunits", params={"level": "province", "limit": 1000})).json()
-        assert provinces["total"] == 34
+        assert provinces["total"] == PROVINCES
+        in_2016: dict[str, str | int] = {"level": "province", "limit": 1000, "as_of": "2016-06-01"}
+        assert (await http.get(f"{reg}{API}/orgunits", params=in_2016)).json()["total"] == 34
         assert {p["code"]: p["region"] for p in provinces["items"]}["16"] == "oc02"
         kabkota = (await http.get(f"{reg}{API}/orgunits", params={"parent": "16"})).json()
         assert kabkota["total"] == 17
         assert [u["code"] for u in kabkota["items"]][:2] == ["16.01", "16.02"]
-        kelurahan = (await http.get(f"{reg}{API}/orgunits", params={"level": "kelurahan", "region": "oc02"})).json()
-        assert sorted(u["name"] for u in kelurahan["items"]) == sorted(
-            ["35 Ilir", "36 Ilir", "29 Ilir", "30 Ilir", "32 Ilir", "Karang Jaya", "Silaberanti", "Tuan Kentang"]
-        )
+        kelurahan = (
+            await http.get(f"{reg}{API}/orgunits", params={"level": "kelurahan", "region": "oc02", "limit": 1000})
+        ).json()
+        assert kelurahan["total"] == 107
+        names = {u["code"]: u["name"] for u in kelurahan["items"]}
+        assert {c: names[c] for c in ("16.71.01.1001", "16.71.12.1003", "16.71.17.1004")} == {
+            "16.71.01.1001": "35 Ilir",
+            "16.71.12.1003": "36 Ilir",
+            "16.71.17.1004": "Silaberanti",
+        }
         in_oc02 = (await http.get(f"{reg}{API}/orgunits", params={"level": "province", "region": "oc02"})).json()
         assert [p["code"] for p in in_oc02["items"]] == ["16"]
         palembang = (await http.get(f"{reg}{API}/orgunits/16.71")).json()
@@ -70,20 +79,17 @@ async def test_admins_change_reference_data_over_time_and_registration_follows_i
 ) -> None:
     db = service_db["registration"]
     async with httpx.AsyncClient(timeout=10, headers=stack.auth("admin")) as admin:
-        unit = {"code": "16.71.01.1005", "name": "27 Ilir", "effective_from": "2016-01-01"}
+        unit = {"code": "16.71.01.1008", "name": "Kelurahan Uji", "effective_from": "2016-01-01"}
         r = await admin.post(f"{reg}{API}/orgunits", json=unit)
         assert r.status_code == 201, r.text
         assert (r.json()["level"], r.json()["parent_code"], r.json()["region"]) == ("kelurahan", "16.71.01", "oc02")
         assert r.json()["published_events"] == 1
         r = await admin.post(f"{reg}{API}/orgunits", json=unit)
         assert (r.status_code, r.json()["error"]["code"]) == (409, "orgunit_exists")
-        r = await admin.put(
-            f"{reg}{API}/orgunits/16.71.01.1005", json={"name": "27 Ilir Baru", "effective_from": "2016-01-01"}
-        )
-        assert (r.status_code, r.json()["name"], r.json()["published_events"]) == (200, "27 Ilir Baru", 1)
-        r = await admin.put(
-            f"{reg}{API}/orgunits/16.71.01.1005", json={"name": "27 Ilir Baru", "effective_from": "2016-01-01"}
-        )
+        renamed = {"name": "Kelurahan Uji Baru", "effective_from": "2016-01-01"}
+        r = await admin.put(f"{reg}{API}/orgunits/16.71.01.1008", json=renamed)
+        assert (r.status_code, r.json()["name"], r.json()["published_events"]) == (200, "Kelurahan Uji Baru", 1)
+        r = await admin.put(f"{reg}{API}/orgunits/16.71.01.1008", json=renamed)
         assert (r.status_code, r.json()["published_events"]) == (200, 0)  # unchanged: nothing published
         r = await admin.post(
             f"{reg}{API}/orgunits", json={"code": "16.75.01", "name": "Nowhere", "effective_from": "2016-01-01"}
@@ -148,11 +154,11 @@ async def test_admins_change_reference_data_over_time_and_registration_follows_i
     later = sorted(
         (e["event_type"], e["payload"].get("code") or e["payload"]["province_code"], e["payload"].get("name", ""))
         for e in orgunit_events
-        if e["payload"].get("code", "").startswith(("19", "16.71.01.1005")) or e["payload"].get("province_code") == "19"
+        if e["payload"].get("code", "").startswith(("19", "16.71.01.1008")) or e["payload"].get("province_code") == "19"
     )
     assert later == [
-        ("OrgUnitDefined", "16.71.01.1005", "27 Ilir"),
-        ("OrgUnitDefined", "16.71.01.1005", "27 Ilir Baru"),
+        ("OrgUnitDefined", "16.71.01.1008", "Kelurahan Uji"),
+        ("OrgUnitDefined", "16.71.01.1008", "Kelurahan Uji Baru"),
         ("OrgUnitDefined", "19", "Kepulauan Bangka Belitung"),
         ("OrgUnitDefined", "19.71", "Kota Pangkalpinang"),
         ("ProvinceAssignedToRegion", "19", ""),

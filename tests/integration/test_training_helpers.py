@@ -16,16 +16,16 @@ from shared.kernel.contracts import FacilitatorEnrolled, OrgUnitDefined, OrgUnit
 from shared.kernel.envelope import Event, EventPayload, new_event
 from tests.integration.conftest import REGION, Stack, eventually
 
-# Illustrative codes for the 8 OJT kelurahan of the demo (the real 2016 sites are not known).
+# The 8 OJT kelurahan of the demo with their Kemendagri codes (Permendagri 72/2019).
 PALEMBANG_OJT = (
-    ("16.71.02.1004", "35 Ilir", "16.71.02"),
-    ("16.71.02.1005", "36 Ilir", "16.71.02"),
-    ("16.71.02.1001", "29 Ilir", "16.71.02"),
-    ("16.71.02.1002", "30 Ilir", "16.71.02"),
-    ("16.71.02.1003", "32 Ilir", "16.71.02"),
-    ("16.71.14.1002", "Karang Jaya", "16.71.14"),
-    ("16.71.03.1006", "Silaberanti", "16.71.03"),
-    ("16.71.03.1007", "Tuan Kentang", "16.71.03"),
+    ("16.71.01.1001", "35 Ilir", "16.71.01"),
+    ("16.71.12.1003", "36 Ilir", "16.71.12"),
+    ("16.71.01.1004", "29 Ilir", "16.71.01"),
+    ("16.71.01.1003", "30 Ilir", "16.71.01"),
+    ("16.71.01.1002", "32 Ilir", "16.71.01"),
+    ("16.71.12.1004", "Karang Jaya", "16.71.12"),
+    ("16.71.17.1004", "Silaberanti", "16.71.17"),
+    ("16.71.17.1005", "Tuan Kentang", "16.71.17"),
 )
 
 

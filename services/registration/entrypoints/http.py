@@ -210,6 +210,7 @@ class OrgUnitOut(BaseModel):
     name: str
     parent_code: str | None
     effective_from: date
+    effective_to: date | None = None  # the unit ends on this day (absent: still in force)
     region: str | None  # the OC region of the unit's province on the requested date
 
     @classmethod
@@ -458,7 +459,9 @@ async def list_orgunits(
     level: Annotated[OrgUnitLevel | None, Query()] = None,
     parent: Annotated[str | None, Query(pattern=CODE_PATH, description="direct children of this unit")] = None,
     region: Annotated[RegionCode | None, Query(description="units whose province is in this region")] = None,
-    as_of: Annotated[date | None, Query(description="date for the region grouping; default today")] = None,
+    as_of: Annotated[
+        date | None, Query(description="the units in force and their region on this date; default today")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> OrgUnitPage:

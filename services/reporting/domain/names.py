@@ -1,5 +1,6 @@
 """Display names of org units: from OrgUnitDefined events when they were published, otherwise the
-official names of the provinces (BPS codes, the 34 provinces of the KOTAKU years), otherwise the code."""
+official names of the provinces (Kemendagri codes, as the reference data: the 34 of the KOTAKU
+years and the four formed out of Papua in 2022), otherwise the code."""
 
 from __future__ import annotations
 
@@ -36,8 +37,12 @@ PROVINCES: dict[str, str] = {
     "76": "Sulawesi Barat",
     "81": "Maluku",
     "82": "Maluku Utara",
-    "91": "Papua Barat",
-    "94": "Papua",
+    "91": "Papua",
+    "92": "Papua Barat",
+    "93": "Papua Selatan",
+    "94": "Papua Tengah",
+    "95": "Papua Pegunungan",
+    "96": "Papua Barat Daya",
 }
 
 UNKNOWN = "(not given)"
