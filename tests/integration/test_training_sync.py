@@ -283,8 +283,12 @@ async def test_intake_messages_are_accepted_rejected_with_a_reason_or_dead_lette
     }
     assert {e["field"] for e in by_id["no-session"]["errors"]} == {"payload.rating"}
     assert by_id["stranger"]["detail"]
-    lifecycle = await read_topic(stack.topic(TRAINING.topic(REGION)), expect=2)
-    assert [json.loads(r.value)["event_type"] for r in lifecycle] == ["TrainingScheduled", "TrainingClosed"]
+    lifecycle = await read_topic(stack.topic(TRAINING.topic(REGION)), expect=3)
+    assert [json.loads(r.value)["event_type"] for r in lifecycle] == [
+        "TrainingScheduled",
+        "TrainingClosed",
+        "SubmissionSubmitted",  # the close, for the region to verify
+    ]
     dead = await read_topic(dlq_topic(intake), expect=2)
     assert [dict(d.headers)["x-dlq-reason"] for d in dead] == [b"not_json", b"no_message_id"]
     async with httpx.AsyncClient(base_url=base, timeout=10, headers=stack.auth("national")) as http:

@@ -92,6 +92,36 @@ class TrainingRow(BaseModel):
     post_mean: float | None
     gain_mean: float | None
     reviews_open: int = Field(default=0, description="decisions to review: facts recorded after the close disagree")
+    sheets_verified: int = Field(default=0, description="attendance sheets verified by the region (or accepted)")
+    sheets_accepted: int = Field(default=0, description="attendance sheets accepted by the national office")
+    close_status: str | None = Field(
+        default=None, description="where the close and its decisions stand: submitted, verified, accepted, returned"
+    )
+
+
+class WaitingSubmission(BaseModel):
+    """A submission of the verification chain that waits: ``submitted`` for the region,
+    ``verified`` for the national office, ``returned`` for the trainers."""
+
+    training_id: uuid.UUID
+    title: str | None
+    submission_id: str
+    kind: str | None
+    session_id: str | None
+    status: str | None
+    waiting_for: str
+    by: str | None
+    since: datetime | None
+    days_waiting: int | None
+
+
+class VerificationLevels(BaseModel):
+    """A region's completions by how far they were checked: as recorded, verified by the region
+    (the training's close verified or accepted), accepted by the national office."""
+
+    completed_recorded: int
+    completed_verified: int
+    completed_accepted: int
 
 
 class UnreportedSession(BaseModel):
@@ -202,7 +232,14 @@ class NationalReport(Report):
 
 
 class RegionReport(Report):
-    TABLES = ("facilitators_by_province", "completion_by_province", "trainings", "unreported_sessions", "freshness")
+    TABLES = (
+        "facilitators_by_province",
+        "completion_by_province",
+        "trainings",
+        "unreported_sessions",
+        "waiting_verification",
+        "freshness",
+    )
     region: str
     facilitators_active: int
     facilitators_total: int
@@ -210,6 +247,10 @@ class RegionReport(Report):
     completion_by_province: list[AreaCompletion]
     trainings: list[TrainingRow]
     unreported_sessions: list[UnreportedSession]
+    verification: VerificationLevels
+    waiting_verification: list[WaitingSubmission] = Field(
+        default_factory=list, description="what waits at each level of the verification chain, oldest first"
+    )
     freshness: list[Freshness]
 
 
@@ -276,6 +317,7 @@ class TrainingReport(Report):
         "ojt_kelurahan",
         "by_area",
         "unreported_sessions",
+        "verification",
     )
     training: TrainingInfo
     attendance_by_session: list[SessionAttendance]
@@ -284,6 +326,9 @@ class TrainingReport(Report):
     ojt_kelurahan: list[KelurahanOJT]
     by_area: list[AreaBreakdown]
     unreported_sessions: list[UnreportedSession]
+    verification: list[WaitingSubmission] = Field(
+        default_factory=list, description="the training's sheets and close not accepted yet, oldest first"
+    )
 
 
 class FacilitatorInfo(BaseModel):

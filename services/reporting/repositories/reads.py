@@ -145,7 +145,12 @@ SELECT t.training_id, t.region, t.title, t.training_type, t.start_date, t.end_da
     coalesce(sum(a.completed), 0)::bigint AS completed, coalesce(sum(a.not_completed), 0)::bigint AS not_completed,
     coalesce(sum(a.certified), 0)::bigint AS certified,
     s.attendance_recorded, s.attendance_attended, s.pre_mean, s.post_mean, s.gain_mean,
-    coalesce(s.reviews_open, 0) AS reviews_open
+    coalesce(s.reviews_open, 0) AS reviews_open,
+    (SELECT count(*) FROM submissions v WHERE v.training_id = t.training_id AND v.kind = 'attendance'
+        AND v.status IN ('verified', 'accepted')) AS sheets_verified,
+    (SELECT count(*) FROM submissions v WHERE v.training_id = t.training_id AND v.kind = 'attendance'
+        AND v.status = 'accepted') AS sheets_accepted,
+    (SELECT v.status FROM submissions v WHERE v.training_id = t.training_id AND v.kind = 'close') AS close_status
 FROM trainings t
 {join} training_area_stats a ON a.training_id = t.training_id AND ($4::text IS NULL OR a.role = $4) {area}
 LEFT JOIN training_stats s ON s.training_id = t.training_id
@@ -196,6 +201,15 @@ FROM (SELECT * FROM training_sessions WHERE training_id = $1) s
 FULL JOIN (SELECT * FROM session_stats WHERE training_id = $1) ss ON ss.session_id = s.session_id
 ORDER BY s.session_date NULLS LAST, 1
 """
+_WAITING = """
+SELECT v.training_id, t.title, v.submission_id, v.kind, v.session_id, v.status, v.by_who, v.since
+FROM submissions v LEFT JOIN trainings t ON t.training_id = v.training_id
+WHERE v.status <> 'accepted' AND {where}
+ORDER BY v.since, v.training_id, v.submission_id
+LIMIT 5000
+"""
+WAITING_OF_REGION = _WAITING.format(where="t.region = $1")
+WAITING_OF_TRAINING = _WAITING.format(where="v.training_id = $1")
 REASONS_OF_TRAINING = """
 SELECT r.reason, count(*)::bigint AS participants
 FROM participants p, jsonb_array_elements_text(p.unmet) AS r(reason)
@@ -314,6 +328,9 @@ class PgReportReads:
         self, of: Literal["region", "training"], key: Any, f: TrainingFilter, today: date
     ) -> Sequence[Row]:
         return await self.conn.fetch(_UNREPORTED_OF[of], *_training_args(f), today, key)
+
+    async def waiting_submissions(self, of: Literal["region", "training"], key: Any) -> Sequence[Row]:
+        return await self.conn.fetch(WAITING_OF_REGION if of == "region" else WAITING_OF_TRAINING, key)
 
     async def trainings_of(self, level: Level, code: str, f: TrainingFilter, role: str | None) -> Sequence[Row]:
         return await self.conn.fetch(_TRAININGS_OF[level], *_training_args(f), role, code)

@@ -29,6 +29,9 @@ from shared.kernel.envelope import Event
 from shared.kernel.pipeline import PermanentError
 
 NAME = "reporting.xapi"
+# This consumer's own state (what it learned to name statements): not part of the read model, so a
+# rebuild of the read model leaves it alone.
+TABLES = ("xapi_trainings", "xapi_placements", "xapi_certificates")
 LEARNS = frozenset({"TrainingScheduled", "TrainingUpdated", "FacilitatorEnrolled"})
 HANDLES = LEARNS | STATEMENT_EVENTS
 

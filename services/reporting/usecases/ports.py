@@ -70,6 +70,10 @@ class ReportReads(Protocol):
         """region, training_id, title, session_id, session_date, kind: sessions before ``today``
         of non-cancelled trainings with no attendance recorded."""
 
+    async def waiting_submissions(self, of: Literal["region", "training"], key: Any) -> Sequence[Row]:
+        """training_id, title, submission_id, kind, session_id, status, by_who, since: the
+        submissions of the verification chain not accepted yet, oldest first."""
+
     async def trainings_of(self, level: Level, code: str, f: TrainingFilter, role: str | None) -> Sequence[Row]:
         """training_id, region, title, training_type, start_date, end_date, status, enrolled,
         withdrawn, completed, not_completed, certified, attendance_recorded, attendance_attended,

@@ -11,7 +11,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
@@ -44,6 +44,8 @@ from services.reporting.domain.models import (
     TrainingReport,
     TrainingRow,
     UnreportedSession,
+    VerificationLevels,
+    WaitingSubmission,
 )
 from services.reporting.domain.names import display_name
 from services.reporting.domain.periods import ALL_TRAININGS, TrainingFilter, by_year, num, rate
@@ -125,6 +127,31 @@ def _training_rows(rows: Sequence[Row]) -> list[TrainingRow]:
         )
         for r in rows
     ]
+
+
+WAITING_FOR = {"submitted": "region", "verified": "national", "returned": "trainers"}
+WIB = timezone(timedelta(hours=7))  # "today" is Western Indonesia's day, as the caller's ``today``
+
+
+def _waiting(rows: Sequence[Row], today: date) -> list[WaitingSubmission]:
+    return [
+        _from_row(
+            WaitingSubmission,
+            r,
+            waiting_for=WAITING_FOR.get(r["status"] or "", "trainers"),
+            by=r["by_who"],
+            days_waiting=(today - r["since"].astimezone(WIB).date()).days if r["since"] is not None else None,
+        )
+        for r in rows
+    ]
+
+
+def _levels(rows: Sequence[TrainingRow]) -> VerificationLevels:
+    return VerificationLevels(
+        completed_recorded=sum(r.completed for r in rows),
+        completed_verified=sum(r.completed for r in rows if r.close_status in ("verified", "accepted")),
+        completed_accepted=sum(r.completed for r in rows if r.close_status == "accepted"),
+    )
 
 
 def _means(r: Row) -> dict[str, float | None]:
@@ -219,9 +246,11 @@ async def region(
     f = TrainingFilter.of(filters)
     facilitators, completion, trainings = await _area_rows(reads, "region", code, f, filters.role)
     unreported = await reads.unreported_sessions("region", code, f, today)
+    waiting = await reads.waiting_submissions("region", code)
     fresh = await _freshness(reads, code, lag)
     names = await _names(reads, [r["code"] for r in (*facilitators, *completion)])
     by_province = _area_facilitators(facilitators, names)
+    rows = _training_rows(trainings)
     return RegionReport(
         filters=filters,
         data_as_of=_newest(fresh),
@@ -229,8 +258,10 @@ async def region(
         **_facilitator_totals(by_province),
         facilitators_by_province=by_province,
         completion_by_province=_completion(completion, names),
-        trainings=_training_rows(trainings),
+        trainings=rows,
         unreported_sessions=[UnreportedSession(**dict(r)) for r in unreported],
+        verification=_levels(rows),
+        waiting_verification=_waiting(waiting, today),
         freshness=fresh,
     )
 
@@ -306,6 +337,7 @@ async def training(reads: ReportReads, training_id: uuid.UUID, today: date) -> T
     ojt = await reads.ojt_of("training", training_id, ALL_TRAININGS, None)
     areas = await reads.areas_of_training(training_id)
     unreported = await reads.unreported_sessions("training", training_id, ALL_TRAININGS, today)
+    waiting = await reads.waiting_submissions("training", training_id)
     names = await _names(
         reads,
         [
@@ -343,6 +375,7 @@ async def training(reads: ReportReads, training_id: uuid.UUID, today: date) -> T
             for r in areas
         ],
         unreported_sessions=[UnreportedSession(**dict(r)) for r in unreported],
+        verification=_waiting(waiting, today),
     )
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from services.training.domain.facts import FACT_ID_CONFLICT, NOT_ENROLLED, Fact, Refusal
-from shared.kernel.errors import Conflict, DomainError, Invalid, NotFound
+from shared.kernel.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
 TRAINING_NOT_FOUND = "training_not_found"
 TRAINING_EXISTS = "training_exists"
@@ -29,6 +29,9 @@ CERTIFICATE_REVOKED = "certificate_revoked"
 PARTICIPANT_NAME_UNKNOWN = "participant_name_unknown"
 NO_VALID_CERTIFICATES = "no_valid_certificates"
 TRAINING_NOT_CLOSED = "training_not_closed"
+WRONG_LEVEL = "wrong_level"
+WRONG_STATUS = "wrong_status"
+SUBMISSION_NOT_FOUND = "submission_not_found"
 DECISION_NOT_FOUND = "decision_not_found"
 NOTHING_TO_REVIEW = "nothing_to_review"
 
@@ -56,6 +59,27 @@ class TrainingClosed(Conflict):
 class TrainingNotClosed(Conflict):
     def __init__(self) -> None:
         super().__init__(TRAINING_NOT_CLOSED, "outcomes are decided at the close; until then they are provisional")
+
+
+class WrongLevel(Forbidden):
+    def __init__(self, action: str, level: str, allowed: list[str]) -> None:
+        super().__init__(
+            WRONG_LEVEL, f"a {level} credential cannot {action} a submission; {action} is for: {', '.join(allowed)}"
+        )
+
+
+class WrongStatus(Conflict):
+    def __init__(self, action: str, level: str, status: str, allowed: list[str]) -> None:
+        super().__init__(
+            WRONG_STATUS,
+            f"the submission is {status}; the {level} may {action} it only when {', '.join(allowed)}",
+            {"status": status},
+        )
+
+
+class SubmissionNotFound(NotFound):
+    def __init__(self, submission_id: str) -> None:
+        super().__init__(SUBMISSION_NOT_FOUND, f"no submission {submission_id} of this training (yet)")
 
 
 class DecisionNotFound(NotFound):

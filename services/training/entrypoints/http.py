@@ -11,9 +11,11 @@ from functools import partial
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, status
+from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from services.training.domain import Outcome, Training
+from services.training.domain.submissions import SUBMISSION_ID, Action, Level, Submission
 from services.training.entrypoints import runtime as wiring
 from services.training.entrypoints.schemas import (
     Assessments,
@@ -25,14 +27,18 @@ from services.training.entrypoints.schemas import (
     Redecision,
     ScheduleDetails,
     ScheduleTraining,
+    SubmissionStep,
     SyncBatch,
 )
-from services.training.usecases import classes, completion, facts, queries, trainings
+from services.training.usecases import classes, completion, facts, queries, submissions, trainings
 from services.training.usecases.facts import FactIds, FactsOutcome, Origin
 from services.training.usecases.ports import Authorize, Deployment, Review, RosterEntry, UnitOfWork
 from services.training.usecases.sync import sync_facts
 from shared.kernel.auth import Caller, Principal, ensure_may_read, ensure_may_write
+from shared.kernel.auth import Role as AuthRole
+from shared.kernel.errors import Forbidden
 from shared.kernel.fields import build, same_named
+from shared.kernel.http import ApiError
 from shared.kernel.runtime import Runtime, runtime_of
 
 router = APIRouter(prefix="/api/v1", tags=["training"])
@@ -197,6 +203,21 @@ class RedecisionOut(BaseModel):
     outcome: str
     certificate_revoked: str | None
     certificate_issued: str | None
+
+
+class SubmissionOut(BaseModel):
+    submission_id: str
+    kind: str
+    session_id: str | None
+    status: str = Field(description="submitted, verified (region), accepted (national) or returned")
+    since: datetime | None
+    by: str
+    reason: str
+    reopened: int = Field(description="how many times a correction sent it back to submitted")
+
+    @classmethod
+    def of(cls, v: Submission) -> SubmissionOut:
+        return build(cls, v, kind=v.kind.value, status=v.status.value)
 
 
 class ParticipantsOut(BaseModel):
@@ -448,6 +469,62 @@ async def redecide(
             caller.label or caller.key_id,
         )
     return build(RedecisionOut, done)
+
+
+@router.get(
+    "/trainings/{training_id}/submissions",
+    response_model=list[SubmissionOut],
+    summary="The verification chain: each session's attendance sheet and the close, and where they wait",
+)
+async def get_submissions(training_id: uuid.UUID, runtime: RuntimeDep, caller: Caller) -> list[SubmissionOut]:
+    views = await queries.submissions(wiring.reads(runtime), training_id, _reader(caller))
+    return [SubmissionOut.of(v) for v in views]
+
+
+def _actor(caller: Principal) -> submissions.Actor:
+    """A region credential acts as its OC region (on its own trainings only); a national one as the
+    national office (on every region's). An admin credential is neither."""
+    if caller.role is AuthRole.REGION:
+        return submissions.Actor(Level.REGION, _writer(caller), caller.label or caller.key_id)
+    if caller.role is AuthRole.NATIONAL:
+        return submissions.Actor(Level.NATIONAL, _reader(caller), caller.label or caller.key_id)
+    raise Forbidden("verifier_required", "verification steps need a region or a national credential")
+
+
+def _submission_step(action: Action, summary: str) -> None:
+    @router.post(
+        f"/trainings/{{training_id}}/submissions/{{submission_id}}/{action.value}",
+        response_model=SubmissionOut,
+        summary=summary,
+        name=f"{action.value}_submission",
+        responses={
+            403: {"description": "wrong_level, region_forbidden, verifier_required"},
+            404: {"description": "training_not_found, submission_not_found"},
+            409: {"description": "wrong_status"},
+        },
+    )
+    async def step(
+        training_id: uuid.UUID,
+        submission_id: Annotated[str, PathParam(max_length=60, pattern=SUBMISSION_ID)],
+        body: SubmissionStep,
+        runtime: RuntimeDep,
+        caller: Caller,
+    ) -> SubmissionOut:
+        if action is Action.RETURN and not body.reason:
+            raise ApiError(422, "reason_required", "a return needs the reason")
+        async with wiring.new_unit_of_work(runtime) as uow:
+            done = await submissions.act(
+                submissions.Act(training_id, submission_id, action, body.reason),
+                uow,
+                wiring.deployment(runtime),
+                _actor(caller),
+            )
+        return SubmissionOut.of(done)
+
+
+_submission_step(Action.VERIFY, "Verify a submission (a credential of the training's OC region)")
+_submission_step(Action.RETURN, "Return a submission with a reason (the region, or the national office once verified)")
+_submission_step(Action.ACCEPT, "Accept a verified submission (a national credential)")
 
 
 @router.get(

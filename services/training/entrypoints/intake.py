@@ -4,13 +4,16 @@ shared.kernel.intake: every message ends accepted, rejected with a reason on ``<
 or dead-lettered. A domain error of a use case becomes a rejection with its code.
 
 Message types: ScheduleTraining, RecordAttendance, ScoreAssessments, AssignOJT, CompleteOJT,
-SyncFacts, CloseTraining. Facts without their own ``fact_id`` get one derived from the message,
+SyncFacts, CloseTraining, and the region's verification steps VerifySubmission and
+ReturnSubmission (AcceptSubmission is the national office's: refused with ``wrong_level``).
+Facts without their own ``fact_id`` get one derived from the message,
 so a message sent again under a new ``message_id`` is still recognised as a duplicate only if it
 carries fact ids; SyncFacts facts always do.
 
-SyncFacts records the valid facts of a batch and answers for the others: when some facts were
-refused, an ``IntakeRejected`` with reason ``facts_refused`` lists them (``errors[].field`` is
-``facts[<fact_id>]``), while the rest of the batch stays recorded.
+SyncFacts records the valid facts of a batch and answers for each: an ``IntakeAccepted`` receipt
+with one result per fact, and when some facts were refused, an ``IntakeRejected`` with reason
+``facts_refused`` lists them (``errors[].field`` is ``facts[<fact_id>]``), while the rest of the
+batch stays recorded.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from services.training.domain.submissions import Action, Level
 from services.training.entrypoints.runtime import deployment
 from services.training.entrypoints.schemas import (
     AssignOJTIntake,
@@ -27,16 +31,18 @@ from services.training.entrypoints.schemas import (
     RecordAttendanceIntake,
     ScheduleTrainingIntake,
     ScoreAssessmentsIntake,
+    SubmissionStepIntake,
     SyncFactsIntake,
 )
 from services.training.repositories.unit_of_work import PostgresUnitOfWork
-from services.training.usecases import facts, trainings
+from services.training.usecases import facts, submissions, trainings
 from services.training.usecases.facts import FACT_NAMESPACE, FactIds, FactsOutcome, Origin
 from services.training.usecases.ports import Authorize, Deployment, UnitOfWork
 from services.training.usecases.sync import sync_facts as sync_batch
 from shared.kernel import outbox
 from shared.kernel.contracts.intake import FactReceipt, FieldError, IntakeAccepted, IntakeRejected
 from shared.kernel.envelope import new_event
+from shared.kernel.http import ApiError
 from shared.kernel.intake import Handler, IntakeCommand, IntakeMessage, intake_consumer
 from shared.kernel.runtime import Runtime
 from shared.kernel.topics import TRAINING_INTAKE
@@ -122,6 +128,22 @@ async def close_training(
     )
 
 
+def _step(action: Action) -> Handler:
+    """An intake handler for a verification step: a regional system acts as its OC region (the
+    topic's region); accepting is the national office's, so it is refused here (``wrong_level``)."""
+
+    async def handle(
+        runtime: Runtime, work: outbox.UnitOfWork, body: SubmissionStepIntake, message: IntakeMessage
+    ) -> None:
+        if action is Action.RETURN and not body.reason:
+            raise ApiError(422, "reason_required", "a return needs the reason")
+        actor = submissions.Actor(Level.REGION, message.authorize, f"intake {message.topic_region}")
+        cmd = submissions.Act(body.training_id, body.submission_id, action, body.reason)
+        await submissions.act(cmd, PostgresUnitOfWork(work), deployment(runtime), actor)
+
+    return handle
+
+
 COMMANDS: dict[str, IntakeCommand] = {
     "ScheduleTraining": IntakeCommand(ScheduleTrainingIntake, schedule_training),
     "RecordAttendance": IntakeCommand(RecordAttendanceIntake, _facts(facts.record_attendance)),
@@ -130,6 +152,9 @@ COMMANDS: dict[str, IntakeCommand] = {
     "CompleteOJT": IntakeCommand(CompleteOJTIntake, _facts(facts.complete_ojt)),
     "SyncFacts": IntakeCommand(SyncFactsIntake, sync_facts),
     "CloseTraining": IntakeCommand(CloseTrainingIntake, close_training),
+    "VerifySubmission": IntakeCommand(SubmissionStepIntake, _step(Action.VERIFY)),
+    "ReturnSubmission": IntakeCommand(SubmissionStepIntake, _step(Action.RETURN)),
+    "AcceptSubmission": IntakeCommand(SubmissionStepIntake, _step(Action.ACCEPT)),
 }
 
 INTAKE = intake_consumer("training.intake", TRAINING_INTAKE, COMMANDS)

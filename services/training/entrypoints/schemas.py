@@ -7,10 +7,11 @@ import uuid
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
 from services.training import domain
 from services.training.domain import Fact, Schedule
+from services.training.domain.submissions import SUBMISSION_ID
 from services.training.usecases.classes import AssignClasses
 from services.training.usecases.classes import ClassAssignment as Assignment
 from services.training.usecases.facts import (
@@ -131,6 +132,17 @@ class ScheduleTraining(ScheduleDetails):
 
 class CancelTraining(Input):
     reason: Note = ""
+
+
+class SubmissionStep(Input):
+    """Verify, return or accept a submission; a return needs the reason."""
+
+    reason: Note = ""
+
+
+class SubmissionStepIntake(SubmissionStep):
+    training_id: uuid.UUID
+    submission_id: Annotated[str, StringConstraints(pattern=SUBMISSION_ID)]
 
 
 class Redecision(Input):

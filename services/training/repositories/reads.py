@@ -7,8 +7,10 @@ import uuid
 import asyncpg
 
 from services.training.domain import Fact, Training
+from services.training.domain.submissions import Submission
 from services.training.repositories.decisions import review_of
 from services.training.repositories.facts import FACTS_OF_PARTICIPANT, FACTS_OF_TRAINING, fact_of
+from services.training.repositories.submissions import submissions_of_training
 from services.training.repositories.trainings import fetch_counts, fetch_training
 from services.training.usecases.ports import (
     CertificateView,
@@ -94,6 +96,9 @@ class PostgresReads:
     async def decision_history(self, training_id: uuid.UUID, facilitator_id: uuid.UUID) -> list[DecisionEntry]:
         rows = await self.pool.fetch(DECISION_HISTORY, training_id, facilitator_id)
         return [DecisionEntry(**{**dict(r), "unmet": list(r["unmet"])}) for r in rows]
+
+    async def submissions(self, training_id: uuid.UUID) -> list[Submission]:
+        return await submissions_of_training(self.pool, training_id)
 
     async def kelurahan(self, code_prefix: str) -> list[KnownKelurahan]:
         return [KnownKelurahan(**dict(r)) for r in await self.pool.fetch(KNOWN_KELURAHAN, code_prefix)]

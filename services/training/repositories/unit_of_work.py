@@ -10,6 +10,7 @@ from services.training.repositories.decisions import PostgresCertificates, Postg
 from services.training.repositories.facts import PostgresFacts
 from services.training.repositories.kelurahan import PostgresKelurahan
 from services.training.repositories.roster import PostgresClasses, PostgresRoster
+from services.training.repositories.submissions import PostgresSubmissions
 from services.training.repositories.trainings import PostgresTrainings
 from shared.kernel import outbox
 from shared.kernel.db import Conn
@@ -29,6 +30,7 @@ class PostgresUnitOfWork:
         self.kelurahan = PostgresKelurahan(conn)
         self.decisions = PostgresDecisions(conn)
         self.certificates = PostgresCertificates(conn)
+        self.submissions = PostgresSubmissions(conn)
 
     def emit(self, event: Event[EventPayload]) -> None:
         self._work.emit(event)

@@ -16,12 +16,14 @@ from services.training.domain import CLOSED, Decision, Fact, Outcome, Training
 from services.training.domain.errors import DecisionNotFound, NothingToReview, TrainingNotClosed
 from services.training.usecases.common import emit, locked
 from services.training.usecases.ports import Authorize, Deployment, Review, UnitOfWork
+from services.training.usecases.submissions import submit
 from shared.kernel.contracts import (
     AssessmentKind,
     CertificateIssued,
     CertificateRevoked,
     OutcomeReviewChanged,
     ReviewStatus,
+    SubmissionKind,
     TrainingCompleted,
     TrainingNotCompleted,
     TrainingOutcomeCorrected,
@@ -231,6 +233,8 @@ async def redecide(cmd: Redecide, uow: UnitOfWork, deployment: Deployment, autho
                 training,
                 CertificateIssued(training_id=training.training_id, facilitator_id=fid, certificate_code=issued),
             )
+    if cmd.outcome is not decided.outcome:
+        await submit(uow, deployment, training, SubmissionKind.CLOSE)  # the close changed: verify it again
     if open_review is not None:
         await uow.decisions.end_review(open_review.review_id, ReviewStatus.RESOLVED, who, cmd.reason)
         _review_event(uow, deployment, training, open_review, ReviewStatus.RESOLVED)

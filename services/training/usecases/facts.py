@@ -19,6 +19,7 @@ from services.training.domain.errors import EmptyClass, NotInClass, UnknownClass
 from services.training.usecases.common import emit, locked
 from services.training.usecases.completion import review_after_close
 from services.training.usecases.ports import Authorize, Deployment, UnitOfWork
+from services.training.usecases.submissions import submit
 from shared.kernel.contracts import (
     AssessmentKind,
     AssessmentScored,
@@ -26,6 +27,7 @@ from shared.kernel.contracts import (
     AttendanceStatus,
     OJTAssigned,
     OJTCompleted,
+    SubmissionKind,
 )
 from shared.kernel.envelope import EventPayload
 
@@ -258,8 +260,8 @@ async def record(
     strict: bool,
 ) -> FactsOutcome:
     """Record ``facts`` of a locked training: refuse those the rules refuse, recognise duplicates
-    by ``fact_id``, publish each new fact once; on a closed training, open the reviews the new facts
-    make due.
+    by ``fact_id``, publish each new fact once, submit (or reopen) the attendance sheets it
+    touched for verification; on a closed training, open the reviews the new facts make due.
     ``strict``: one refusal refuses the whole request, nothing is recorded."""
     people = list({f.facilitator_id for f in facts})
     places = list({f.data.kelurahan_code for f in facts if isinstance(f.data, OJT_DATA)})
@@ -307,6 +309,9 @@ async def record(
         raise facts_refused([(facts[i], r) for i, r in sorted(refused.items())])
     for fact in recorded:
         emit(uow, deployment, training, event_of(training.training_id, fact), occurred_at=fact.occurred_at)
+    sheets = sorted({f.data.session_id for f in recorded if isinstance(f.data, domain.Attendance)})
+    if sheets:
+        await submit(uow, deployment, training, SubmissionKind.ATTENDANCE, sheets)
     if recorded and training.status == CLOSED:
         await review_after_close(uow, deployment, training, list(dict.fromkeys(f.facilitator_id for f in recorded)))
     return FactsOutcome(results)

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Protocol
 
 from services.training.domain import Decision, Fact, Schedule, Training
+from services.training.domain.submissions import Submission
 from shared.kernel.contracts import TrainingType
 from shared.kernel.envelope import Event, EventPayload
 
@@ -163,6 +164,13 @@ class Certificates(Protocol):
     async def revoke(self, code: str, reason: str) -> None: ...
 
 
+class Submissions(Protocol):
+    async def of(self, training_id: uuid.UUID, submission_ids: Sequence[str]) -> dict[str, Submission]: ...
+
+    async def put(self, submission: Submission, action: str) -> None:
+        """Store the submission's new status and add the step to its history."""
+
+
 class UnitOfWork(Protocol):
     """One transaction: the repositories work in it, and the events emitted commit with it."""
 
@@ -186,6 +194,9 @@ class UnitOfWork(Protocol):
 
     @property
     def certificates(self) -> Certificates: ...
+
+    @property
+    def submissions(self) -> Submissions: ...
 
     def emit(self, event: Event[EventPayload]) -> None: ...
 
@@ -292,6 +303,9 @@ class Reads(Protocol):
 
     async def decision_history(self, training_id: uuid.UUID, facilitator_id: uuid.UUID) -> list[DecisionEntry]:
         """Every decision taken about the participant, oldest first."""
+
+    async def submissions(self, training_id: uuid.UUID) -> list[Submission]:
+        """The training's submissions: the close first, then each session's sheet."""
 
     async def kelurahan(self, code_prefix: str) -> list[KnownKelurahan]:
         """Known kelurahan whose code starts with ``code_prefix``, by code, at most 1000."""

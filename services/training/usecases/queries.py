@@ -10,6 +10,7 @@ from datetime import datetime
 from services.training import domain
 from services.training.domain import Fact, Training
 from services.training.domain.errors import CertificateNotFound, TrainingNotFound
+from services.training.domain.submissions import Submission
 from services.training.usecases.ports import (
     Authorize,
     CertificateView,
@@ -119,6 +120,12 @@ async def reviews(reads: Reads, training_id: uuid.UUID, authorize_read: Authoriz
     """The training's reviews: decisions that facts recorded after the close disagree with."""
     await get_training(reads, training_id, authorize_read)
     return await reads.reviews(training_id)
+
+
+async def submissions(reads: Reads, training_id: uuid.UUID, authorize_read: Authorize) -> list[Submission]:
+    """Where the training's sheets and close stand in the verification chain."""
+    await get_training(reads, training_id, authorize_read)
+    return await reads.submissions(training_id)
 
 
 async def decision_history(

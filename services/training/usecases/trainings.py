@@ -17,7 +17,15 @@ from services.training.domain.errors import (
 from services.training.usecases.common import check_region_served, emit, locked, reload
 from services.training.usecases.completion import decide_at_close
 from services.training.usecases.ports import Authorize, Deployment, NewTraining, TrainingCounts, UnitOfWork
-from shared.kernel.contracts import TrainingCancelled, TrainingClosed, TrainingScheduled, TrainingType, TrainingUpdated
+from services.training.usecases.submissions import submit
+from shared.kernel.contracts import (
+    SubmissionKind,
+    TrainingCancelled,
+    TrainingClosed,
+    TrainingScheduled,
+    TrainingType,
+    TrainingUpdated,
+)
 
 
 @dataclass(frozen=True)
@@ -130,4 +138,5 @@ async def close_training(
         training,
         TrainingClosed(training_id=cmd.training_id, completed=completed, not_completed=not_completed),
     )
+    await submit(uow, deployment, training, SubmissionKind.CLOSE)  # the close with its decisions, to verify
     return await _summary(uow, cmd.training_id)

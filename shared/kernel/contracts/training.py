@@ -280,3 +280,46 @@ class CertificateRevoked(ParticipantEvent):
 
     certificate_code: str = Field(min_length=8, max_length=40)
     reason: EventText
+
+
+class SubmissionKind(StrEnum):
+    ATTENDANCE = "attendance"  # a session's attendance sheet
+    CLOSE = "close"  # the close of a training, with its decisions
+
+
+class SubmissionEvent(TrainingEvent):
+    """A step of the verification chain of one submission of a training: a session's attendance
+    sheet (``attendance:<session_id>``) or the close with its decisions (``close``), recorded by the
+    trainers, verified by the OC region, accepted by the national office; returnable at each level."""
+
+    submission_id: str = Field(min_length=1, max_length=60)
+    kind: SubmissionKind
+    session_id: str | None = Field(default=None, max_length=40)
+    by: str = Field(default="", max_length=200, description="the label of the credential that acted")
+
+
+class SubmissionSubmitted(SubmissionEvent):
+    """Submitted for verification: first recorded, or ``reopened`` by a correction of a sheet
+    that was verified, accepted or returned (its earlier verification no longer holds)."""
+
+    event_type = "SubmissionSubmitted"
+
+    reopened: bool = False
+    previous_status: str | None = Field(default=None, max_length=20)
+
+
+class SubmissionVerified(SubmissionEvent):
+    event_type = "SubmissionVerified"
+
+
+class SubmissionReturned(SubmissionEvent):
+    """Returned with a reason, by the region (from submitted) or the national office (from verified)."""
+
+    event_type = "SubmissionReturned"
+
+    level: str = Field(max_length=20, description="region or national")
+    reason: EventText
+
+
+class SubmissionAccepted(SubmissionEvent):
+    event_type = "SubmissionAccepted"

@@ -30,6 +30,7 @@ class FakeReads:
     months: list[dict[str, Any]] = field(default_factory=list)
     completeness: list[dict[str, Any]] = field(default_factory=list)
     unreported: list[dict[str, Any]] = field(default_factory=list)
+    waiting: list[dict[str, Any]] = field(default_factory=list)
     trainings: list[dict[str, Any]] = field(default_factory=list)
     ojt: list[dict[str, Any]] = field(default_factory=list)
     training_rows: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
@@ -91,6 +92,10 @@ class FakeReads:
     async def unreported_sessions(self, of: Any, key: Any, f: TrainingFilter, today: date) -> Sequence[Row]:
         self._call("unreported_sessions", of, key, f, today)
         return self.unreported
+
+    async def waiting_submissions(self, of: Any, key: Any) -> Sequence[Row]:
+        self._call("waiting_submissions", of, key)
+        return self.waiting
 
     async def trainings_of(self, level: Level, code: str, f: TrainingFilter, role: str | None) -> Sequence[Row]:
         self._call("trainings_of", level, code, f, role)

@@ -53,6 +53,9 @@ def training_row(**overrides: Any) -> dict[str, Any]:
         "post_mean": Decimal("80"),
         "gain_mean": None,
         "reviews_open": 0,
+        "sheets_verified": 0,
+        "sheets_accepted": 0,
+        "close_status": None,
     }
     return {**row, **overrides}
 
@@ -158,6 +161,45 @@ async def test_region_report_counts_its_provinces_and_lists_its_trainings() -> N
     assert report.unreported_sessions[0].session_id == "s1"
     assert report.freshness[0].lag is None
     assert report.data_as_of == LATE
+
+
+async def test_region_report_counts_completions_by_verification_level_and_lists_what_waits() -> None:
+    other = uuid.UUID(int=7)
+    waiting = [
+        {
+            "training_id": TRAINING_ID,
+            "title": "Pelatihan Dasar",
+            "submission_id": sid,
+            "kind": kind,
+            "session_id": session,
+            "status": status,
+            "by_who": "koordinator oc02",
+            "since": datetime(2016, 8, 1, 20, tzinfo=UTC),  # 2 August in WIB
+        }
+        for sid, kind, session, status in (
+            ("attendance:s1", "attendance", "s1", "submitted"),
+            ("attendance:s2", "attendance", "s2", "returned"),
+            ("close", "close", None, "verified"),
+        )
+    ]
+    reads = FakeReads(
+        trainings=[
+            training_row(completed=8, close_status="verified"),
+            training_row(training_id=other, completed=5, close_status="accepted"),
+            training_row(training_id=uuid.UUID(int=8), completed=3, close_status=None),
+        ],
+        waiting=waiting,
+    )
+    report = await reports.region(reads, "oc02", Filters(), TODAY, None)
+    assert reads.asked("waiting_submissions") == [("region", "oc02")]
+    levels = report.verification
+    assert (levels.completed_recorded, levels.completed_verified, levels.completed_accepted) == (16, 13, 5)
+    assert [(w.submission_id, w.waiting_for) for w in report.waiting_verification] == [
+        ("attendance:s1", "region"),
+        ("attendance:s2", "trainers"),
+        ("close", "national"),
+    ]
+    assert {w.days_waiting for w in report.waiting_verification} == {(TODAY - date(2016, 8, 2)).days}
 
 
 async def test_province_report_is_by_kota_kabupaten() -> None:

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from services.training.domain import CLOSED, SCHEDULED, Decision, Fact, Outcome, Schedule, Training
+from services.training.domain.submissions import Submission
 from services.training.usecases.ports import (
     CertificateView,
     DecisionEntry,
@@ -69,6 +70,10 @@ class State:
     revoked: dict[str, tuple[datetime, str]] = field(default_factory=dict)
     history: list[tuple[uuid.UUID, uuid.UUID, DecisionEntry]] = field(default_factory=list)
     reviews: dict[uuid.UUID, Review] = field(default_factory=dict)
+    submissions: dict[tuple[uuid.UUID, str], Submission] = field(default_factory=dict)
+    submission_steps: list[tuple[uuid.UUID, str, str, str]] = field(
+        default_factory=list
+    )  # training, id, action, status
     locked: list[uuid.UUID] = field(default_factory=list)  # every lock taken, in order
 
 
@@ -286,6 +291,22 @@ class FakeCertificates:
         self.s.revoked[code] = (NOW, reason)
 
 
+class FakeSubmissions:
+    def __init__(self, s: State) -> None:
+        self.s = s
+
+    async def of(self, training_id: uuid.UUID, submission_ids: Sequence[str]) -> dict[str, Submission]:
+        return {
+            i: self.s.submissions[(training_id, i)] for i in submission_ids if (training_id, i) in self.s.submissions
+        }
+
+    async def put(self, submission: Submission, action: str) -> None:
+        tid = submission.training_id
+        assert isinstance(tid, uuid.UUID)
+        self.s.submissions[(tid, submission.submission_id)] = replace(submission, since=NOW)
+        self.s.submission_steps.append((tid, submission.submission_id, action, submission.status.value))
+
+
 class FakeUnitOfWork:
     def __init__(self, s: State) -> None:
         self.events: list[Event[EventPayload]] = []
@@ -296,6 +317,7 @@ class FakeUnitOfWork:
         self.kelurahan = FakeKelurahan(s)
         self.decisions = FakeDecisions(s)
         self.certificates = FakeCertificates(s)
+        self.submissions = FakeSubmissions(s)
 
     def emit(self, event: Event[EventPayload]) -> None:
         self.events.append(event)
@@ -372,6 +394,10 @@ class FakeReads:
     async def reviews(self, training_id: uuid.UUID) -> list[Review]:
         found = [r for r in self.s.reviews.values() if r.training_id == training_id]
         return sorted(found, key=lambda r: (r.status != "open", r.opened_at or NOW, r.facilitator_id))
+
+    async def submissions(self, training_id: uuid.UUID) -> list[Submission]:
+        found = [v for (t, _), v in self.s.submissions.items() if t == training_id]
+        return sorted(found, key=lambda v: (v.kind.value != "close", v.submission_id))
 
     async def decision_history(self, training_id: uuid.UUID, facilitator_id: uuid.UUID) -> list[DecisionEntry]:
         return [e for t, f, e in self.s.history if (t, f) == (training_id, facilitator_id)]

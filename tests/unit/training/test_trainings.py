@@ -19,6 +19,7 @@ from shared.kernel.contracts import (
     CompletionRule,
     Session,
     SessionKind,
+    SubmissionSubmitted,
     TrainingCancelled,
     TrainingClass,
     TrainingClosed,
@@ -167,10 +168,11 @@ async def test_the_rule_in_force_at_the_close_decides() -> None:
     assert not db.payloads(TrainingCompleted)
     summary = await close(db, tid)
     assert (summary.counts.completed, summary.counts.certificates) == (1, 1)
-    assert [type(p).__name__ for p in db.payloads()[-3:]] == [
+    assert [type(p).__name__ for p in db.payloads()[-4:]] == [
         "TrainingCompleted",
         "CertificateIssued",
         "TrainingClosed",
+        "SubmissionSubmitted",  # the close, for verification
     ]
 
 
@@ -226,7 +228,7 @@ async def test_closing_decides_everyone_left_and_announces_the_counts() -> None:
     assert db.state.decisions[(tid, stays)].decided_by == "training_closed"
     [closed] = db.payloads(TrainingClosed)
     assert (closed.completed, closed.not_completed) == (0, 2)
-    assert isinstance(db.published[-1].payload, TrainingClosed)
+    assert [type(e.payload) for e in db.published[-2:]] == [TrainingClosed, SubmissionSubmitted]  # then: to verify
     async with db.unit_of_work() as uow:
         with pytest.raises(Conflict) as refused:
             await trainings.close_training(CloseTraining(tid), uow, DEPLOYMENT, only(REGION))

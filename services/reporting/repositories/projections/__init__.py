@@ -37,6 +37,7 @@ READ_MODEL_TABLES: tuple[str, ...] = (
     "session_stats",
     "training_stats",
     "training_area_stats",
+    "submissions",
     "region_freshness",
 )
 DEDUPE_TABLE = "processed_events"

@@ -38,6 +38,10 @@ from shared.kernel.contracts import (
     OJTAssigned,
     OJTCompleted,
     OutcomeReviewChanged,
+    SubmissionAccepted,
+    SubmissionReturned,
+    SubmissionSubmitted,
+    SubmissionVerified,
     TrainingCancelled,
     TrainingClosed,
     TrainingCompleted,
@@ -47,7 +51,7 @@ from shared.kernel.contracts import (
     TrainingUpdated,
 )
 from shared.kernel.db import Conn
-from shared.kernel.envelope import Event
+from shared.kernel.envelope import Event, EventPayload
 
 NAME = "reporting.trainings"
 
@@ -76,6 +80,19 @@ INSERT_SESSIONS = """
 INSERT INTO training_sessions (training_id, session_id, session_date, kind, module_code)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::date[], $4::text[], $5::text[])
 """
+UPSERT_SUBMISSION = part_upsert(
+    "submissions",
+    [("training_id", "uuid"), ("submission_id", "text")],
+    [("kind", "text"), ("session_id", "text"), ("status", "text"), ("by_who", "text")],
+    "since",
+    "event_id",
+)
+SUBMISSION_STATUS: dict[type[EventPayload], str] = {
+    SubmissionSubmitted: "submitted",
+    SubmissionVerified: "verified",
+    SubmissionReturned: "returned",
+    SubmissionAccepted: "accepted",
+}
 UPSERT_CANCELLED = part_upsert("trainings", _TRAINING, [("cancel_reason", "text")], "cancelled_at", "cancel_event")
 UPSERT_CLOSED = part_upsert(
     "trainings",
@@ -261,7 +278,7 @@ HANDLES = frozenset(
         TrainingClosed,
         *PARTICIPATION_TYPES,
     )
-)
+) | frozenset(t.event_type for t in SUBMISSION_STATUS)
 
 
 def _pct(score: float, max_score: float) -> Decimal:
@@ -315,6 +332,21 @@ async def _apply_trainings(conn: Conn, g: ByType) -> None:
                     [s.module_code for _, s in sessions],
                 )
     await upsert_part(conn, UPSERT_CANCELLED, g.of(TrainingCancelled), _tid, lambda e: e.payload.reason)
+    for batch in rounds(g.of(*SUBMISSION_STATUS), lambda e: (_tid(e), e.payload.submission_id)):
+        await conn.execute(
+            UPSERT_SUBMISSION,
+            *columns_of(
+                batch,
+                _tid,
+                lambda e: e.payload.submission_id,
+                lambda e: e.payload.kind.value,
+                lambda e: e.payload.session_id,
+                lambda e: SUBMISSION_STATUS[type(e.payload)],
+                lambda e: e.payload.by,
+                occurred_at,
+                event_id,
+            ),
+        )
     await upsert_part(
         conn,
         UPSERT_CLOSED,
