@@ -8,6 +8,8 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+from typing import Any
 
 from services.registration.app import DEFINITION as REGISTRATION
 from services.reporting.app import DEFINITION as REPORTING
@@ -57,11 +59,13 @@ def readers() -> dict[str, tuple[str, ...]]:
         TRAINING_INTAKE.name: ["training.intake"],
     }
     for definition in (REGISTRATION, TRAINING_SERVICE, REPORTING):
-        for consumer in definition.consumers:
-            if isinstance(consumer, Consumer):
-                for stream in consumer.streams:
-                    found.setdefault(stream.name, []).append(consumer.name)
-    return {k: tuple(sorted(v)) for k, v in found.items()}
+        # factories (consumers that need the runtime) only read settings when they are built
+        stand_in: Any = SimpleNamespace(settings=SimpleNamespace(topic_prefix=""), definition=definition)
+        for item in definition.consumers:
+            consumer = item if isinstance(item, Consumer) else item(stand_in)
+            for stream in consumer.streams:
+                found.setdefault(stream.name, []).append(consumer.name)
+    return {k: tuple(sorted(set(v))) for k, v in found.items()}
 
 
 # -- the plan of a cohort ------------------------------------------------------------------------

@@ -227,7 +227,13 @@ async def test_rebuild_reproduces_the_incremental_read_models_row_for_row(
 
     sizes = await assert_same_tables(db, "reporting", "reporting_previous")
     assert sizes["attendance"] > 1000
-    assert sizes[DEDUPE_TABLE] == sum(want.values())
+    # the rebuilt consumers' dedupe rows; the other consumers' (reporting.xapi) are carried over by the swap
+    rebuilt = await db.fetch(
+        "SELECT consumer, count(*) AS n FROM reporting.processed_events WHERE consumer = ANY($1) GROUP BY consumer",
+        list(want),
+    )
+    assert {r["consumer"]: r["n"] for r in rebuilt} == want
+    assert sizes[DEDUPE_TABLE] >= sum(want.values())
     assert await national(stack) == before  # the API reads the swapped-in tables
 
 
