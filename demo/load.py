@@ -6,7 +6,9 @@
 2. registration: bulk-import the 242 facilitators from a CSV, then enroll each of them;
 3. training: run the eight days (attendance, pre/post tests, OJT over HTTP and the Kafka intake),
    close the training and issue certificates;
-4. reporting: wait until the national read models show the same numbers, and print them.
+4. verification: OC 02 and the national office walk the sheets and the close through the chain
+   (a return, a correction, acceptances; demo/verification.py);
+5. reporting: wait until the national read models show the same numbers, and print them.
 
 Idempotent: a second run finds everything in place and only prints the numbers.
 """
@@ -25,6 +27,7 @@ import httpx
 from demo import south_sumatra as demo
 from demo.registration import load_registration
 from demo.training import run_demo_training, schedule_demo_training
+from demo.verification import walk_the_chain
 from shared.tools.devstack import local_credentials
 from shared.tools.localenv import kafka_bootstrap
 
@@ -79,7 +82,9 @@ async def _reported(http: httpx.AsyncClient, reporting: str, expected: int, wait
         await asyncio.sleep(0.5)
 
 
-async def load(registration: str, training: str, reporting: str, token: str, kafka_bootstrap: str) -> None:
+async def load(
+    registration: str, training: str, reporting: str, token: str, kafka_bootstrap: str, national_token: str
+) -> None:
     async with httpx.AsyncClient(timeout=60.0, headers={"Authorization": f"Bearer {token}"}) as http:
         training_id = await schedule_demo_training(training, token)
         print(f"training {training_id}: scheduled (31 Jul - 7 Aug 2016, Asrama Haji Palembang)")
@@ -97,6 +102,12 @@ async def load(registration: str, training: str, reporting: str, token: str, kaf
                 f"{summary.not_completed} not completed {summary.not_completed_reasons}, "
                 f"OJT in {summary.ojt_kelurahan} kelurahan, {summary.certificates} certificates"
             )
+        levels = await walk_the_chain(training, str(training_id), token, national_token)
+        print(
+            "verification: "
+            + ", ".join(f"{levels[s]} {s}" for s in ("accepted", "verified", "submitted", "returned") if levels[s])
+            + " (sheets and the close; OC 02 verifies, the national office accepts)"
+        )
         state = (await http.get(f"{training}/api/v1/trainings/{training_id}")).json()
         report = await _reported(http, reporting, state["enrolled"], wait_seconds=120)
         print(
@@ -120,8 +131,10 @@ def main() -> None:
         help="an oc02 credential (default: $KOTAKU_OC02_TOKEN, else the local stack's)",
     )
     args = parser.parse_args()
-    token = args.token or local_credentials()[1]["KOTAKU_OC02_TOKEN"]
-    asyncio.run(load(args.registration, args.training, args.reporting, token, args.kafka))
+    tokens = local_credentials()[1]
+    token = args.token or tokens["KOTAKU_OC02_TOKEN"]
+    national = os.environ.get("KOTAKU_NATIONAL_TOKEN") or tokens["KOTAKU_NATIONAL_TOKEN"]
+    asyncio.run(load(args.registration, args.training, args.reporting, token, args.kafka, national))
 
 
 if __name__ == "__main__":

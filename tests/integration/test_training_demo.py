@@ -11,6 +11,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from demo.training import OJT_KELURAHAN, run_demo_training, schedule_demo_training
+from demo.verification import walk_the_chain
 from shared.kernel.topics import PARTICIPATION
 from tests.integration.conftest import BOOTSTRAP, REGION, Stack, read_topic
 from tests.integration.test_training_helpers import define_kelurahan, enroll, events_of
@@ -42,6 +43,12 @@ async def test_the_south_sumatra_training_runs_through_the_public_interfaces(
     assert summary.certificates == summary.completed == len(set(summary.certificate_codes))
     assert set(summary.not_completed_reasons) <= {"attendance_below_minimum", "post_test_missing", "ojt_not_completed"}
     assert len(summary.not_completed_reasons) >= 2
+
+    # the sheets and the close walk the verification chain, as make run's demo does
+    levels = await walk_the_chain(base, str(training_id), token, stack.tokens["national"])
+    assert (levels["returned"], levels["submitted"], levels["verified"]) == (1, 1, 0)
+    assert levels["accepted"] >= 5  # the other sheets and the close
+    assert await walk_the_chain(base, str(training_id), token, stack.tokens["national"]) == levels  # idempotent
 
     async with httpx.AsyncClient(base_url=base, timeout=10) as public:
         for code in summary.certificate_codes:
