@@ -254,10 +254,25 @@ class RegionReport(Report):
     freshness: list[Freshness]
 
 
+class OJTCoverage(BaseModel):
+    """Where OJT reached: per kota/kabupaten of a province, or per kelurahan of a kota/kabupaten
+    (then ``kelurahan`` is 1), the kelurahan that had OJT (assigned or completed) and those that
+    never did, from the reference data and every training."""
+
+    code: str
+    name: str
+    kelurahan: int
+    with_ojt: int
+    never: int
+    coverage_rate: float | None
+    ojt_participants: int
+    ojt_completed: int
+
+
 class AreaReport(Report):
     """A province or a kota/kabupaten: its facilitators, and its participants in trainings."""
 
-    TABLES = ("facilitators_by_area", "completion_by_area", "trainings", "ojt_kelurahan")
+    TABLES = ("facilitators_by_area", "completion_by_area", "trainings", "ojt_kelurahan", "ojt_coverage")
     level: str
     code: str
     name: str
@@ -278,6 +293,12 @@ class AreaReport(Report):
     completion_by_area: list[AreaCompletion]
     trainings: list[TrainingRow] = Field(description="trainings with participants from this area (their counts)")
     ojt_kelurahan: list[KelurahanOJT]
+    kelurahan_total: int = Field(default=0, description="kelurahan/desa of the area in the reference data")
+    kelurahan_with_ojt: int = Field(default=0, description="of them, those where any participant had OJT")
+    ojt_coverage: list[OJTCoverage] = Field(
+        default_factory=list,
+        description="per kota/kabupaten (province) or per kelurahan (kota/kabupaten): which had OJT, which never",
+    )
 
 
 class TrainingInfo(BaseModel):

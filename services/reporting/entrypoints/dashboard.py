@@ -29,7 +29,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from services.reporting.domain.models import AreaCompletion, Filters, Report
+from services.reporting.domain.models import AreaCompletion, AreaReport, Filters, Report
 from services.reporting.entrypoints import charts, labels
 from services.reporting.entrypoints.http import (
     WIB,
@@ -314,4 +314,20 @@ async def _area_page(
             title=_("Mean pre/post test score (percent of the maximum) per training"),
             lang=lang,
         ),
+        coverage_chart=_coverage_chart(report, lang),
     )
+
+
+def _coverage_chart(report: AreaReport, lang: Language) -> Markup:
+    """The share of kelurahan that had OJT: per kota/kabupaten (province), or the area's one bar
+    (kota/kabupaten: its kelurahan are listed in the table below)."""
+    _ = lang.gettext
+    if report.level == "province":
+        rows = [
+            (c.name, c.coverage_rate, f"({lang.number(c.with_ojt)}/{lang.number(c.kelurahan)})")
+            for c in report.ojt_coverage
+        ]
+    else:
+        total, covered = report.kelurahan_total, report.kelurahan_with_ojt
+        rows = [(report.name, covered / total if total else None, f"({lang.number(covered)}/{lang.number(total)})")]
+    return charts.hbar(rows, title=_("Kelurahan that had OJT"), lang=lang)

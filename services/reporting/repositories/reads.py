@@ -210,6 +210,25 @@ LIMIT 5000
 """
 WAITING_OF_REGION = _WAITING.format(where="t.region = $1")
 WAITING_OF_TRAINING = _WAITING.format(where="v.training_id = $1")
+# The kelurahan of an area ($1: a province or kota/kabupaten code) and the participants that had OJT
+# in each (assigned, completed, or completed a training there), over every training.
+_COVERAGE = """
+WITH k AS (SELECT code, name FROM org_units WHERE level = 'kelurahan' AND code LIKE $1 || '.%'),
+o AS (
+    SELECT coalesce(p.ojt_done_kelurahan, p.ojt_kelurahan, p.outcome_kelurahan) AS code,
+        count(*)::bigint AS participants, count(p.ojt_done_at)::bigint AS completed
+    FROM participants p
+    WHERE coalesce(p.ojt_done_kelurahan, p.ojt_kelurahan, p.outcome_kelurahan) LIKE $1 || '.%'
+    GROUP BY 1
+)
+SELECT {key} AS code, {name} AS name, count(*)::bigint AS kelurahan, count(o.code)::bigint AS with_ojt,
+    coalesce(sum(o.participants), 0)::bigint AS ojt_participants, coalesce(sum(o.completed), 0)::bigint AS ojt_completed
+FROM k LEFT JOIN o USING (code)
+GROUP BY 1, 2
+ORDER BY 1
+"""
+COVERAGE_OF_PROVINCE = _COVERAGE.format(key="left(k.code, 5)", name="''")
+COVERAGE_OF_KABKOTA = _COVERAGE.format(key="k.code", name="k.name")
 REASONS_OF_TRAINING = """
 SELECT r.reason, count(*)::bigint AS participants
 FROM participants p, jsonb_array_elements_text(p.unmet) AS r(reason)
@@ -328,6 +347,9 @@ class PgReportReads:
         self, of: Literal["region", "training"], key: Any, f: TrainingFilter, today: date
     ) -> Sequence[Row]:
         return await self.conn.fetch(_UNREPORTED_OF[of], *_training_args(f), today, key)
+
+    async def ojt_coverage(self, level: Level, code: str) -> Sequence[Row]:
+        return await self.conn.fetch(COVERAGE_OF_PROVINCE if level == "province" else COVERAGE_OF_KABKOTA, code)
 
     async def waiting_submissions(self, of: Literal["region", "training"], key: Any) -> Sequence[Row]:
         return await self.conn.fetch(WAITING_OF_REGION if of == "region" else WAITING_OF_TRAINING, key)

@@ -70,6 +70,10 @@ class ReportReads(Protocol):
         """region, training_id, title, session_id, session_date, kind: sessions before ``today``
         of non-cancelled trainings with no attendance recorded."""
 
+    async def ojt_coverage(self, level: Level, code: str) -> Sequence[Row]:
+        """code, name, kelurahan, with_ojt, ojt_participants, ojt_completed: per kota/kabupaten of a
+        province (name empty), or per kelurahan of a kota/kabupaten, from the reference data."""
+
     async def waiting_submissions(self, of: Literal["region", "training"], key: Any) -> Sequence[Row]:
         """training_id, title, submission_id, kind, session_id, status, by_who, since: the
         submissions of the verification chain not accepted yet, oldest first."""

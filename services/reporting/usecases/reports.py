@@ -34,6 +34,7 @@ from services.reporting.domain.models import (
     KelurahanOJT,
     NationalReport,
     NationalSummary,
+    OJTCoverage,
     PeriodTotal,
     ReasonCount,
     RegionCompleteness,
@@ -141,6 +142,19 @@ def _waiting(rows: Sequence[Row], today: date) -> list[WaitingSubmission]:
             waiting_for=WAITING_FOR.get(r["status"] or "", "trainers"),
             by=r["by_who"],
             days_waiting=(today - r["since"].astimezone(WIB).date()).days if r["since"] is not None else None,
+        )
+        for r in rows
+    ]
+
+
+def _coverage(rows: Sequence[Row], names: dict[str, str]) -> list[OJTCoverage]:
+    return [
+        _from_row(
+            OJTCoverage,
+            r,
+            name=r["name"] or display_name(r["code"], names),
+            never=r["kelurahan"] - r["with_ojt"],
+            coverage_rate=rate(r["with_ojt"], r["kelurahan"]),
         )
         for r in rows
     ]
@@ -272,11 +286,19 @@ async def area(reads: ReportReads, level: AreaLevel, code: str, filters: Filters
     f = TrainingFilter.of(filters)
     facilitators, completion, trainings = await _area_rows(reads, level, code, f, filters.role)
     ojt = await reads.ojt_of(level, code, f, filters.role)
+    covered = await reads.ojt_coverage(level, code)
     regions = await reads.regions_of_area(code[:2], None if level == "province" else code)
     region = await reads.region_of_province(code[:2])
     names = await _names(
-        reads, [code, *(r["code"] for r in (*facilitators, *completion)), *(r["kelurahan_code"] for r in ojt)]
+        reads,
+        [
+            code,
+            *(r["code"] for r in (*facilitators, *completion)),
+            *(r["kelurahan_code"] for r in ojt),
+            *(r["code"] for r in covered if level == "province"),
+        ],
     )
+    coverage = _coverage(covered, names)
     if level == "province":
         by_area = _area_facilitators(facilitators, names)
         by_completion = _completion(completion, names)
@@ -303,6 +325,9 @@ async def area(reads: ReportReads, level: AreaLevel, code: str, filters: Filters
         completion_by_area=by_completion,
         trainings=_training_rows(trainings),
         ojt_kelurahan=_ojt(ojt, names),
+        kelurahan_total=sum(c.kelurahan for c in coverage),
+        kelurahan_with_ojt=sum(c.with_ojt for c in coverage),
+        ojt_coverage=coverage,
     )
 
 

@@ -31,6 +31,7 @@ class FakeReads:
     completeness: list[dict[str, Any]] = field(default_factory=list)
     unreported: list[dict[str, Any]] = field(default_factory=list)
     waiting: list[dict[str, Any]] = field(default_factory=list)
+    coverage: list[dict[str, Any]] = field(default_factory=list)
     trainings: list[dict[str, Any]] = field(default_factory=list)
     ojt: list[dict[str, Any]] = field(default_factory=list)
     training_rows: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
@@ -92,6 +93,10 @@ class FakeReads:
     async def unreported_sessions(self, of: Any, key: Any, f: TrainingFilter, today: date) -> Sequence[Row]:
         self._call("unreported_sessions", of, key, f, today)
         return self.unreported
+
+    async def ojt_coverage(self, level: Level, code: str) -> Sequence[Row]:
+        self._call("ojt_coverage", level, code)
+        return self.coverage
 
     async def waiting_submissions(self, of: Any, key: Any) -> Sequence[Row]:
         self._call("waiting_submissions", of, key)
