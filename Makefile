@@ -33,6 +33,7 @@ infra: install
 	deploy/local/kafka.sh start
 
 run: infra
+	$(PY) -m shared.tools.lrs up || echo "the local LRS did not start: no xAPI forwarder (docs/xapi.md)"
 	$(PY) -m shared.tools.devstack up
 	$(PY) -m demo.load
 	@echo
@@ -41,6 +42,7 @@ run: infra
 	@echo "  training      http://127.0.0.1:8002/docs"
 	@echo "  dashboard     http://127.0.0.1:8003/"
 	@echo "  reporting     http://127.0.0.1:8003/docs"
+	@echo "  xAPI LRS      http://127.0.0.1:8100/xAPI/statements (credentials in .local/lrs/lrs.env)"
 	@echo "  logs          .local/log/   stop with: make stop"
 
 demo: install
@@ -48,6 +50,7 @@ demo: install
 
 stop:
 	-@[ -x $(PY) ] && $(PY) -m shared.tools.devstack down
+	-@[ -x $(PY) ] && $(PY) -m shared.tools.lrs down
 	deploy/local/kafka.sh stop
 	deploy/local/postgres.sh stop-if-ours
 
