@@ -419,6 +419,7 @@ async def test_read_models_match_counts_computed_from_the_events(
             "Kelulusan per wilayah",
             "Pelatihan",
             "OJT per kelurahan",
+            "Cakupan OJT",
             "Tentang",
         ]
         sheet = list(book["OJT per kelurahan"].iter_rows(values_only=True))
