@@ -15,7 +15,6 @@ from aiokafka import AIOKafkaProducer
 from shared.kernel.contracts import (
     CertificateIssued,
     CertificateRevoked,
-    FacilitatorEnrolled,
     OJTCompleted,
     OutcomeReviewChanged,
     ReviewStatus,
@@ -29,6 +28,7 @@ from shared.kernel.contracts import (
 )
 from shared.kernel.envelope import Event, EventPayload, new_event
 from tests.integration.conftest import REGION, Stack, eventually, publish
+from tests.integration.test_training_helpers import enrollment
 
 pytestmark = pytest.mark.real
 
@@ -63,14 +63,7 @@ async def test_reviews_and_re_decisions_move_the_reported_counts(stack: Stack, p
     for fid in (p1, p2):
         setup += [
             at(
-                FacilitatorEnrolled(
-                    enrollment_id=uuid.uuid4(),
-                    training_id=tid,
-                    facilitator_id=fid,
-                    role=Role.FASILITATOR,
-                    province_code="16",
-                    kabkota_code="16.71",
-                ),
+                enrollment(tid, fid),
                 CLOSE - timedelta(days=10),
             ),
             at(TrainingCompleted(training_id=tid, facilitator_id=fid, attendance_ratio=1.0), CLOSE),

@@ -13,9 +13,10 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.kernel.contracts import FacilitatorEnrolled, OJTAssigned, OJTCompleted, OrgUnitDefined, OrgUnitLevel, Role
+from shared.kernel.contracts import OJTAssigned, OJTCompleted, OrgUnitDefined, OrgUnitLevel
 from shared.kernel.envelope import Event, EventPayload, new_event
 from tests.integration.conftest import REGION, Stack, eventually, publish
+from tests.integration.test_training_helpers import enrollment
 
 pytestmark = pytest.mark.real
 
@@ -46,18 +47,7 @@ async def test_the_coverage_names_the_kelurahan_that_had_ojt_and_those_that_neve
     tid, p1, p2 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     facts: list[Event[Any]] = []
     for fid in (p1, p2):
-        facts.append(
-            ev(
-                FacilitatorEnrolled(
-                    enrollment_id=uuid.uuid4(),
-                    training_id=tid,
-                    facilitator_id=fid,
-                    role=Role.FASILITATOR,
-                    province_code="16",
-                    kabkota_code="16.71",
-                )
-            )
-        )
+        facts.append(ev(enrollment(tid, fid)))
     facts += [
         ev(OJTAssigned(training_id=tid, facilitator_id=p1, kelurahan_code="16.71.01.1001", mentor="Tim Korkot")),
         ev(OJTCompleted(training_id=tid, facilitator_id=p1, kelurahan_code="16.71.01.1001", rating=4)),

@@ -14,10 +14,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from services.training.entrypoints.certificate_document import day_of
-from shared.kernel.contracts import FacilitatorEnrolled, FacilitatorRegistered, FacilitatorUpdated, Role
+from shared.kernel.contracts import FacilitatorRegistered, FacilitatorUpdated, Role
 from tests.certificate_reading import pages_qr_codes, pages_text
 from tests.integration.conftest import Stack, assert_documented, eventually
-from tests.integration.test_training_helpers import publish, training_body, wait_enrolled
+from tests.integration.test_training_helpers import enrollment, publish, training_body, wait_enrolled
 
 pytestmark = pytest.mark.real
 
@@ -56,14 +56,7 @@ async def register(
     await publish(
         producer,
         stack,
-        FacilitatorEnrolled(
-            enrollment_id=uuid.uuid4(),
-            training_id=training_id,
-            facilitator_id=fid,
-            role=role,
-            province_code="16",
-            kabkota_code="16.71",
-        ),
+        enrollment(training_id, fid, role=role),
     )
     return fid
 

@@ -47,24 +47,28 @@ async def publish(
     return event
 
 
+def enrollment(
+    training_id: uuid.UUID, facilitator_id: uuid.UUID, *, role: Role = Role.FASILITATOR, kabkota: str = "16.71"
+) -> FacilitatorEnrolled:
+    """What registration announces when ``facilitator_id`` is enrolled into ``training_id``."""
+    return FacilitatorEnrolled(
+        enrollment_id=uuid.uuid4(),
+        training_id=training_id,
+        facilitator_id=facilitator_id,
+        role=role,
+        province_code=kabkota[:2],
+        kabkota_code=kabkota,
+    )
+
+
 async def enroll(
     producer: AIOKafkaProducer, stack: Stack, training_id: uuid.UUID, count: int, *, kabkota: str = "16.71"
 ) -> list[uuid.UUID]:
     """Enroll ``count`` new facilitators, as the registration service would announce it."""
     ids = [uuid.uuid4() for _ in range(count)]
     for i, fid in enumerate(ids):
-        await publish(
-            producer,
-            stack,
-            FacilitatorEnrolled(
-                enrollment_id=uuid.uuid4(),
-                training_id=training_id,
-                facilitator_id=fid,
-                role=Role.SENIOR_FASILITATOR if i % 6 == 2 else Role.FASILITATOR,
-                province_code=kabkota[:2],
-                kabkota_code=kabkota,
-            ),
-        )
+        role = Role.SENIOR_FASILITATOR if i % 6 == 2 else Role.FASILITATOR
+        await publish(producer, stack, enrollment(training_id, fid, role=role, kabkota=kabkota))
     return ids
 
 

@@ -30,7 +30,6 @@ from shared.kernel.contracts import (
     AttendanceStatus,
     CertificateIssued,
     CertificateRevoked,
-    FacilitatorEnrolled,
     Module,
     OJTCompleted,
     Role,
@@ -48,6 +47,7 @@ from shared.tools.devstack import ServiceProcess, free_port, service_process
 from shared.tools.kafka_admin import delete_topics, ensure_topics
 from shared.tools.lrs import LocalLrs
 from tests.integration.conftest import BOOTSTRAP, REGION, Stack, eventually, metric_value, publish, read_topic
+from tests.integration.test_training_helpers import enrollment
 
 pytestmark = pytest.mark.real
 
@@ -93,14 +93,7 @@ def training_events(participants: int) -> tuple[list[Event[Any]], Counter[str]]:
         fid = uuid.uuid4()
         events.append(
             at(
-                FacilitatorEnrolled(
-                    enrollment_id=uuid.uuid4(),
-                    training_id=tid,
-                    facilitator_id=fid,
-                    role=Role.FASILITATOR,
-                    province_code="16",
-                    kabkota_code="16.71",
-                ),
+                enrollment(tid, fid),
                 START - timedelta(days=5),
             )
         )
