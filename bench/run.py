@@ -47,12 +47,23 @@ from aiokafka import TopicPartition
 from bench.generator import Generator, Synthetic, regions
 from bench.raw_pipeline import log_reader, raw_pipeline
 from bench.scratch import create_database, drop_database
+from services.reporting.entrypoints import xapi as xapi_consumer
 from services.reporting.entrypoints.consumers import CONSUMERS
 from services.reporting.entrypoints.kafka import partitions_of
+from services.reporting.repositories import xapi
 from shared.kernel import kafka as kafka_clients
 from shared.kernel.db import migrate
 from shared.kernel.settings import Settings
-from shared.kernel.topics import ENROLLMENT, FACILITATOR, ORGUNIT, PARTICIPATION, TRAINING, dlq_topic, regional_topics
+from shared.kernel.topics import (
+    ENROLLMENT,
+    FACILITATOR,
+    ORGUNIT,
+    PARTICIPATION,
+    TRAINING,
+    dlq_topic,
+    national_topics,
+    regional_topics,
+)
 from shared.tools.devstack import (
     ServiceProcess,
     database_url,
@@ -132,13 +143,15 @@ class Namespace:
         self.prefix = f"{self.name}."
         self.regions = regions(options.regions)
         self.topics = regional_topics(self.regions, self.prefix, STREAMS)
+        # the national xAPI topic the service's reporting.xapi consumer writes to
+        self.national = national_topics(self.prefix)
         self.options = options
 
     async def __aenter__(self) -> Namespace:
         await create_database(self.database, ["kotaku_reporting"])
         await ensure_topics(
             self.options.bootstrap,
-            self.topics + [dlq_topic(t) for t in self.topics],
+            self.topics + [dlq_topic(t) for t in self.topics] + self.national,
             partitions=self.options.partitions,
         )
         await migrate(self.dsn, "reporting", REPORTING_MIGRATIONS)
@@ -147,7 +160,9 @@ class Namespace:
     async def __aexit__(self, *exc: object) -> None:
         await drop_database(self.database)
         with contextlib.suppress(Exception):
-            await delete_topics(self.options.bootstrap, self.topics + [dlq_topic(t) for t in self.topics])
+            await delete_topics(
+                self.options.bootstrap, self.topics + [dlq_topic(t) for t in self.topics] + self.national
+            )
 
     @property
     def dsn(self) -> str:
@@ -254,13 +269,15 @@ async def commit_groups_at_end(ns: Namespace, options: Options) -> None:
     admin = kafka_clients.admin(options.bootstrap, "kotaku-bench")
     await admin.start()
     try:
-        for consumer in CONSUMERS:
+        # the read models' consumers, and reporting.xapi, which has stated every event of the log
+        live = [(c.name, c.streams) for c in CONSUMERS] + [(xapi.NAME, xapi_consumer.STREAMS)]
+        for name, streams in live:
             for region in ns.regions:
-                tps = await partitions_of(admin, [s.topic(region, ns.prefix) for s in consumer.streams])
+                tps = await partitions_of(admin, [s.topic(region, ns.prefix) for s in streams])
                 client = kafka_clients.consumer(
                     options.bootstrap,
                     client_id="kotaku-bench",
-                    group_id=f"{ns.prefix}{consumer.name}.{region}",
+                    group_id=f"{ns.prefix}{name}.{region}",
                     enable_auto_commit=False,
                 )
                 await client.start()
@@ -466,7 +483,7 @@ async def steady(
             with contextlib.suppress(asyncio.CancelledError):
                 await api_task
         latencies = [v for values in traffic.take().values() for v in values]
-    metrics = await scrape(service[1:])
+    metrics = await scrape([p for p in service[1:] if "-consumers-" in p.name])  # the read models' batches
     batches = _metric(metrics, "kotaku_consumer_batch_duration_seconds_count")
     batch_seconds = _metric(metrics, "kotaku_consumer_batch_duration_seconds_sum")
     applied = _metric(metrics, "kotaku_events_consumed_total", 'outcome="applied"')
@@ -478,7 +495,8 @@ async def steady(
         **latency_summary(latencies),
         "never_visible": never_visible,
         "latency": "occurred_at (set at send) to first seen by a 5 ms poll of the committed read-model transaction",
-        "consumer_processes": len(service) - 1,
+        "consumer_processes": sum("-consumers-" in p.name for p in service),  # the read models'
+        "xapi_processes": sum("-xapi-" in p.name for p in service),
         "consumer_batches": int(batches),
         "events_per_batch": round(applied / batches, 1) if batches else None,
         "mean_batch_ms": round(batch_seconds / batches * 1000, 1) if batches else None,
@@ -516,11 +534,12 @@ async def isolation(ns: Namespace, options: Options, service: list[ServiceProces
     ``options.backlog`` events that arrived at once (written to the log while its process was down,
     so the bench's own producer does not compete with the measurement). Also: how long oc03 took to
     catch up, and its dead letters and retries (errors)."""
+    # its read models' process and its xAPI statements' process
     busy = [p for p in service[1:] if p.env["KOTAKU_REGIONS"] == BUSY_REGION]
     if not busy:
         return {"skipped": f"{BUSY_REGION} has no consumer process of its own (--consumer-groups {options.regions})"}
-    proc = busy[0]
-    proc.stop()
+    for proc in busy:
+        proc.stop()
     backlog = Generator([BUSY_REGION], seed=options.seed + 2)
     produced = await produce(ns, options, backlog.events(options.backlog))
     tps = [tp for tp in await topic_partitions(ns, options) if tp.topic.startswith(f"{ns.prefix}{BUSY_REGION}.")]
@@ -538,13 +557,14 @@ async def isolation(ns: Namespace, options: Options, service: list[ServiceProces
         quiet = traffic.take()
         # oc03's process comes back and works off its backlog while the same traffic goes on
         started = time.perf_counter()
-        proc.start()
+        for proc in busy:
+            proc.start()
         caught_up = asyncio.create_task(wait_caught_up(ns, options, backlog_ends, started))
         await traffic.offer(options.isolation_seconds, measure=True)
         busy_never = await traffic.drain()
         loaded = traffic.take()
         catch_up_seconds = await caught_up
-    metrics = await scrape([proc])
+    metrics = await scrape(busy)
     quiet_p99 = percentile(quiet.get(WATCHED_REGION, []), 99)
     busy_p99 = percentile(loaded.get(WATCHED_REGION, []), 99)
     return {

@@ -62,6 +62,19 @@ def check_settings(definition: ServiceDefinition, settings: Settings) -> None:
         raise UnusableSettings(f"{definition.name} cannot start: {'; '.join(problems)}")
 
 
+def chosen_consumers(definition: ServiceDefinition, runtime: Runtime, names: Sequence[str]) -> list[Consumer]:
+    """The consumers of ``definition`` named in ``names`` (``KOTAKU_CONSUMERS``; empty: all of them).
+    A name the service does not have stops the start, rather than leave some stream unconsumed."""
+    built = [c if isinstance(c, Consumer) else c(runtime) for c in definition.consumers]
+    unknown = sorted(set(names) - {c.name for c in built})
+    if unknown:
+        raise UnusableSettings(
+            f"{definition.name} cannot start: KOTAKU_CONSUMERS names {unknown}; "
+            f"its consumers are {[c.name for c in built]}"
+        )
+    return [c for c in built if not names or c.name in names]
+
+
 def create_app(definition: ServiceDefinition, settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     check_settings(definition, settings)
@@ -88,8 +101,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         runtime = Runtime(definition, settings, metrics, pool, broker, Outbox(pool, settings.topic_prefix, metrics))
         consuming = settings.process_role != "api"
         if consuming:
-            for consumer in definition.consumers:
-                built = consumer if isinstance(consumer, Consumer) else consumer(runtime)
+            for built in chosen_consumers(definition, runtime, settings.consumers):
                 subscribe(broker, built, settings.regions, ctx, settings.consumer_max_records)
         app.state.runtime = runtime
         app.state.credentials = CredentialStore(settings.credentials_file)

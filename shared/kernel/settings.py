@@ -60,6 +60,13 @@ class Settings(KafkaSettings):
             "the outbox relay and dedupe pruning, with /health, /ready and /metrics), or 'all' of it"
         ),
     )
+    consumers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "which of the service's consumers a consuming process runs, by name (comma separated, e.g. "
+            "'reporting.xapi'); empty: all of them"
+        ),
+    )
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(default=None, description="defaults to the service's own port")
     consumer_max_records: int = Field(default=500, ge=1, le=10_000)
@@ -155,7 +162,7 @@ class Settings(KafkaSettings):
     )
     log_level: str = "INFO"
 
-    @field_validator("regions", "fault_points", mode="before")
+    @field_validator("regions", "fault_points", "consumers", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

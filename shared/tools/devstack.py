@@ -111,8 +111,11 @@ def local_credentials() -> tuple[Path, dict[str, str]]:
 
 
 def database_url(service: str, database: str, secrets_: Mapping[str, str]) -> str:
+    """The local DSN of ``service``'s role. The local cluster listens on loopback only, where TLS
+    protects nothing and costs every query a round of encryption (about a tenth of a consumer's CPU
+    in make bench), so it is off; a DSN given for a networked database keeps its own sslmode."""
     password = secrets_[f"KOTAKU_PG_PASSWORD_{service.upper()}"]
-    return f"postgresql://kotaku_{service}:{password}@127.0.0.1:{secrets_['KOTAKU_PG_PORT']}/{database}"
+    return f"postgresql://kotaku_{service}:{password}@127.0.0.1:{secrets_['KOTAKU_PG_PORT']}/{database}?sslmode=disable"
 
 
 def port_in_use(port: int) -> bool:
@@ -245,22 +248,36 @@ def service_process(
 def split_processes(
     name: str, *, port: int, regions: list[str], groups: list[list[str]], **kwargs: Any
 ) -> list[ServiceProcess]:
-    """A split service as production runs it: its API process on ``port`` (every region), and one
-    consumer process per group of regions, on a free port each."""
+    """A split service as production runs it: its API process on ``port`` (every region), and per
+    group of regions one process for the read models' consumers and, when the service has
+    consumers that run apart (:data:`APART`), one for those; each on a free port."""
     extra_env = kwargs.pop("extra_env", None) or {}
     api = service_process(name, port=port, regions=",".join(regions), extra_env={**extra_env, **_ROLE_API}, **kwargs)
+    kinds = [("consumers", READ_MODELS.get(name, ()))]
+    if name in APART:
+        kinds.append((APART[name][0], APART[name][1]))
     workers = [
         service_process(
             name,
             port=free_port(),
             regions=",".join(group),
-            extra_env={**extra_env, **_ROLE_CONSUMERS},
-            process=f"{name}-consumers-{n}",
+            extra_env={**extra_env, **_ROLE_CONSUMERS, **({"KOTAKU_CONSUMERS": ",".join(names)} if names else {})},
+            process=f"{name}-{kind}-{n}",
             **kwargs,
         )
         for n, group in enumerate(groups, 1)
+        for kind, names in kinds
     ]
     return [api, *workers]
+
+
+# Consumers of a split service that run in processes of their own, beside the read models' consumer
+# processes: (process kind, consumer names). The xAPI statements are a national feed whose cost per
+# event is several times a read model's; on shared cores they would delay the reports (measured in
+# docs/reporting.md "Processes"). tests/unit/test_consumer_processes.py checks the names against
+# the service's definition.
+APART: dict[str, tuple[str, tuple[str, ...]]] = {"reporting": ("xapi", ("reporting.xapi",))}
+READ_MODELS: dict[str, tuple[str, ...]] = {"reporting": ("reporting.facilitators", "reporting.trainings")}
 
 
 _ROLE_API = {"KOTAKU_PROCESS_ROLE": "api"}

@@ -25,7 +25,7 @@ from shared.kernel.auth import CredentialStore
 from shared.kernel.auth import Role as AuthRole
 from shared.kernel.envelope import Event
 from shared.kernel.topics import all_topics
-from shared.tools.devstack import ServiceProcess, free_port, local_secrets, service_process
+from shared.tools.devstack import ServiceProcess, database_url, free_port, local_secrets, service_process
 from shared.tools.kafka_admin import delete_topics, ensure_topics
 from shared.tools.localenv import kafka_bootstrap
 
@@ -154,9 +154,8 @@ async def service_db(stack: Stack) -> AsyncIterator[dict[str, asyncpg.Connection
     secrets_ = local_secrets()
     conns: dict[str, asyncpg.Connection] = {}
     for name in ("registration", "training", "reporting"):
-        password = secrets_[f"KOTAKU_PG_PASSWORD_{name.upper()}"]
         conns[name] = await asyncpg.connect(
-            f"postgresql://kotaku_{name}:{password}@127.0.0.1:{secrets_['KOTAKU_PG_PORT']}/{stack.database}",
+            database_url(name, stack.database, secrets_),
             server_settings={"search_path": name},
         )
     try:

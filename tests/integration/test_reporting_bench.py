@@ -49,6 +49,7 @@ async def test_the_benchmark_runs_end_to_end_on_a_small_log() -> None:
     ]
     # reporting ran as an API process and one consumer process (--consumer-groups 1, the default)
     assert results.steady["consumer_processes"] == 1
+    assert results.steady["xapi_processes"] == 1
     # isolation: oc03's backlog was worked off without errors while oc02 was watched
     iso = results.isolation
     assert iso["backlog_events"] == 3000

@@ -86,10 +86,12 @@ def test_devstack_uses_the_database_named_in_db_env(tmp_path: Path, monkeypatch:
     write_db_env(tmp_path, KOTAKU_PG_DATABASE="kotaku_0123abcd")
     assert devstack.local_database() == "kotaku_0123abcd"
     proc = devstack.service_process("training", port=18002)
-    assert proc.env["KOTAKU_DATABASE_URL"] == "postgresql://kotaku_training:pw@127.0.0.1:5432/kotaku_0123abcd"
+    assert proc.env["KOTAKU_DATABASE_URL"] == (
+        "postgresql://kotaku_training:pw@127.0.0.1:5432/kotaku_0123abcd?sslmode=disable"
+    )
     # the tests' throwaway databases are still given explicitly
     other = devstack.service_process("training", port=18002, database="kotaku_t0000000000")
-    assert other.env["KOTAKU_DATABASE_URL"].endswith("/kotaku_t0000000000")
+    assert other.env["KOTAKU_DATABASE_URL"].endswith("/kotaku_t0000000000?sslmode=disable")
 
 
 def test_devstack_refuses_a_db_env_without_a_database_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

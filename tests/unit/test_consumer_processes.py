@@ -3,14 +3,24 @@ the time a consumer with a backlog may take."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.reporting.app import DEFINITION as REPORTING
+from shared.bootstrap.service import UnusableSettings, chosen_consumers
 from shared.kernel.consumer import backlog_pause
-from shared.tools.devstack import consumer_groups, region_groups
+from shared.kernel.runtime import Runtime
+from shared.kernel.settings import load_settings
+from shared.tools import devstack
+from shared.tools.devstack import APART, READ_MODELS, consumer_groups, region_groups, split_processes
 
 REGIONS = [f"oc{n:02d}" for n in range(1, 21)]
+SECRETS = {"KOTAKU_PG_PORT": "5432", "KOTAKU_PG_PASSWORD_REPORTING": "pw", "KOTAKU_NIK_HASH_KEY": "k" * 40}
 
 
 @given(st.integers(min_value=1, max_value=30), st.integers(min_value=-2, max_value=40))
@@ -57,3 +67,43 @@ def test_a_consumer_with_a_backlog_pauses_in_proportion_to_its_work(
     busy: float, records: int, duty: float, pause: float
 ) -> None:
     assert backlog_pause(busy, records, 500, duty) == pytest.approx(pause)
+
+
+def test_every_consumer_of_a_split_service_runs_in_exactly_one_kind_of_process() -> None:
+    """The read models' processes and the processes apart (the xAPI statements) together run each
+    of reporting's consumers once: none left unconsumed, none consumed twice."""
+    runtime = cast(Runtime, SimpleNamespace(outbox=None))
+    names = [c.name for c in chosen_consumers(REPORTING, runtime, [])]
+    split = [*READ_MODELS["reporting"], *APART["reporting"][1]]
+    assert sorted(split) == sorted(names)
+    assert len(set(split)) == len(split)
+
+
+def test_split_processes_name_their_consumers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(devstack, "local_secrets", lambda: {**SECRETS})
+    monkeypatch.setattr(devstack, "kafka_bootstrap", lambda: "127.0.0.1:9092")
+    monkeypatch.setattr(devstack, "local_credentials", lambda: (Path("credentials.jsonl"), {}))
+    procs = split_processes("reporting", port=8003, regions=REGIONS, groups=region_groups(REGIONS, 2), database="db")
+    assert [p.name for p in procs] == [
+        "reporting",
+        "reporting-consumers-1",
+        "reporting-xapi-1",
+        "reporting-consumers-2",
+        "reporting-xapi-2",
+    ]
+    api, *workers = procs
+    assert api.env["KOTAKU_PROCESS_ROLE"] == "api"
+    assert "KOTAKU_CONSUMERS" not in api.env
+    assert {p.env["KOTAKU_CONSUMERS"] for p in workers} == {
+        "reporting.facilitators,reporting.trainings",
+        "reporting.xapi",
+    }
+    assert [p.env["KOTAKU_REGIONS"] for p in workers] == [",".join(REGIONS[:10])] * 2 + [",".join(REGIONS[10:])] * 2
+
+
+def test_a_process_naming_a_consumer_the_service_lacks_does_not_start() -> None:
+    runtime = cast(Runtime, SimpleNamespace(outbox=None))
+    assert [c.name for c in chosen_consumers(REPORTING, runtime, ["reporting.xapi"])] == ["reporting.xapi"]
+    with pytest.raises(UnusableSettings, match=r"reporting\.nothing"):
+        chosen_consumers(REPORTING, runtime, ["reporting.trainings", "reporting.nothing"])
+    assert load_settings(database_url="postgresql://x", consumers=" reporting.xapi, ").consumers == ["reporting.xapi"]

@@ -23,6 +23,7 @@ from shared.kernel.runtime import Runtime
 from shared.kernel.topics import ENROLLMENT, PARTICIPATION, TRAINING
 
 SOURCE = "kotaku.reporting"
+STREAMS = (TRAINING, ENROLLMENT, PARTICIPATION)
 
 
 def statement_event(source: Event[Any], statement: dict[str, Any]) -> Event[Any]:
@@ -54,7 +55,7 @@ def xapi_consumer(runtime: Runtime) -> Consumer:
 
     return Consumer(
         name=xapi.NAME,
-        streams=(TRAINING, ENROLLMENT, PARTICIPATION),
+        streams=STREAMS,
         handles=xapi.HANDLES,
         apply=apply,
         decode=decode,
