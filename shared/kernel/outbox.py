@@ -221,7 +221,14 @@ class OutboxRelay:
         level = logging.WARNING if isinstance(exc, CONNECTION_ERRORS) else logging.ERROR
         log.log(level, message, exc_info=exc, extra={"region": region} if region else None)
 
-    def _on_notify(self, *_: object) -> None:
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, region: object) -> None:
+        """New rows of ``region`` (the notification's payload, migration 0005): wake its loop; a
+        region served elsewhere is not this relay's. An empty payload (a schema not migrated yet)
+        wakes every loop."""
+        if region:
+            if (wake := self._wake.get(str(region))) is not None:
+                wake.set()
+            return
         for wake in self._wake.values():
             wake.set()
 

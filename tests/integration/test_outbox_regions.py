@@ -272,3 +272,36 @@ async def test_the_migration_gives_existing_rows_the_region_of_their_topic(stack
         assert "outbox_unsent_region_idx" in plan
     finally:
         await conn.close()
+
+
+async def test_a_write_wakes_only_the_publishing_loops_of_its_regions(stack: Stack, outbox_db: str) -> None:
+    """The notification names the regions a transaction wrote (each once), so the relay queries
+    only their outboxes: a relay serving oc02 and oc05 does not wake oc05's loop for oc02's rows,
+    nor any loop for a region served elsewhere."""
+    listener = await asyncpg.connect(outbox_db)
+    writer = await create_pool(outbox_db, SCHEMA)
+    heard: list[str] = []
+    try:
+        await listener.add_listener(f"outbox_{SCHEMA}", lambda *args: heard.append(args[3]))
+        outbox = Outbox(writer, stack.prefix, Metrics(SCHEMA))
+        async with outbox.unit_of_work() as uow:
+            for n in range(3):
+                uow.emit(defined("oc02", n))
+            uow.emit(defined("oc07", 0))
+        await wait_for(lambda: _true(len(heard) >= 2), "two notifications")
+        await asyncio.sleep(0.3)
+        assert sorted(heard) == ["oc02", "oc07"]
+
+        relay = OutboxRelay(writer, None, Metrics(SCHEMA), list(SERVED))
+        for region in heard:
+            relay._on_notify(listener, 0, f"outbox_{SCHEMA}", region)
+        assert {region: wake.is_set() for region, wake in relay._wake.items()} == {"oc02": True, "oc05": False}
+        relay._on_notify(listener, 0, f"outbox_{SCHEMA}", "")  # an unmigrated writer's notification
+        assert all(wake.is_set() for wake in relay._wake.values())
+    finally:
+        await listener.close()
+        await writer.close()
+
+
+async def _true(value: bool) -> bool:
+    return value
