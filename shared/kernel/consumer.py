@@ -221,7 +221,7 @@ class BatchProcessor:
         for message_type in decoded.ignored.get(self.consumer.name, ()):
             self._count(message_type, "ignored")
         batch_failed: Exception | None = None
-        if poison or pairs:
+        if poison:
             try:
                 async with self.ctx.pool.acquire() as conn, conn.transaction():
                     claimed = await self._claim(conn, poison)
@@ -241,6 +241,17 @@ class BatchProcessor:
                 if database_unavailable(exc):
                     raise DatabaseUnavailable(repr(exc)) from exc
                 raise
+        elif pairs:
+            # No dead letters to keep: a failing batch rolls back as a whole, without a savepoint
+            # (two round trips fewer for every batch).
+            try:
+                async with self.ctx.pool.acquire() as conn, conn.transaction():
+                    counts = await self._apply(conn, [m for _, m in pairs])
+                self._counted(counts)
+            except Exception as exc:
+                if database_unavailable(exc):
+                    raise DatabaseUnavailable(repr(exc)) from exc
+                batch_failed = exc
         if batch_failed is not None:
             log.warning(
                 "batch failed; applying its events one by one",

@@ -164,6 +164,10 @@ UPSERT_ATTENDANCE = part_upsert(
 )
 
 # -- derived tables -------------------------------------------------------------------------------
+# Each figure has one definition below, used both per batch (for the sessions and trainings the
+# batch touched, in ONE statement: every statement costs a round trip and, on a busy machine, a
+# wait for the server, which made up most of a live batch's time) and at the end of a rebuild (for
+# everything).
 _SESSION_COUNTS = """
 SELECT training_id, session_id, count(*)::int,
     count(*) FILTER (WHERE status = 'present')::int, count(*) FILTER (WHERE status = 'late')::int,
@@ -172,14 +176,6 @@ FROM attendance {where}
 GROUP BY training_id, session_id
 """
 _SESSION_INSERT = "INSERT INTO session_stats (training_id, session_id, recorded, present, late, excused, absent)"
-UPSERT_SESSION_STATS = (
-    _SESSION_INSERT
-    + _SESSION_COUNTS.format(
-        where="JOIN unnest($1::uuid[], $2::text[]) AS k(training_id, session_id) USING (training_id, session_id)"
-    )
-    + """ON CONFLICT (training_id, session_id) DO UPDATE SET recorded = excluded.recorded, present = excluded.present,
-    late = excluded.late, excused = excluded.excused, absent = excluded.absent"""
-)
 RECOMPUTE_SESSION_STATS = _SESSION_INSERT + _SESSION_COUNTS.format(where="")
 
 _TRAINING_STATS_COLUMNS = (
@@ -201,7 +197,9 @@ _TRAINING_STATS_COLUMNS = (
     "attendance_attended",
     "reviews_open",
 )
-# Templates below are filled only with constants of this module (never with input).
+# Templates below are filled only with constants of this module (never with input). Attendance is
+# counted from ``attendance`` itself (the same counts as the sum of ``session_stats``), so that the
+# training's figures do not depend on the session rows written by the same statement.
 _TRAINING_STATS = """
 WITH p AS (
     SELECT training_id,
@@ -218,8 +216,9 @@ WITH p AS (
         count(*) FILTER (WHERE review_status = 'open')::int AS reviews_open
     FROM participants {where} GROUP BY training_id
 ), s AS (
-    SELECT training_id, sum(recorded)::int AS recorded, sum(present + late)::int AS attended
-    FROM session_stats {where} GROUP BY training_id
+    SELECT training_id, count(*)::int AS recorded,
+        count(*) FILTER (WHERE status IN ('present', 'late'))::int AS attended
+    FROM attendance {where} GROUP BY training_id
 )
 INSERT INTO training_stats (training_id, {columns})
 SELECT coalesce(p.training_id, s.training_id),
@@ -230,29 +229,65 @@ SELECT coalesce(p.training_id, s.training_id),
     coalesce(p.reviews_open, 0)
 FROM p FULL JOIN s ON s.training_id = p.training_id
 """.replace("{columns}", ", ".join(_TRAINING_STATS_COLUMNS))
-UPSERT_TRAINING_STATS = (
-    _TRAINING_STATS.format(where="WHERE training_id = ANY($1::uuid[])")
-    + "ON CONFLICT (training_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _TRAINING_STATS_COLUMNS)
-)
 RECOMPUTE_TRAINING_STATS = _TRAINING_STATS.format(where="")
 
-_AREA_STATS = """
-INSERT INTO training_area_stats (training_id, province_code, kabkota_code, role, enrolled, withdrawn, completed,
-    not_completed, certified, ojt_completed)
-SELECT training_id, coalesce(province_code, ''), coalesce(kabkota_code, ''), coalesce(role, ''),
-    count(*) FILTER (WHERE enrollment_status = 'enrolled')::int,
-    count(*) FILTER (WHERE enrollment_status = 'withdrawn')::int,
-    count(*) FILTER (WHERE outcome = 'completed')::int,
-    count(*) FILTER (WHERE outcome = 'not_completed')::int,
-    count(certificate_code)::int,
-    count(ojt_done_at)::int
+_AREA_COLUMNS = ("enrolled", "withdrawn", "completed", "not_completed", "certified", "ojt_completed")
+_AREA_COUNTS = """
+SELECT training_id, coalesce(province_code, '') AS province_code, coalesce(kabkota_code, '') AS kabkota_code,
+    coalesce(role, '') AS role,
+    count(*) FILTER (WHERE enrollment_status = 'enrolled')::int AS enrolled,
+    count(*) FILTER (WHERE enrollment_status = 'withdrawn')::int AS withdrawn,
+    count(*) FILTER (WHERE outcome = 'completed')::int AS completed,
+    count(*) FILTER (WHERE outcome = 'not_completed')::int AS not_completed,
+    count(certificate_code)::int AS certified,
+    count(ojt_done_at)::int AS ojt_completed
 FROM participants {where}
 GROUP BY 1, 2, 3, 4
 """
-DELETE_AREA_STATS = "DELETE FROM training_area_stats WHERE training_id = ANY($1::uuid[])"
-INSERT_AREA_STATS = _AREA_STATS.format(where="WHERE training_id = ANY($1::uuid[])")
-RECOMPUTE_AREA_STATS = _AREA_STATS.format(where="")
+_AREA_INSERT = (
+    "INSERT INTO training_area_stats (training_id, province_code, kabkota_code, role, "
+    + ", ".join(_AREA_COLUMNS)
+    + ")\n"
+)
+RECOMPUTE_AREA_STATS = _AREA_INSERT + _AREA_COUNTS.format(where="")
+
+# A batch's derived rows in one statement. Sub-statements of a WITH see the same snapshot (the
+# base tables as this transaction's earlier statements left them) and write different tables,
+# except the area rows: the upsert writes the groups that exist now, the final DELETE removes the
+# touched trainings' groups that no longer exist (e.g. after a participant's area changed), two
+# disjoint sets of rows. $1: the touched trainings; $2, $3: the touched sessions.
+DERIVE_TOUCHED = (  # built from the constants above only
+    "WITH sessions AS (\n"  # noqa: S608
+    + _SESSION_INSERT
+    + _SESSION_COUNTS.format(
+        where="JOIN unnest($2::uuid[], $3::text[]) AS k(training_id, session_id) USING (training_id, session_id)"
+    )
+    + """ON CONFLICT (training_id, session_id) DO UPDATE SET recorded = excluded.recorded, present = excluded.present,
+    late = excluded.late, excused = excluded.excused, absent = excluded.absent
+    RETURNING 1
+), stats AS (
+"""
+    + _TRAINING_STATS.format(where="WHERE training_id = ANY($1::uuid[])")
+    + "ON CONFLICT (training_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _TRAINING_STATS_COLUMNS)
+    + """
+    RETURNING 1
+), area AS (
+"""
+    + _AREA_COUNTS.format(where="WHERE training_id = ANY($1::uuid[])")
+    + "), area_rows AS (\n"
+    + _AREA_INSERT
+    + "SELECT * FROM area ON CONFLICT (training_id, province_code, kabkota_code, role) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _AREA_COLUMNS)
+    + """
+    RETURNING 1
+)
+DELETE FROM training_area_stats t WHERE t.training_id = ANY($1::uuid[]) AND NOT EXISTS (
+    SELECT 1 FROM area a
+    WHERE (a.training_id, a.province_code, a.kabkota_code, a.role)
+        = (t.training_id, t.province_code, t.kabkota_code, t.role)
+)"""
+)
 CLEAR_DERIVED = ("DELETE FROM session_stats", "DELETE FROM training_stats", "DELETE FROM training_area_stats")
 
 PARTICIPATION_TYPES = (
@@ -453,11 +488,7 @@ async def apply(conn: Conn, events: Sequence[Event[Any]], *, derive: bool = True
     await _apply_participation(conn, g)
     if derive and touched:
         sessions = sorted({(_tid(e), e.payload.session_id) for e in g.of(AttendanceRecorded)})
-        if sessions:
-            await conn.execute(UPSERT_SESSION_STATS, [t for t, _ in sessions], [s for _, s in sessions])
-        await conn.execute(UPSERT_TRAINING_STATS, touched)
-        await conn.execute(DELETE_AREA_STATS, touched)
-        await conn.execute(INSERT_AREA_STATS, touched)
+        await conn.execute(DERIVE_TOUCHED, touched, [t for t, _ in sessions], [s for _, s in sessions])
     if derive:
         await touch_freshness(conn, NAME, events)
 
