@@ -35,6 +35,7 @@ Build = Callable[[], Awaitable[Report]]
 class _Entry:
     report: Report
     built_at: float  # monotonic seconds
+    json: bytes | None = None  # the report serialised, once, when first asked for as JSON
 
 
 class ReportCache:
@@ -59,6 +60,16 @@ class ReportCache:
                 task.add_done_callback(self._tasks.discard)
             return entry.report
         return await self._build(key, build)
+
+    def json_of(self, key: str, report: Report) -> bytes:
+        """``report`` (as :meth:`get` returned it for ``key``) as JSON, serialised once per built
+        report: every request between two builds answers the same bytes."""
+        entry = self._entries.get(key)
+        if entry is None or entry.report is not report:  # caching off, or evicted meanwhile
+            return report.model_dump_json().encode()
+        if entry.json is None:
+            entry.json = report.model_dump_json().encode()
+        return entry.json
 
     async def _build(self, key: str, build: Build) -> Report:
         """Build ``key`` once, whoever asks meanwhile; the result is kept."""

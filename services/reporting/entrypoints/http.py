@@ -280,6 +280,8 @@ async def _answer(
     report = await how.cache.get(how.key, build) if cached and how.cache else await build()
     if check is not None:
         check(report)
+    if how.format is Format.JSON and cached and how.cache:
+        return Response(how.cache.json_of(how.key, report), media_type="application/json")
     return render(report, how.format, how.table, name, how.lang)
 
 

@@ -112,3 +112,17 @@ async def test_zero_turns_the_cache_off(clock: Clock) -> None:
     cache, build = ReportCache(fresh=0.0), Builder()
     for expected in (1, 2, 3):
         assert number(await cache.get("national", build)) == expected
+
+
+async def test_a_built_report_is_serialised_once_and_a_new_build_anew(clock: Clock) -> None:
+    cache, build = ReportCache(fresh=1.0), Builder()
+    first = await cache.get("national", build)
+    body = cache.json_of("national", first)
+    assert body == first.model_dump_json().encode()
+    assert cache.json_of("national", await cache.get("national", build)) is body  # the same bytes
+    clock.now += 10.0
+    second = await cache.get("national", build)
+    assert number(second) == 2
+    assert cache.json_of("national", second) == second.model_dump_json().encode() != body
+    # a report the cache does not hold under that key (caching off, evicted) is serialised as it is
+    assert cache.json_of("region/oc02", first) == body
