@@ -58,3 +58,9 @@ class Runtime:
 def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+async def current_runtime(request: Request) -> Runtime:
+    """:func:`runtime_of` as a route dependency (``async``: FastAPI would run a plain function in a
+    worker thread)."""
+    return runtime_of(request)

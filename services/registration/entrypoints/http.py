@@ -43,7 +43,7 @@ from shared.kernel.auth import Caller, Principal, ensure_admin, ensure_may_read,
 from shared.kernel.contracts import OrgUnitLevel, Role, Speciality
 from shared.kernel.fields import build
 from shared.kernel.http import ApiError
-from shared.kernel.runtime import Runtime, runtime_of
+from shared.kernel.runtime import Runtime, current_runtime
 from shared.kernel.validation import KabkotaCode, ProvinceCode, RegionCode
 
 router = APIRouter(prefix="/api/v1", tags=["registration"])
@@ -51,7 +51,7 @@ CODE_PATH = CODE_PATTERN
 CSV_MEDIA_TYPES = {"text/csv", "application/csv", "text/plain"}
 
 
-def _wiring(runtime: Annotated[Runtime, Depends(runtime_of)]) -> Wiring:
+async def _wiring(runtime: Annotated[Runtime, Depends(current_runtime)]) -> Wiring:
     return Wiring.of(runtime)
 
 

@@ -51,10 +51,10 @@ from services.reporting.usecases import reports
 from services.reporting.usecases.reports import AreaLevel
 from shared.kernel.contracts import Role, TrainingType
 from shared.kernel.i18n import Language
-from shared.kernel.runtime import Runtime, runtime_of
+from shared.kernel.runtime import Runtime, current_runtime
 
 router = APIRouter(include_in_schema=False)
-RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+RuntimeDep = Annotated[Runtime, Depends(current_runtime)]
 LanguageDep = Annotated[Language, Depends(language_of)]
 COOKIE_SECONDS = 365 * 24 * 3600
 

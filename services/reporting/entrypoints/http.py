@@ -47,12 +47,12 @@ from shared.kernel.auth import OptionalCaller, Principal, ensure_national_reader
 from shared.kernel.contracts import Role, TrainingType
 from shared.kernel.errors import Forbidden
 from shared.kernel.i18n import Language
-from shared.kernel.runtime import Runtime, runtime_of
+from shared.kernel.runtime import Runtime, current_runtime, runtime_of
 from shared.kernel.settings import REGION_PATTERN
 from shared.kernel.validation import KABKOTA_CODE, PROVINCE_CODE, ascii_digits
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
-RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+RuntimeDep = Annotated[Runtime, Depends(current_runtime)]
 
 WIB = timezone(timedelta(hours=7))  # "today" for "sessions in the past" is Western Indonesia's day
 
@@ -114,7 +114,7 @@ class Reader:
             )
 
 
-def aggregates_reader(request: Request, principal: OptionalCaller) -> Reader:
+async def aggregates_reader(request: Request, principal: OptionalCaller) -> Reader:
     """Aggregates are public by default: anyone reads every region. With ``public_aggregates``
     off, a credential is needed (401) and a region credential reads only its regions."""
     if runtime_of(request).settings.public_aggregates:
@@ -134,7 +134,7 @@ def _blank_is_none(value: Any) -> Any:
 Blank = BeforeValidator(_blank_is_none)
 
 
-def filters(
+async def filters(
     period: Annotated[
         str | None,
         Query(
@@ -181,7 +181,7 @@ class Export:
     lang: Language = ID
 
 
-def export(
+async def export(
     request: Request, format: FormatQuery = Format.JSON, table: TableQuery = None, lang: LangQuery = None
 ) -> Export:
     query = sorted((k, v) for k, v in request.query_params.multi_items() if k not in {"format", "table", "lang"})
@@ -207,7 +207,7 @@ EXPORTS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def lag_monitor(request: Request) -> LagMonitor:
+async def lag_monitor(request: Request) -> LagMonitor:
     state = request.app.state
     monitor: LagMonitor | None = getattr(state, "reporting_lag", None)
     if monitor is None:

@@ -31,11 +31,11 @@ from services.training.repositories.certificates import PostgresHolders
 from services.training.usecases import certificates
 from services.training.usecases.certificates import Printable
 from shared.kernel.auth import Caller, ensure_may_read
-from shared.kernel.runtime import Runtime, runtime_of
+from shared.kernel.runtime import Runtime, current_runtime
 
 router = APIRouter(prefix="/api/v1", tags=["certificates"])
 pages = APIRouter(tags=["certificates"])
-RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+RuntimeDep = Annotated[Runtime, Depends(current_runtime)]
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parents[1] / "templates"),

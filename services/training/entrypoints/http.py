@@ -39,10 +39,10 @@ from shared.kernel.auth import Role as AuthRole
 from shared.kernel.errors import Forbidden
 from shared.kernel.fields import build, same_named
 from shared.kernel.http import ApiError
-from shared.kernel.runtime import Runtime, runtime_of
+from shared.kernel.runtime import Runtime, current_runtime
 
 router = APIRouter(prefix="/api/v1", tags=["training"])
-RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+RuntimeDep = Annotated[Runtime, Depends(current_runtime)]
 
 # -- responses ---------------------------------------------------------------------------------
 
