@@ -75,6 +75,7 @@ __all__ = [
     "PermanentError",
     "backlog_pause",
     "dead_letter_headers",
+    "hold_fetch_while_busy",
     "prune_processed_events",
     "rewind",
     "run_pruning",
@@ -404,6 +405,26 @@ async def raw_bodies(message: Any) -> Any:
     return message.body
 
 
+# aiokafka (0.14) fetches from a broker again while a batch of that broker's records is still being
+# processed, once those records are ``prefetch_backoff`` (100 ms) old: for every partition except
+# those whose records wait. When those other partitions are quiet, the broker holds that fetch up to
+# ``fetch_max_wait_ms``, and the partitions just handed over cannot be fetched before it returns
+# (one fetch in flight per broker). So a region's busy stream stalled for up to half a second after
+# any batch that took more than 100 ms (make bench: produce-to-visible p99.9 600-800 ms, in stalls
+# of one region at a time). Holding the next fetch until the batch is taken makes it ask for every
+# partition, the busy ones too, and it returns at once. The consumer has no parameter for it, so it
+# is set on its fetcher (tests/unit/test_consumer_plumbing.py pins the attribute).
+HOLD_FETCH_SECONDS = 5.0
+
+
+def hold_fetch_while_busy(kafka_consumer: Any, seconds: float = HOLD_FETCH_SECONDS) -> None:
+    """Let ``kafka_consumer`` fetch again only once the records it fetched were taken (or after
+    ``seconds``); see :data:`HOLD_FETCH_SECONDS`. Without a fetcher (not started) nothing changes."""
+    fetcher = getattr(kafka_consumer, "_fetcher", None)
+    if fetcher is not None and getattr(fetcher, "_prefetch_backoff", seconds) != seconds:
+        fetcher._prefetch_backoff = seconds
+
+
 def backlog_pause(busy_seconds: float, records: int, max_records: int, duty: float) -> float:
     """How long to pause after a batch that took ``busy_seconds``: a full batch means this region
     has a backlog, and pausing in proportion to the work keeps catching up to at most ``duty`` of
@@ -432,6 +453,7 @@ def _subscribe_region(
 
     async def on_batch(message: KafkaMessage) -> None:
         nonlocal backoff, holding
+        hold_fetch_while_busy(message.consumer)
         records = message.raw_message
         if not isinstance(records, tuple):
             records = (records,)

@@ -4,15 +4,25 @@ database", how a batch is rewound, and that no record can fail the batch before 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.consumer.fetcher import Fetcher, FetchResult
 from aiokafka.errors import IllegalStateError
 
-from shared.kernel.consumer import dead_letter_id, parse_batch, raw_bodies, rewind
+from shared.kernel.consumer import (
+    HOLD_FETCH_SECONDS,
+    dead_letter_id,
+    hold_fetch_while_busy,
+    parse_batch,
+    raw_bodies,
+    rewind,
+)
 from shared.kernel.db import database_unavailable
 from shared.kernel.envelope import RejectedMessage, decode_event, parse_json
 from shared.kernel.intake import intake_decoder
@@ -116,3 +126,22 @@ def test_a_dead_letter_id_names_one_record_of_one_consumer() -> None:
     assert dead_letter_id("c", a) == dead_letter_id("c", record("t", 0, 1))
     assert len({dead_letter_id("c", a), dead_letter_id("d", a), dead_letter_id("c", record("t", 1, 1))}) == 3
     assert isinstance(dead_letter_id("c", a), uuid.UUID)
+
+
+def test_a_consumer_fetches_again_only_once_its_batch_was_taken() -> None:
+    """The fetcher of the aiokafka version we run has the attribute ``hold_fetch_while_busy`` sets,
+    with aiokafka's 100 ms default, and a fetched result then holds its broker's next fetch for
+    :data:`HOLD_FETCH_SECONDS`, not 100 ms. A consumer not started (no fetcher) is left alone."""
+    parameter = inspect.signature(Fetcher.__init__).parameters["prefetch_backoff"]
+    assert parameter.default == pytest.approx(0.1)
+    assert "self._prefetch_backoff = prefetch_backoff" in inspect.getsource(Fetcher.__init__)
+
+    fetcher = SimpleNamespace(_prefetch_backoff=0.1)
+    hold_fetch_while_busy(SimpleNamespace(_fetcher=fetcher))
+    assert fetcher._prefetch_backoff == HOLD_FETCH_SECONDS
+    hold_fetch_while_busy(SimpleNamespace())  # not started: nothing to do, no error
+
+    waiting = FetchResult(
+        TopicPartition("t", 0), assignment=None, partition_records=None, backoff=fetcher._prefetch_backoff
+    )
+    assert waiting.calculate_backoff() > 1.0  # the broker's next fetch waits until the batch is taken
