@@ -47,11 +47,8 @@ def xapi_consumer(runtime: Runtime) -> Consumer:
 
     async def apply(conn: Conn, events: Sequence[Any]) -> None:
         stated = await xapi.statements(conn, events)
-        if not stated:
-            return
-        async with runtime.outbox.unit_of_work(conn) as uow:
-            for event, statement in stated:
-                uow.emit(statement_event(event, statement))
+        if stated:  # in the batch's transaction
+            await runtime.outbox.write_in(conn, [statement_event(event, statement) for event, statement in stated])
 
     return Consumer(
         name=xapi.NAME,

@@ -44,9 +44,9 @@ SET title = excluded.title, sessions = excluded.sessions,
     version_at = excluded.version_at, version_event = excluded.version_event
 WHERE (excluded.version_at, excluded.version_event) > (t.version_at, t.version_event)
 """
-UPSERT_PLACEMENT = """
+UPSERT_PLACEMENTS = """
 INSERT INTO xapi_placements AS p (training_id, facilitator_id, province_code, kabkota_code, version_at, version_event)
-VALUES ($1, $2, $3, $4, $5, $6)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::uuid[])
 ON CONFLICT (training_id, facilitator_id) DO UPDATE
 SET province_code = excluded.province_code, kabkota_code = excluded.kabkota_code,
     version_at = excluded.version_at, version_event = excluded.version_event
@@ -66,20 +66,43 @@ SELECT * FROM unnest($1::text[], $2::uuid[]) ON CONFLICT DO NOTHING
 """
 
 
+def newest_placements(enrolled: Sequence[Event[Any]]) -> list[Event[Any]]:
+    """Per (training, facilitator), the newest of ``enrolled`` by (occurred_at, event_id)."""
+    newest: dict[tuple[Any, Any], Event[Any]] = {}
+    for event in enrolled:
+        key = (event.payload.training_id, event.payload.facilitator_id)
+        known = newest.get(key)
+        if known is None or _version(event) > _version(known):
+            newest[key] = event
+    return list(newest.values())
+
+
+async def learn_placements(conn: Conn, enrolled: Sequence[Event[Any]]) -> None:
+    """The participants' places, in one statement: per (training, facilitator) the batch's newest
+    version only (an upsert may not touch a row twice), which the table keeps if newer still."""
+    rows = newest_placements(enrolled)
+    if not rows:
+        return
+    await conn.execute(
+        UPSERT_PLACEMENTS,
+        [e.payload.training_id for e in rows],
+        [e.payload.facilitator_id for e in rows],
+        [e.payload.province_code for e in rows],
+        [e.payload.kabkota_code for e in rows],
+        [e.envelope.occurred_at for e in rows],
+        [e.envelope.event_id for e in rows],
+    )
+
+
+def _version(event: Event[Any]) -> tuple[Any, str]:
+    """The order of two facts about one row, as the table compares them (uuid order = text order)."""
+    return event.envelope.occurred_at, str(event.envelope.event_id)
+
+
 async def learn(conn: Conn, event: Event[Any]) -> None:
+    """A training's title, sessions and modules."""
     p = event.payload
     env = event.envelope
-    if isinstance(p, FacilitatorEnrolled):
-        await conn.execute(
-            UPSERT_PLACEMENT,
-            p.training_id,
-            p.facilitator_id,
-            p.province_code,
-            p.kabkota_code,
-            env.occurred_at,
-            env.event_id,
-        )
-        return
     sessions = {
         s.session_id: {"date": s.date.isoformat(), "kind": s.kind.value, "module_code": s.module_code}
         for s in p.sessions
@@ -108,11 +131,15 @@ async def statements(conn: Conn, events: Sequence[Event[Any]]) -> list[tuple[Eve
     """Learn from the batch's events, then return each learning fact with its statement (facts
     that state nothing, such as an absence, are left out), in the batch's order."""
     facts: list[Event[Any]] = []
+    enrolled: list[Event[Any]] = []
     for event in events:
-        if event.envelope.event_type in LEARNS:
+        if isinstance(event.payload, FacilitatorEnrolled):
+            enrolled.append(event)
+        elif event.envelope.event_type in LEARNS:
             await learn(conn, event)
-        elif event.envelope.event_type in STATEMENT_EVENTS:
+        if event.envelope.event_type in STATEMENT_EVENTS:
             facts.append(event)
+    await learn_placements(conn, enrolled)
     if not facts:
         return []
     tids = list({e.payload.training_id for e in facts})

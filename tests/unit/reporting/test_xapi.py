@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,12 +15,15 @@ from aiokafka import ConsumerRecord
 from services.reporting.domain import xapi
 from services.reporting.entrypoints.xapi import statement_event
 from services.reporting.entrypoints.xapi_forward import Lrs, LrsUnavailable, deliver, read_batch
+from services.reporting.repositories.xapi import newest_placements
 from shared.kernel.contracts import (
     AssessmentKind,
     AssessmentScored,
     AttendanceRecorded,
     AttendanceStatus,
     CertificateRevoked,
+    FacilitatorEnrolled,
+    Role,
     XapiStatementRecorded,
 )
 from shared.kernel.envelope import Event, EventPayload, decode_event, new_event
@@ -146,3 +149,32 @@ async def test_an_unavailable_lrs_is_retried_not_refused() -> None:
     with pytest.raises(LrsUnavailable) as raised:
         await deliver(client, [(record(0, statement), statement)])
     assert raised.value.cause == "503"
+
+
+def test_a_batch_learns_each_participants_newest_place_once() -> None:
+    """Placements are upserted in one statement, which may touch a row once: per (training,
+    facilitator) the newest enrollment by (occurred_at, event_id) goes, whatever the batch's order."""
+    other = uuid.uuid4()
+
+    def enrolled(facilitator: uuid.UUID, kabkota: str, minutes: int) -> Event[Any]:
+        payload = FacilitatorEnrolled(
+            enrollment_id=uuid.uuid4(),
+            training_id=TID,
+            facilitator_id=facilitator,
+            role=Role.ASKOT,
+            province_code="16",
+            kabkota_code=kabkota,
+        )
+        return new_event(
+            payload, region="oc02", source="kotaku.registration", occurred_at=WHEN + timedelta(minutes=minutes)
+        )
+
+    batch = [
+        enrolled(FID, "16.71", 5),
+        enrolled(other, "16.01", 1),
+        enrolled(FID, "16.02", 9),
+        enrolled(FID, "16.03", 2),
+    ]
+    for order in (batch, batch[::-1]):
+        newest = {e.payload.facilitator_id: e.payload.kabkota_code for e in newest_placements(order)}
+        assert newest == {FID: "16.02", other: "16.01"}
