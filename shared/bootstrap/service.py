@@ -97,6 +97,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
             dead_letters=KafkaDeadLetters(dead_letter_producer),
             backlog_duty=settings.consumer_backlog_duty,
+            backlog_events=settings.consumer_backlog_events,
         )
         runtime = Runtime(definition, settings, metrics, pool, broker, Outbox(pool, settings.topic_prefix, metrics))
         consuming = settings.process_role != "api"

@@ -183,6 +183,7 @@ class ConsumerContext:
     # Share of the time a consumer working off a backlog (full batches) may spend applying them;
     # after each full batch it pauses so that other regions on the same cores stay fresh.
     backlog_duty: float = 1.0
+    backlog_events: int = 2000  # this many events behind is a backlog (see backlog_pause)
 
 
 class DatabaseUnavailable(Exception):
@@ -425,13 +426,33 @@ def hold_fetch_while_busy(kafka_consumer: Any, seconds: float = HOLD_FETCH_SECON
         fetcher._prefetch_backoff = seconds
 
 
-def backlog_pause(busy_seconds: float, records: int, max_records: int, duty: float) -> float:
-    """How long to pause after a batch that took ``busy_seconds``: a full batch means this region
-    has a backlog, and pausing in proportion to the work keeps catching up to at most ``duty`` of
-    the time, so that the other regions on the same cores stay fresh. Otherwise no pause."""
-    if records < max_records or duty >= 1.0:
+def backlog_pause(busy_seconds: float, behind: int, backlog: int, duty: float) -> float:
+    """How long to pause after a batch that took ``busy_seconds`` and left the consumer ``behind``
+    events short of its partitions' ends. From ``backlog`` events behind, this region is working off
+    a backlog (an import, a catch-up after an outage), not a training's burst: pausing in proportion
+    to the work keeps it to at most ``duty`` of the time, so that the other regions on the same
+    cores stay fresh. Otherwise no pause."""
+    if behind < backlog or duty >= 1.0:
         return 0.0
     return busy_seconds * (1 / duty - 1)
+
+
+def events_behind(kafka_consumer: Any, records: Sequence[ConsumerRecord[Any, Any]]) -> int:
+    """How many events the partitions of ``records`` hold after them, by the high watermarks of the
+    latest fetches (a partition whose watermark is not known yet counts none)."""
+    last: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        last[tp] = max(record.offset, last.get(tp, record.offset))
+    behind = 0
+    for tp, offset in last.items():
+        try:
+            highwater = kafka_consumer.highwater(tp)
+        except Exception:  # revoked meanwhile, or not a real consumer
+            highwater = None
+        if highwater is not None:
+            behind += max(0, highwater - offset - 1)
+    return behind
 
 
 def subscribe(
@@ -503,7 +524,10 @@ def _subscribe_region(
                 "offset commit failed; the batch will be redelivered and skipped as duplicates",
                 extra={"consumer": consumer.name, "region": region, "error": repr(exc)},
             )
-        if pause := backlog_pause(time.perf_counter() - started, len(records), max_records, ctx.backlog_duty):
+        busy = time.perf_counter() - started
+        if ctx.backlog_duty < 1.0 and (
+            pause := backlog_pause(busy, events_behind(message.consumer, records), ctx.backlog_events, ctx.backlog_duty)
+        ):
             await asyncio.sleep(pause)
 
     on_batch.__name__ = f"{consumer.name}_{region}".replace(".", "_").replace("-", "_")

@@ -79,9 +79,15 @@ class Settings(KafkaSettings):
         gt=0,
         le=1,
         description=(
-            "share of the time a consumer working off a backlog (full batches) may spend on it; below 1 it pauses "
-            "after each full batch, so one region's backlog leaves the cores to the others"
+            "share of the time a consumer working off a backlog (KOTAKU_CONSUMER_BACKLOG_EVENTS behind) may spend on "
+            "it; below 1 it pauses after each such batch, so one region's backlog leaves shared cores to the others"
         ),
+    )
+    consumer_backlog_events: int = Field(
+        default=2000,
+        ge=1,
+        description="events behind its partitions' ends from which a consumer is working off a backlog (more than a "
+        "training's burst)",
     )
     retry_attempts: int = Field(default=6, ge=1, description="attempts before a failing event is dead-lettered")
     retry_backoff_seconds: float = Field(default=0.5, gt=0)

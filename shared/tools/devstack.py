@@ -261,7 +261,12 @@ def split_processes(
             name,
             port=free_port(),
             regions=",".join(group),
-            extra_env={**extra_env, **_ROLE_CONSUMERS, **({"KOTAKU_CONSUMERS": ",".join(names)} if names else {})},
+            extra_env={
+                **_SHARED_CORES,
+                **extra_env,
+                **_ROLE_CONSUMERS,
+                **({"KOTAKU_CONSUMERS": ",".join(names)} if names else {}),
+            },
             process=f"{name}-{kind}-{n}",
             **kwargs,
         )
@@ -280,6 +285,10 @@ APART: dict[str, tuple[str, tuple[str, ...]]] = {"reporting": ("xapi", ("reporti
 READ_MODELS: dict[str, tuple[str, ...]] = {"reporting": ("reporting.facilitators", "reporting.trainings")}
 
 
+# Locally every region's consumers share the machine's cores (in Kubernetes each region has its
+# own): a region working off a backlog takes at most a quarter of the time (docs/reporting.md,
+# "Processes"). A setting given to split_processes wins.
+_SHARED_CORES = {"KOTAKU_CONSUMER_BACKLOG_DUTY": "0.25"}
 _ROLE_API = {"KOTAKU_PROCESS_ROLE": "api"}
 _ROLE_CONSUMERS = {"KOTAKU_PROCESS_ROLE": "consumers"}
 

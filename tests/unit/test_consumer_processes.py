@@ -8,12 +8,13 @@ from types import SimpleNamespace
 from typing import cast
 
 import pytest
+from aiokafka import ConsumerRecord, TopicPartition
 from hypothesis import given
 from hypothesis import strategies as st
 
 from services.reporting.app import DEFINITION as REPORTING
 from shared.bootstrap.service import UnusableSettings, chosen_consumers
-from shared.kernel.consumer import backlog_pause
+from shared.kernel.consumer import backlog_pause, events_behind
 from shared.kernel.runtime import Runtime
 from shared.kernel.settings import load_settings
 from shared.tools import devstack
@@ -55,18 +56,28 @@ def test_consumer_groups_default_and_setting(
 
 
 @pytest.mark.parametrize(
-    ("busy", "records", "duty", "pause"),
+    ("busy", "behind", "duty", "pause"),
     [
-        (0.2, 500, 1.0, 0.0),  # no limit: never pauses
-        (0.2, 499, 0.5, 0.0),  # not a full batch: no backlog, no pause
-        (0.2, 500, 0.5, 0.2),  # half the time working, half pausing
-        (0.1, 500, 0.25, 0.3),  # a quarter of the time working
+        (0.2, 50_000, 1.0, 0.0),  # no limit: never pauses
+        (0.2, 1_999, 0.5, 0.0),  # a training's burst, not a backlog: no pause
+        (0.2, 2_000, 0.5, 0.2),  # half the time working, half pausing
+        (0.1, 90_000, 0.25, 0.3),  # a quarter of the time working
     ],
 )
 def test_a_consumer_with_a_backlog_pauses_in_proportion_to_its_work(
-    busy: float, records: int, duty: float, pause: float
+    busy: float, behind: int, duty: float, pause: float
 ) -> None:
-    assert backlog_pause(busy, records, 500, duty) == pytest.approx(pause)
+    assert backlog_pause(busy, behind, 2000, duty) == pytest.approx(pause)
+
+
+def test_events_behind_are_counted_from_the_batch_to_the_high_watermarks() -> None:
+    def record(topic: str, partition: int, offset: int) -> ConsumerRecord[bytes, bytes]:
+        return ConsumerRecord(topic, partition, offset, 0, 0, None, b"{}", None, 0, 2, [])
+
+    ends = {TopicPartition("a", 0): 100, TopicPartition("a", 1): 7, TopicPartition("b", 0): 500}
+    kafka = SimpleNamespace(highwater=ends.get)
+    batch = [record("a", 0, 40), record("a", 0, 41), record("a", 1, 6), record("c", 0, 3)]
+    assert events_behind(kafka, batch) == 58  # a/0: 100 - 42; a/1: at its end; c/0: not known yet
 
 
 def test_every_consumer_of_a_split_service_runs_in_exactly_one_kind_of_process() -> None:
@@ -94,6 +105,7 @@ def test_split_processes_name_their_consumers(monkeypatch: pytest.MonkeyPatch) -
     api, *workers = procs
     assert api.env["KOTAKU_PROCESS_ROLE"] == "api"
     assert "KOTAKU_CONSUMERS" not in api.env
+    assert {p.env["KOTAKU_CONSUMER_BACKLOG_DUTY"] for p in workers} == {"0.25"}  # regions share the cores
     assert {p.env["KOTAKU_CONSUMERS"] for p in workers} == {
         "reporting.facilitators,reporting.trainings",
         "reporting.xapi",
