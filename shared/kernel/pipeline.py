@@ -85,7 +85,9 @@ class Consumer:
     a backlog in one region never delays another.
 
     A consumer that can be rebuilt from the log in bulk also gives ``bulk_apply`` (idempotent,
-    order-free, without derived state) and ``derive_all`` (the derived state, computed once).
+    order-free, without derived state) and ``derive_all`` (the derived state, computed once), and
+    may give ``bulk_begin``, run once on the rebuild's connection before the first ``bulk_apply``
+    (e.g. to create the staging tables its ``derive_all`` merges).
     """
 
     name: str
@@ -95,6 +97,7 @@ class Consumer:
     decode: Decode = _decode_event
     bulk_apply: Apply | None = None
     derive_all: Derive | None = None
+    bulk_begin: Derive | None = None
 
     def takes(self, message_type: str) -> bool:
         return self.handles is None or message_type in self.handles

@@ -21,7 +21,8 @@ from shared.kernel.topics import ENROLLMENT, FACILITATOR, ORGUNIT, PARTICIPATION
 
 
 def _bulk(apply: ApplyFn) -> Apply:
-    """The projection's apply for a rebuild: base tables only, no locks (one writer per aggregate)."""
+    """The projection's apply for a rebuild: base tables only (or their staging tables), no locks
+    (one writer per aggregate)."""
 
     async def bulk_apply(conn: Conn, events: Sequence[Any]) -> None:
         await apply(conn, events, derive=False, lock=False)
@@ -46,5 +47,6 @@ TRAININGS = Consumer(
     decode=decode,
     bulk_apply=_bulk(trainings.apply),
     derive_all=trainings.derive_all,
+    bulk_begin=trainings.bulk_begin,
 )
 CONSUMERS: tuple[Consumer, ...] = (FACILITATORS, TRAININGS)

@@ -423,6 +423,9 @@ async def rebuild(
         created = True
         await shadow.create()
         await BulkDedupe.create(work)  # in the shadow schema, the writers' search_path
+        for consumer_ in CONSUMERS:
+            if consumer_.bulk_begin is not None:
+                await consumer_.bulk_begin(work)
         consumer.assign(partitions)
         for tp in partitions:
             consumer.seek(tp, 0)
