@@ -137,9 +137,10 @@ for _part_columns, _part_at, _part_event in PARTS.values():
 _PART_INDEX = {name: i for i, (name, _) in enumerate(_PART_COLUMNS)}
 
 
-def _participants_upsert() -> str:
+def _participants_upsert(source: str) -> str:
+    """The upsert of participant rows from ``source`` (their columns in ``_PART_COLUMNS`` order):
+    each part overwritten only by a newer version of it."""
     names = [c for c, _ in _PART_COLUMNS]
-    params = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(_PART_COLUMNS, 1))
     sets = []
     for cols, at, event in PARTS.values():
         newer = (
@@ -148,13 +149,36 @@ def _participants_upsert() -> str:
         for c in [*(c for c, _ in cols), at, event]:
             sets.append(f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE t.{c} END")
     return (  # built from the constants above only
-        f"INSERT INTO participants AS t ({', '.join(names)})\n"  # noqa: S608
-        f"SELECT * FROM unnest({params})\n"
+        f"INSERT INTO participants AS t ({', '.join(names)})\n"
+        f"{source}\n"
         f"ON CONFLICT (training_id, facilitator_id) DO UPDATE SET\n    " + ",\n    ".join(sets)
     )
 
 
-UPSERT_PARTICIPANTS = _participants_upsert()
+_UNNEST = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(_PART_COLUMNS, 1))
+UPSERT_PARTICIPANTS = _participants_upsert(f"SELECT * FROM unnest({_UNNEST})")  # noqa: S608 - constants only
+
+
+# A rebuild copies the participant rows of each batch (merged as for the upsert) into an unlogged
+# staging table and keeps, once at the end, each part's newest version per participant: what the
+# upserts leave in any order. A part nobody wrote stays empty.
+def _newest_parts() -> str:
+    picks = []
+    for cols, at, event in PARTS.values():
+        for c in [*(c for c, _ in cols), at, event]:
+            picks.append(f"(array_agg({c} ORDER BY {at} DESC, {event} DESC) FILTER (WHERE {at} IS NOT NULL))[1]")
+    return (  # built from the constants above only
+        "SELECT training_id, facilitator_id,\n    "
+        + ",\n    ".join(picks)
+        + "\nFROM participants_staged GROUP BY training_id, facilitator_id"
+    )
+
+
+PARTICIPANT_COLUMNS = tuple(c for c, _ in _PART_COLUMNS)
+CREATE_PARTICIPANTS_STAGED = (
+    "CREATE UNLOGGED TABLE participants_staged (" + ", ".join(f"{c} {t}" for c, t in _PART_COLUMNS) + ")"
+)
+MERGE_PARTICIPANTS_STAGED = _participants_upsert(_newest_parts())
 UPSERT_ATTENDANCE = part_upsert(
     "attendance",
     [("training_id", "uuid"), ("session_id", "text"), ("facilitator_id", "uuid")],
@@ -481,7 +505,11 @@ def merge_participants(events: Sequence[Event[Any]]) -> list[list[Any]]:
 
 async def _apply_participation(conn: Conn, g: ByType, *, staged: bool = False) -> None:
     rows = merge_participants(g.of(*PART_OF))
-    if rows:
+    if rows and staged:  # a rebuild: COPY now, keep the newest per part at the end (derive_all)
+        await conn.copy_records_to_table(
+            "participants_staged", records=[tuple(row) for row in rows], columns=PARTICIPANT_COLUMNS
+        )
+    elif rows:
         await conn.execute(UPSERT_PARTICIPANTS, *(list(col) for col in zip(*rows, strict=True)))
     if staged:  # a rebuild: COPY now, keep the newest per row at the end (derive_all)
         await conn.copy_records_to_table(
@@ -532,13 +560,18 @@ async def apply(conn: Conn, events: Sequence[Event[Any]], *, derive: bool = True
 
 
 async def bulk_begin(conn: Conn) -> None:
-    """Before a rebuild's bulk replay: the staging table its attendance is copied into."""
+    """Before a rebuild's bulk replay: the staging tables its participants and attendance are
+    copied into."""
+    await conn.execute(CREATE_PARTICIPANTS_STAGED)
     await conn.execute(CREATE_ATTENDANCE_STAGED)
 
 
 async def derive_all(conn: Conn) -> None:
     """The staged attendance merged (newest per row), then every derived table recomputed from
     the base tables (end of a bulk rebuild)."""
+    if await conn.fetchval("SELECT to_regclass('participants_staged') IS NOT NULL"):
+        await conn.execute(MERGE_PARTICIPANTS_STAGED)
+        await conn.execute("DROP TABLE participants_staged")
     if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", ATTENDANCE_STAGED):
         await conn.execute(MERGE_ATTENDANCE_STAGED)
         await conn.execute("DROP TABLE attendance_staged")
