@@ -180,8 +180,8 @@ class ConsumerContext:
     fetch_max_wait_ms: int = 100
     dead_letters: DeadLetterSink = field(default_factory=_Unstarted)
     max_database_wait_seconds: float = 5.0
-    # Share of the time a consumer working off a backlog (full batches) may spend applying them;
-    # after each full batch it pauses so that other regions on the same cores stay fresh.
+    # Share of the time a consumer working off a backlog (backlog_events behind) may spend applying
+    # it; after each such batch it pauses so that other regions on the same cores stay fresh.
     backlog_duty: float = 1.0
     backlog_events: int = 2000  # this many events behind is a backlog (see backlog_pause)
 

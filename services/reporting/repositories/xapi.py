@@ -23,6 +23,7 @@ from services.reporting.domain.xapi import (
     build_statement,
     statement_id,
 )
+from services.reporting.repositories.projections.common import columns_of, event_id, occurred_at
 from shared.kernel.contracts import CertificateIssued, CertificateRevoked, FacilitatorEnrolled
 from shared.kernel.db import Conn
 from shared.kernel.envelope import Event
@@ -85,12 +86,15 @@ async def learn_placements(conn: Conn, enrolled: Sequence[Event[Any]]) -> None:
         return
     await conn.execute(
         UPSERT_PLACEMENTS,
-        [e.payload.training_id for e in rows],
-        [e.payload.facilitator_id for e in rows],
-        [e.payload.province_code for e in rows],
-        [e.payload.kabkota_code for e in rows],
-        [e.envelope.occurred_at for e in rows],
-        [e.envelope.event_id for e in rows],
+        *columns_of(
+            rows,
+            lambda e: e.payload.training_id,
+            lambda e: e.payload.facilitator_id,
+            lambda e: e.payload.province_code,
+            lambda e: e.payload.kabkota_code,
+            occurred_at,
+            event_id,
+        ),
     )
 
 

@@ -162,6 +162,9 @@ UPSERT_PARTICIPANTS = _participants_upsert(f"SELECT * FROM unnest({_UNNEST})")  
 # A rebuild copies the participant rows of each batch (merged as for the upsert) into an unlogged
 # staging table and keeps, once at the end, each part's newest version per participant: what the
 # upserts leave in any order. A part nobody wrote stays empty.
+PARTICIPANTS_STAGED = "participants_staged"
+
+
 def _newest_parts() -> str:
     picks = []
     for cols, at, event in PARTS.values():
@@ -170,13 +173,13 @@ def _newest_parts() -> str:
     return (  # built from the constants above only
         "SELECT training_id, facilitator_id,\n    "
         + ",\n    ".join(picks)
-        + "\nFROM participants_staged GROUP BY training_id, facilitator_id"
+        + f"\nFROM {PARTICIPANTS_STAGED} GROUP BY training_id, facilitator_id"
     )
 
 
 PARTICIPANT_COLUMNS = tuple(c for c, _ in _PART_COLUMNS)
 CREATE_PARTICIPANTS_STAGED = (
-    "CREATE UNLOGGED TABLE participants_staged (" + ", ".join(f"{c} {t}" for c, t in _PART_COLUMNS) + ")"
+    f"CREATE UNLOGGED TABLE {PARTICIPANTS_STAGED} (" + ", ".join(f"{c} {t}" for c, t in _PART_COLUMNS) + ")"
 )
 MERGE_PARTICIPANTS_STAGED = _participants_upsert(_newest_parts())
 UPSERT_ATTENDANCE = part_upsert(
@@ -194,7 +197,7 @@ UPSERT_ATTENDANCE = part_upsert(
 ATTENDANCE_STAGED = "attendance_staged"
 ATTENDANCE_COLUMNS = ("training_id", "session_id", "facilitator_id", "status", "occurred_at", "event_id")
 CREATE_ATTENDANCE_STAGED = (
-    "CREATE UNLOGGED TABLE attendance_staged (training_id uuid NOT NULL, session_id text NOT NULL, "
+    f"CREATE UNLOGGED TABLE {ATTENDANCE_STAGED} (training_id uuid NOT NULL, session_id text NOT NULL, "
     "facilitator_id uuid NOT NULL, status text NOT NULL, occurred_at timestamptz NOT NULL, event_id uuid NOT NULL)"
 )
 MERGE_ATTENDANCE_STAGED = """
@@ -505,13 +508,10 @@ def merge_participants(events: Sequence[Event[Any]]) -> list[list[Any]]:
 
 async def _apply_participation(conn: Conn, g: ByType, *, staged: bool = False) -> None:
     rows = merge_participants(g.of(*PART_OF))
-    if rows and staged:  # a rebuild: COPY now, keep the newest per part at the end (derive_all)
+    if staged:  # a rebuild: COPY now, keep the newest version at the end (derive_all)
         await conn.copy_records_to_table(
-            "participants_staged", records=[tuple(row) for row in rows], columns=PARTICIPANT_COLUMNS
+            PARTICIPANTS_STAGED, records=[tuple(row) for row in rows], columns=PARTICIPANT_COLUMNS
         )
-    elif rows:
-        await conn.execute(UPSERT_PARTICIPANTS, *(list(col) for col in zip(*rows, strict=True)))
-    if staged:  # a rebuild: COPY now, keep the newest per row at the end (derive_all)
         await conn.copy_records_to_table(
             ATTENDANCE_STAGED,
             records=[
@@ -528,6 +528,8 @@ async def _apply_participation(conn: Conn, g: ByType, *, staged: bool = False) -
             columns=ATTENDANCE_COLUMNS,
         )
         return
+    if rows:
+        await conn.execute(UPSERT_PARTICIPANTS, *(list(col) for col in zip(*rows, strict=True)))
     for batch in rounds(g.of(AttendanceRecorded), lambda e: (_tid(e), e.payload.session_id, e.payload.facilitator_id)):
         await conn.execute(
             UPSERT_ATTENDANCE,
@@ -559,22 +561,27 @@ async def apply(conn: Conn, events: Sequence[Event[Any]], *, derive: bool = True
         await touch_freshness(conn, NAME, events)
 
 
+# (staging table, its CREATE, its merge into the base table)
+STAGED = (
+    (PARTICIPANTS_STAGED, CREATE_PARTICIPANTS_STAGED, MERGE_PARTICIPANTS_STAGED),
+    (ATTENDANCE_STAGED, CREATE_ATTENDANCE_STAGED, MERGE_ATTENDANCE_STAGED),
+)
+
+
 async def bulk_begin(conn: Conn) -> None:
     """Before a rebuild's bulk replay: the staging tables its participants and attendance are
     copied into."""
-    await conn.execute(CREATE_PARTICIPANTS_STAGED)
-    await conn.execute(CREATE_ATTENDANCE_STAGED)
+    for _, create, _ in STAGED:
+        await conn.execute(create)
 
 
 async def derive_all(conn: Conn) -> None:
-    """The staged attendance merged (newest per row), then every derived table recomputed from
-    the base tables (end of a bulk rebuild)."""
-    if await conn.fetchval("SELECT to_regclass('participants_staged') IS NOT NULL"):
-        await conn.execute(MERGE_PARTICIPANTS_STAGED)
-        await conn.execute("DROP TABLE participants_staged")
-    if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", ATTENDANCE_STAGED):
-        await conn.execute(MERGE_ATTENDANCE_STAGED)
-        await conn.execute("DROP TABLE attendance_staged")
+    """The staged participants and attendance merged (newest version of each), then every derived
+    table recomputed from the base tables (end of a bulk rebuild)."""
+    for table, _, merge in STAGED:
+        if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table):
+            await conn.execute(merge)
+            await conn.execute(f"DROP TABLE {table}")
     for sql in CLEAR_DERIVED:
         await conn.execute(sql)
     await conn.execute(RECOMPUTE_SESSION_STATS)
