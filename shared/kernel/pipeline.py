@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 from aiokafka import ConsumerRecord
 
-from shared.kernel.db import Conn
+from shared.kernel.db import Conn, indexes_dropped
 from shared.kernel.envelope import Event, RejectedMessage, decode_event
 from shared.kernel.topics import Stream
 
@@ -230,21 +230,19 @@ class BulkDedupe:
         "CREATE UNLOGGED TABLE pipeline_staged "
         "(consumer text NOT NULL, event_id uuid NOT NULL, region text NOT NULL, occurred_at timestamptz NOT NULL)"
     )
-    # DISTINCT ON sorts once; the key of processed_events is dropped meanwhile (building a B-tree
-    # by one sort afterwards is faster than a million inserts into it) and put back, same name.
+    # DISTINCT ON sorts once, by the id first: a uuid sorts by abbreviated keys, the consumer's name
+    # (text) by the collation, so leading with the id takes a fifth of the time. The indexes of
+    # processed_events are dropped meanwhile (building a B-tree by one sort afterwards is faster than
+    # a million inserts into it) and put back, same names.
     FINISH = """
     WITH d AS (
-        SELECT DISTINCT ON (consumer, event_id) consumer, event_id, region, occurred_at
-        FROM pipeline_staged ORDER BY consumer, event_id
+        SELECT DISTINCT ON (event_id, consumer) consumer, event_id, region, occurred_at
+        FROM pipeline_staged ORDER BY event_id, consumer
     ), recorded AS (
         INSERT INTO processed_events (consumer, event_id) SELECT consumer, event_id FROM d
     )
     SELECT consumer, region, max(occurred_at) AS newest, count(*) AS n FROM d GROUP BY consumer, region
     """
-    PRIMARY_KEY = (
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = 'processed_events'::regclass AND contype = 'p'"
-    )
     STAGED = "SELECT count(*) FROM pipeline_staged"
 
     @classmethod
@@ -266,12 +264,8 @@ class BulkDedupe:
         """Fill ``processed_events`` from the staged ids and drop the staging table; returns how
         many ids were staged and, per (consumer, region), the distinct messages."""
         staged = int(await conn.fetchval(cls.STAGED))
-        key = await conn.fetchrow(cls.PRIMARY_KEY)
-        if key is not None:
-            await conn.execute(f'ALTER TABLE processed_events DROP CONSTRAINT "{key[0]}"')
-        rows = await conn.fetch(cls.FINISH)
-        if key is not None:
-            await conn.execute(f'ALTER TABLE processed_events ADD CONSTRAINT "{key[0]}" {key[1]}')
+        async with indexes_dropped(conn, "processed_events"):
+            rows = await conn.fetch(cls.FINISH)
         await conn.execute(f"DROP TABLE {cls.TABLE}")
         return staged, [BulkSummary(r["consumer"], r["region"], r["newest"], int(r["n"])) for r in rows]
 

@@ -50,10 +50,10 @@ import sys
 import time
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -72,7 +72,17 @@ from services.reporting.entrypoints.kafka import partitions_of
 from services.reporting.repositories.shadow import SCHEMA, ShadowTables, previous_schema
 from shared.kernel import kafka as kafka_clients
 from shared.kernel.envelope import Event
-from shared.kernel.pipeline import BulkDedupe, Consumer, Message, Mode, Route, apply_batch, decode_batch, routes
+from shared.kernel.pipeline import (
+    BulkDedupe,
+    BulkSummary,
+    Consumer,
+    Message,
+    Mode,
+    Route,
+    apply_batch,
+    decode_batch,
+    routes,
+)
 from shared.kernel.settings import Settings
 
 __all__ = ["RebuildAborted", "RebuildReport", "Replayer", "Work", "previous_schema", "rebuild", "shard_of"]
@@ -80,6 +90,8 @@ __all__ = ["RebuildAborted", "RebuildReport", "Replayer", "Work", "previous_sche
 log = logging.getLogger(__name__)
 
 SWAP_ATTEMPTS = 5
+
+T = TypeVar("T")
 
 
 class RebuildAborted(Exception):
@@ -441,17 +453,30 @@ async def rebuild(
         report.bulk_seconds = time.perf_counter() - bulk_started
         check_failed(report)
         derive_started = time.perf_counter()
+
+        async def derive() -> None:
+            async with work.transaction():
+                await shadow.allow_big_sorts(work)
+                for consumer_ in CONSUMERS:
+                    if consumer_.derive_all is not None:
+                        await consumer_.derive_all(work)
+
+        async def finish_dedupe(conn: asyncpg.Connection) -> tuple[int, list[BulkSummary]]:
+            async with conn.transaction():
+                await shadow.allow_big_sorts(conn)
+                return await BulkDedupe.finish(conn)
+
+        if len(conns) > 1:  # two sorts of millions of rows at once, on two connections
+            _, (staged, summaries) = await _together(derive(), finish_dedupe(conns[1]))
+        else:
+            await derive()
+            staged, summaries = await finish_dedupe(work)
         async with work.transaction():
-            await shadow.allow_big_sorts(work)
-            for consumer_ in CONSUMERS:
-                if consumer_.derive_all is not None:
-                    await consumer_.derive_all(work)
-            staged, summaries = await BulkDedupe.finish(work)
             for name in sorted({row.consumer for row in summaries}):
                 await shadow.record_freshness(work, name, [r for r in summaries if r.consumer == name])
-            distinct = sum(r.messages for r in summaries)
-            report.applied += distinct
-            report.duplicates += staged - distinct
+        distinct = sum(r.messages for r in summaries)
+        report.applied += distinct
+        report.duplicates += staged - distinct
         await shadow.analyze(work)
         report.derive_seconds = time.perf_counter() - derive_started
         report.bulk_seconds += report.derive_seconds
@@ -500,6 +525,22 @@ async def rebuild(
     report.seconds = time.perf_counter() - started
     report.peak_rss_mb = peak_resident_mb()
     return report
+
+
+async def _together(first: Awaitable[Any], second: Awaitable[T]) -> tuple[Any, T]:
+    """Both at once; if one fails, the other is cancelled and the failure raised as it is."""
+    one, two = asyncio.ensure_future(first), asyncio.ensure_future(second)
+    tasks = (one, two)
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in tasks:
+            if task.done() and task.exception() is not None:
+                await task  # raises it
+        return await one, await two
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def peak_resident_mb() -> float:

@@ -37,7 +37,7 @@ WHERE i.indrelid = $1::regclass
 ORDER BY c.relname
 """
 INDEX_NAME_AND_TABLE = re.compile(r"^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?\S+ ")
-BIG_SORTS = "SET LOCAL work_mem = '256MB'"
+BIG_SORTS = "SET LOCAL work_mem = '256MB'; SET LOCAL maintenance_work_mem = '256MB'"
 
 COPY_OTHER_CONSUMERS = """
 INSERT INTO {shadow}.processed_events SELECT * FROM {schema}.processed_events
