@@ -7,18 +7,28 @@ keeps the ids not seen before (the dedupe), and one upsert adds the new ones to 
 per-type totals (the aggregate), in one transaction. Fetching overlaps with writing: the next batch
 is fetched while the previous one is written. No validation, no projection logic, no derive step:
 it is the floor of the cost of reading the log into a database, not a reporting rebuild.
+
+It runs in as many processes as the rebuild replays in (``processes``, by default
+:func:`services.reporting.entrypoints.rebuild.replay_processes`), each over the same share of the
+partitions (:func:`~services.reporting.entrypoints.rebuild.share_of`) with a connection of its
+own: the comparison is between the two pipelines, not between numbers of cores. Its time is the
+slowest share's, counted from that share's first fetch (process start-up excluded; the rebuild's
+time includes it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.reporting.entrypoints.rebuild import replay_processes, share_count, share_of
 from shared.kernel import kafka as kafka_clients
 
 BATCH = 20_000
@@ -27,20 +37,22 @@ SCHEMA = """
 DROP SCHEMA IF EXISTS raw_pipeline CASCADE;
 CREATE SCHEMA raw_pipeline;
 SET search_path TO raw_pipeline;
-CREATE UNLOGGED TABLE raw_stage (event_id uuid, region text, event_type text);
 CREATE TABLE raw_seen (event_id uuid PRIMARY KEY, region text NOT NULL, event_type text NOT NULL);
 CREATE TABLE raw_totals (region text, event_type text, events bigint NOT NULL, PRIMARY KEY (region, event_type));
 """
 
 WRITE = """
 WITH new AS (
-    INSERT INTO raw_seen (event_id, region, event_type) SELECT event_id, region, event_type FROM raw_stage
+    INSERT INTO raw_seen (event_id, region, event_type) SELECT event_id, region, event_type FROM raw_stage_{n}
     ON CONFLICT DO NOTHING RETURNING region, event_type
 )
 INSERT INTO raw_totals (region, event_type, events)
-SELECT region, event_type, count(*) FROM new GROUP BY region, event_type
+SELECT region, event_type, count(*) FROM new GROUP BY region, event_type ORDER BY region, event_type
 ON CONFLICT (region, event_type) DO UPDATE SET events = raw_totals.events + EXCLUDED.events
 """
+# Each process stages its batch in a table of its own (ORDER BY above: the processes lock the
+# totals' rows in one order, so they never deadlock).
+STAGE = "CREATE UNLOGGED TABLE raw_stage_{n} (event_id uuid, region text, event_type text)"
 
 
 async def log_reader(bootstrap: str, partitions: list[TopicPartition], client_id: str) -> AIOKafkaConsumer:
@@ -72,19 +84,55 @@ def _row(value: bytes | None) -> tuple[str, str, str] | None:
         return None
 
 
-async def _write(conn: asyncpg.Connection, rows: list[tuple[str, str, str]]) -> None:
+async def _write(conn: asyncpg.Connection, n: int, rows: list[tuple[str, str, str]]) -> None:
     async with conn.transaction():
-        await conn.execute("TRUNCATE raw_stage")
-        await conn.copy_records_to_table(
-            "raw_stage", schema_name="raw_pipeline", records=rows, columns=["event_id", "region", "event_type"]
-        )
-        await conn.execute(WRITE)
+        await conn.execute(f"TRUNCATE raw_stage_{n}")
+        await conn.copy_records_to_table(f"raw_stage_{n}", records=rows, columns=["event_id", "region", "event_type"])
+        await conn.execute(WRITE.format(n=n))
 
 
-async def raw_pipeline(dsn: str, bootstrap: str, partitions: list[TopicPartition]) -> dict[str, Any]:
+async def raw_pipeline(
+    dsn: str, bootstrap: str, partitions: list[TopicPartition], processes: int | None = None
+) -> dict[str, Any]:
     """Runs the raw pipeline over ``partitions`` into a scratch schema of ``dsn`` (dropped at the end)."""
     conn = await asyncpg.connect(dsn)
     await conn.execute(SCHEMA)
+    try:
+        shares = share_count(partitions, processes or replay_processes())
+        parts = [[tp for tp in partitions if share_of(tp, shares) == n] for n in range(shares)]
+        loop = asyncio.get_running_loop()
+        with ProcessPoolExecutor(shares, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = await asyncio.gather(
+                *(
+                    loop.run_in_executor(pool, _share_in_process, dsn, bootstrap, n, part)
+                    for n, part in enumerate(parts)
+                )
+            )
+        counted = int(await conn.fetchval("SELECT coalesce(sum(events), 0) FROM raw_pipeline.raw_totals"))
+    finally:
+        await conn.execute("DROP SCHEMA IF EXISTS raw_pipeline CASCADE")
+        await conn.close()
+    records = sum(r["records"] for r in results)
+    seconds = max(r["seconds"] for r in results)
+    return {
+        "processes": shares,
+        "records": records,
+        "distinct_events": counted,
+        "undecodable": sum(r["undecodable"] for r in results),
+        "seconds": round(seconds, 2),
+        "waiting_for_writes_seconds": round(max(r["waited"] for r in results), 2),
+        "records_per_second": round(records / seconds) if seconds else 0,
+    }
+
+
+def _share_in_process(dsn: str, bootstrap: str, n: int, partitions: list[TopicPartition]) -> dict[str, Any]:
+    return asyncio.run(_share(dsn, bootstrap, n, partitions))
+
+
+async def _share(dsn: str, bootstrap: str, n: int, partitions: list[TopicPartition]) -> dict[str, Any]:
+    """Share ``n``: its partitions from the beginning into the scratch schema."""
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": "raw_pipeline"})
+    await conn.execute(STAGE.format(n=n))
     consumer = await log_reader(bootstrap, partitions, "kotaku-bench-raw")
     records = undecodable = 0
     waited = 0.0  # time the reader spent waiting for the writer: > 0 means the database is the bottleneck
@@ -109,24 +157,15 @@ async def raw_pipeline(dsn: str, bootstrap: str, partitions: list[TopicPartition
                 wait_started = time.perf_counter()
                 await writing
                 waited += time.perf_counter() - wait_started
-            writing = asyncio.create_task(_write(conn, rows))
+            writing = asyncio.create_task(_write(conn, n, rows))
         if writing is not None:
             wait_started = time.perf_counter()
             await writing
             waited += time.perf_counter() - wait_started
         seconds = time.perf_counter() - started
-        counted = int(await conn.fetchval("SELECT coalesce(sum(events), 0) FROM raw_totals"))
     finally:
         if writing is not None and not writing.done():
             writing.cancel()
         await consumer.stop()
-        await conn.execute("DROP SCHEMA IF EXISTS raw_pipeline CASCADE")
         await conn.close()
-    return {
-        "records": records,
-        "distinct_events": counted,
-        "undecodable": undecodable,
-        "seconds": round(seconds, 2),
-        "waiting_for_writes_seconds": round(waited, 2),
-        "records_per_second": round(records / seconds) if seconds else 0,
-    }
+    return {"records": records, "undecodable": undecodable, "seconds": seconds, "waited": waited}

@@ -282,6 +282,7 @@ async def run_rebuild(ns: Namespace, options: Options) -> dict[str, Any]:
         "writer_queue_wait_seconds": round(report["queue_wait_seconds"], 2),
         "writers_busy_seconds": round(report["write_seconds"], 2),
         "peak_rss_mb": round(report["peak_rss_mb"]),
+        "processes": report["processes"],
     }
 
 
@@ -729,6 +730,7 @@ def table(results: Results) -> str:
         ("(a') raw pipeline (json, COPY, dedupe, sum)", f"{raw.get('records_per_second', 0):,}"),
         ("(b) rebuild (replay + derive), events/s", f"{reb.get('records_per_second', 0):,}"),
         ("    ratio to (a') / to (a)", f"{reb.get('ratio_to_raw_pipeline')} / {reb.get('ratio_to_baseline')}"),
+        ("    processes: (a') / (b)'s replay", f"{raw.get('processes')} / {reb.get('processes')}"),
         (
             "    bulk s (of which derive s) / swap s",
             f"{reb.get('bulk_seconds')} ({reb.get('derive_seconds')}) / {reb.get('swap_seconds')}",

@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from services.reporting.entrypoints.rebuild import RebuildAborted, previous_schema, rebuild
+from services.reporting.entrypoints.rebuild import MAX_PROCESSES, RebuildAborted, previous_schema, rebuild
 from shared.kernel.logs import configure_logging
 from shared.kernel.settings import load_settings
 
@@ -21,6 +21,12 @@ def rebuild_command(argv: Sequence[str] | None = None) -> None:
         description="Replay every configured region's topics into fresh read-model tables and swap them in.",
     )
     parser.add_argument("--batch-size", type=int, default=5000, help="records per fetch and transaction")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help=f"processes sharing the replay (default: one per CPU, at most {MAX_PROCESSES})",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.add_argument(
@@ -32,7 +38,11 @@ def rebuild_command(argv: Sequence[str] | None = None) -> None:
     try:
         report = asyncio.run(
             rebuild(
-                settings, batch_size=args.batch_size, progress=not args.no_progress, drop_previous=args.drop_previous
+                settings,
+                batch_size=args.batch_size,
+                progress=not args.no_progress,
+                drop_previous=args.drop_previous,
+                processes=args.processes,
             )
         )
     except RebuildAborted as exc:
@@ -48,5 +58,6 @@ def rebuild_command(argv: Sequence[str] | None = None) -> None:
         f"{report.failed:,} failed; bulk {report.bulk_rate:,.0f} records/s; swapped in {report.swap_seconds:.2f}s "
         f"(total {report.seconds:.1f}s); replay time: Kafka {report.fetch_seconds:.1f}s, decode "
         f"{report.decode_seconds:.1f}s, waiting for writers {report.queue_wait_seconds:.1f}s, writers busy "
-        f"{report.write_seconds:.1f}s (summed); peak memory {report.peak_rss_mb:.0f} MB"
+        f"{report.write_seconds:.1f}s (summed); {report.processes} replay process(es), "
+        f"peak memory {report.peak_rss_mb:.0f} MB (summed)"
     )

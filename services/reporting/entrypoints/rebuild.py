@@ -45,13 +45,17 @@ import asyncio
 import contextlib
 import gc
 import logging
+import multiprocessing
+import os
 import resource
 import sys
 import time
 import uuid
 import zlib
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection as MPConnection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -72,6 +76,7 @@ from services.reporting.entrypoints.kafka import partitions_of
 from services.reporting.repositories.shadow import SCHEMA, ShadowTables, previous_schema
 from shared.kernel import kafka as kafka_clients
 from shared.kernel.envelope import Event
+from shared.kernel.logs import configure_logging
 from shared.kernel.pipeline import (
     BulkDedupe,
     BulkSummary,
@@ -121,7 +126,23 @@ class RebuildReport:
     decode_seconds: float = 0.0
     queue_wait_seconds: float = 0.0
     write_seconds: float = 0.0
-    peak_rss_mb: float = 0.0
+    peak_rss_mb: float = 0.0  # summed over the replay processes
+    processes: int = 1  # sharing the bulk replay
+
+    def add_share(self, other: RebuildReport) -> None:
+        """Another replay process's counts and times (its peak memory added: they run at once)."""
+        for name in (
+            "records",
+            "ignored",
+            "rejected",
+            "failed",
+            "fetch_seconds",
+            "decode_seconds",
+            "queue_wait_seconds",
+            "write_seconds",
+            "peak_rss_mb",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     @property
     def bulk_rate(self) -> float:
@@ -224,15 +245,12 @@ class Replayer:
             self.report.applied += len(applied)
             self.report.duplicates += len(duplicates)
 
-    async def replay(self, until: dict[TopicPartition, int], *, derive: bool, progress: Progress | None = None) -> int:
-        """Apply every record up to ``until`` (and whatever else the last fetches brought)."""
+    async def replay(
+        self, until: dict[TopicPartition, int], *, derive: bool, advance: Callable[[int], None] | None = None
+    ) -> int:
+        """Apply every record up to ``until`` (and whatever else the last fetches brought);
+        ``advance`` is told of each applied batch's records."""
         queues: list[asyncio.Queue[Work | None]] = [asyncio.Queue(maxsize=1) for _ in self.conns]
-        task_id = None
-        if progress is not None:
-            total = 0
-            for tp, end in until.items():
-                total += max(0, end - await self.consumer.position(tp))
-            task_id = progress.add_task("replaying", total=total)
 
         async def write(conn: asyncpg.Connection, queue: asyncio.Queue[Work | None]) -> None:
             while (work := await queue.get()) is not None:
@@ -240,8 +258,8 @@ class Replayer:
                     started = time.perf_counter()
                     await self._apply(conn, work, derive=derive)
                     self.report.write_seconds += time.perf_counter() - started
-                if progress is not None and task_id is not None and work.records:
-                    progress.advance(task_id, work.records)
+                if advance is not None and work.records:
+                    advance(work.records)
 
         writers = [asyncio.create_task(write(c, q)) for c, q in zip(self.conns, queues, strict=True)]
         read = 0
@@ -378,35 +396,204 @@ async def check_nothing_lost(shadow: ShadowTables) -> None:
         )
 
 
-async def rebuild(
-    settings: Settings,
-    *,
-    schema: str = SCHEMA,
-    batch_size: int = 5000,
-    progress: bool = True,
-    drop_previous: bool = False,
-    writers: int = 2,
-) -> RebuildReport:
-    """Replay, then swap. Raises :class:`RebuildAborted` (live tables untouched, shadow tables
-    dropped) instead of swapping in a read model that would hold less than the live one."""
-    report = RebuildReport()
-    started = time.perf_counter()
-    # Decoding allocates millions of short-lived objects: fewer cyclic GC passes (nothing here
-    # builds reference cycles at that rate) save a third of the CPU time.
+MAX_PROCESSES = 4
+MIN_BATCH = 500
+
+
+def replay_processes() -> int:
+    """One replay process per CPU this program may use (at most :data:`MAX_PROCESSES`): decoding
+    is Python's, one core per process."""
+    return max(1, min(MAX_PROCESSES, len(os.sched_getaffinity(0))))
+
+
+def share_count(partitions: Sequence[TopicPartition], processes: int) -> int:
+    """How many processes replay ``partitions``: ``processes``, but no more than there are
+    partition numbers."""
+    return max(1, min(processes, len({tp.partition for tp in partitions})))
+
+
+def share_of(tp: TopicPartition, shares: int) -> int:
+    """Which replay process reads ``tp``: by partition number, the same in every topic. Topics are
+    keyed by aggregate id, so where they have the same number of partitions one aggregate's events
+    meet in one process, as they meet in one writer within it (:func:`shard_of`). Elsewhere two
+    processes may write one row; bulk writes are order-free, so that costs a lock wait (or, rarely,
+    a deadlock, which the batch's one-by-one retry in :meth:`Replayer._apply` resolves)."""
+    return int(tp.partition) % shares
+
+
+@dataclass
+class ReplayShare:
+    """The bulk replay shared among processes: this one replays its share of the partitions with
+    its own :class:`Replayer`, each other share is replayed by a process of its own
+    (:func:`_replay_process`) into the same shadow tables. The records' positions at the end are
+    gathered, so that the catch-up continues from there."""
+
+    settings: Settings
+    shadow: str
+    batch_size: int
+    writers: int
+
+    async def replay_all(
+        self, replayer: Replayer, until: dict[TopicPartition, int], shares: int, progress: bool
+    ) -> int:
+        """Every partition of ``until`` from its start (the consumer is assigned here) in
+        ``shares`` processes; returns the records read, and adds the other processes' counts to
+        ``replayer.report``."""
+        parts = [{tp: end for tp, end in until.items() if share_of(tp, shares) == n} for n in range(shares)]
+        consumer, report = replayer.consumer, replayer.report
+        report.processes = shares
+        # Every partition assigned here once; the others' are paused (never fetched) meanwhile.
+        # (Assigning again afterwards can leave aiokafka's consumer unable to stop.)
+        consumer.assign(list(until))
+        for tp in until:
+            consumer.seek(tp, 0)
+        others = [tp for tp in until if tp not in parts[0]]
+        consumer.pause(*others)
+        helpers = [_Helper.start(self, part, n) for n, part in enumerate(parts[1:], 1)]
+        done = 0
+
+        def advance(records: int) -> None:
+            nonlocal done
+            done += records
+
+        bar = _progress_bar() if progress else None
+        replaying = asyncio.ensure_future(replayer.replay(parts[0], derive=False, advance=advance))
+        try:
+            with bar or contextlib.nullcontext():
+                task = bar.add_task("replaying", total=sum(until.values())) if bar is not None else None
+                while not (replaying.done() and all(h.result is not None for h in helpers)):
+                    await asyncio.wait({replaying}, timeout=0.2)
+                    for helper in helpers:
+                        helper.check()  # raises RebuildAborted if it failed or died
+                    if bar is not None and task is not None:
+                        bar.update(task, completed=done + sum(h.records for h in helpers))
+            read = await replaying
+            positions = {tp: await consumer.position(tp) for tp in parts[0]}
+        finally:
+            if not replaying.done():
+                replaying.cancel()
+                with contextlib.suppress(asyncio.CancelledError, RebuildAborted):
+                    await replaying
+            for helper in helpers:
+                helper.stop()
+        for helper in helpers:
+            assert helper.result is not None
+            share, share_positions = helper.result
+            report.add_share(share)
+            read += share.records
+            positions.update(share_positions)
+        for tp in others:
+            consumer.seek(tp, positions[tp])
+        consumer.resume(*others)
+        return read
+
+    async def replay_part(
+        self, until: dict[TopicPartition, int], advance: Callable[[int], None]
+    ) -> tuple[RebuildReport, dict[TopicPartition, int]]:
+        """In a replay process: ``until``'s partitions from their start into the shadow tables."""
+        _few_gc_passes()
+        report = RebuildReport()
+        conns = await _writer_connections(self.settings.database_url.get_secret_value(), self.shadow, self.writers)
+        consumer = _log_consumer(self.settings)
+        try:
+            await consumer.start()
+            consumer.assign(list(until))
+            for tp in until:
+                consumer.seek(tp, 0)
+            routes_ = routes(CONSUMERS, self.settings.regions, self.settings.topic_prefix)
+            replayer = Replayer(consumer, conns, routes_, report, self.batch_size)
+            await replayer.replay(until, derive=False, advance=advance)
+            positions = {tp: await consumer.position(tp) for tp in until}
+        finally:
+            await consumer.stop()
+            for conn in conns:
+                await _close(conn)
+        report.peak_rss_mb = peak_resident_mb()
+        return report, positions
+
+
+class _Helper:
+    """A replay process seen from the rebuild: its records so far (a shared counter), its result
+    or failure (a pipe)."""
+
+    def __init__(self, process: BaseProcess, pipe: MPConnection, counter: Any, number: int) -> None:
+        self.process, self.pipe, self.counter, self.number = process, pipe, counter, number
+        self.result: tuple[RebuildReport, dict[TopicPartition, int]] | None = None
+
+    @classmethod
+    def start(cls, share: ReplayShare, until: dict[TopicPartition, int], number: int) -> _Helper:
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no event loop, no sockets inherited
+        ours, theirs = context.Pipe(duplex=False)
+        counter = context.Value("q", 0)
+        process = context.Process(
+            target=_replay_process, args=(share, until, counter, theirs), name=f"kotaku-rebuild-{number}", daemon=True
+        )
+        process.start()
+        theirs.close()
+        return cls(process, ours, counter, number)
+
+    @property
+    def records(self) -> int:
+        return int(self.counter.value)
+
+    def check(self) -> None:
+        """Take its result if it has sent one; raise :class:`RebuildAborted` if it failed or died."""
+        if self.result is not None:
+            return
+        try:
+            message = self.pipe.recv() if self.pipe.poll() else None
+        except (EOFError, OSError):
+            message = None
+        if message is None:
+            if not self.process.is_alive():
+                raise RebuildAborted(
+                    f"replay process {self.number} stopped without a result (exit code {self.process.exitcode})"
+                )
+            return
+        outcome, detail = message
+        if outcome == "done":
+            self.result = detail
+            return
+        raise RebuildAborted(detail if outcome == "aborted" else f"replay process {self.number} failed: {detail}")
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(10)
+        self.pipe.close()
+
+
+def _replay_process(share: ReplayShare, until: dict[TopicPartition, int], counter: Any, pipe: MPConnection) -> None:
+    """A replay process's body: its share, then its report and the positions reached, or why not."""
+    configure_logging("reporting", share.settings.log_level)
+
+    def advance(records: int) -> None:
+        with counter.get_lock():
+            counter.value += records
+
+    try:
+        pipe.send(("done", asyncio.run(share.replay_part(until, advance))))
+    except RebuildAborted as exc:
+        pipe.send(("aborted", str(exc)))
+    except Exception as exc:
+        log.exception("replay process failed")
+        pipe.send(("failed", repr(exc)))
+    finally:
+        pipe.close()
+
+
+def _few_gc_passes() -> tuple[int, int, int]:
+    """Decoding allocates millions of short-lived objects: fewer cyclic GC passes (nothing here
+    builds reference cycles at that rate) save a third of the CPU time. Returns the thresholds to
+    put back."""
     thresholds = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
-    dsn = settings.database_url.get_secret_value()
-    admin = await asyncpg.connect(dsn, server_settings={"search_path": schema, "application_name": "kotaku-rebuild"})
-    shadow = ShadowTables(admin, schema)
-    conns = [
-        await asyncpg.connect(
-            dsn, server_settings={"search_path": shadow.shadow, "application_name": "kotaku-rebuild-writer"}
-        )
-        for _ in range(max(1, writers))
-    ]
-    work = conns[0]
-    consumer = kafka_clients.consumer(
+    return thresholds
+
+
+def _log_consumer(settings: Settings) -> AIOKafkaConsumer:
+    return kafka_clients.consumer(
         settings,
         client_id="kotaku-reporting-rebuild",
         group_id=None,
@@ -416,6 +603,47 @@ async def rebuild(
         max_partition_fetch_bytes=1024 * 1024,
         fetch_max_bytes=8 * 1024 * 1024,
     )
+
+
+async def _writer_connections(dsn: str, shadow: str, writers: int) -> list[asyncpg.Connection]:
+    conns: list[asyncpg.Connection] = []
+    try:
+        for _ in range(max(1, writers)):
+            conns.append(
+                await asyncpg.connect(
+                    dsn, server_settings={"search_path": shadow, "application_name": "kotaku-rebuild-writer"}
+                )
+            )
+    except BaseException:
+        for conn in conns:
+            await _close(conn)
+        raise
+    return conns
+
+
+async def rebuild(
+    settings: Settings,
+    *,
+    schema: str = SCHEMA,
+    batch_size: int = 5000,
+    progress: bool = True,
+    drop_previous: bool = False,
+    writers: int = 2,
+    processes: int | None = None,
+) -> RebuildReport:
+    """Replay, then swap. Raises :class:`RebuildAborted` (live tables untouched, shadow tables
+    dropped) instead of swapping in a read model that would hold less than the live one.
+    ``processes``: how many processes share the bulk replay (default: one per CPU, at most
+    :data:`MAX_PROCESSES`)."""
+    report = RebuildReport()
+    started = time.perf_counter()
+    thresholds = _few_gc_passes()
+    dsn = settings.database_url.get_secret_value()
+    admin = await asyncpg.connect(dsn, server_settings={"search_path": schema, "application_name": "kotaku-rebuild"})
+    shadow = ShadowTables(admin, schema)
+    conns = await _writer_connections(dsn, shadow.shadow, writers)
+    work = conns[0]
+    consumer = _log_consumer(settings)
     created = swapped = False
     try:
         routes_ = routes(CONSUMERS, settings.regions, settings.topic_prefix)
@@ -438,18 +666,17 @@ async def rebuild(
         for consumer_ in CONSUMERS:
             if consumer_.bulk_begin is not None:
                 await consumer_.bulk_begin(work)
-        consumer.assign(partitions)
-        for tp in partitions:
-            consumer.seek(tp, 0)
-        replayer = Replayer(consumer, conns, routes_, report, batch_size)
-        bar = _progress_bar() if progress else None
+        shares = share_count(partitions, processes or replay_processes())
+        # the records in flight (and the memory they take) stay those of one process
+        per_process = max(MIN_BATCH, batch_size // shares)
+        replayer = Replayer(consumer, conns, routes_, report, per_process)
 
         # 1. bulk replay up to the end offsets at the start, then the derived tables once
         bulk_started = time.perf_counter()
-        with bar or contextlib.nullcontext():
-            report.bulk_records = await replayer.replay(
-                await _end_offsets(consumer, partitions), derive=False, progress=bar
-            )
+        share = ReplayShare(settings, shadow.shadow, per_process, writers)
+        report.bulk_records = await share.replay_all(
+            replayer, await _end_offsets(consumer, partitions), shares, progress
+        )
         report.bulk_seconds = time.perf_counter() - bulk_started
         check_failed(report)
         derive_started = time.perf_counter()
@@ -523,7 +750,7 @@ async def rebuild(
         gc.set_threshold(*thresholds)
         gc.unfreeze()
     report.seconds = time.perf_counter() - started
-    report.peak_rss_mb = peak_resident_mb()
+    report.peak_rss_mb += peak_resident_mb()  # and the other replay processes' peaks
     return report
 
 
