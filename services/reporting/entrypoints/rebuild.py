@@ -278,6 +278,8 @@ class Replayer:
                 _raise_if_stopped(writers)
                 records = [r for part in fetched.values() for r in part]
                 if records:
+                    if read // COLLECT_EVERY != (read + len(records)) // COLLECT_EVERY:
+                        gc.collect()  # see _few_gc_passes
                     read += len(records)
                     self.report.records += len(records)
                     started = time.perf_counter()
@@ -398,6 +400,7 @@ async def check_nothing_lost(shadow: ShadowTables) -> None:
 
 MAX_PROCESSES = 4
 MIN_BATCH = 500
+COLLECT_EVERY = 250_000
 
 
 def replay_processes() -> int:
@@ -584,8 +587,10 @@ def _replay_process(share: ReplayShare, until: dict[TopicPartition, int], counte
 
 def _few_gc_passes() -> tuple[int, int, int]:
     """Decoding allocates millions of short-lived objects: fewer cyclic GC passes (nothing here
-    builds reference cycles at that rate) save a third of the CPU time. Returns the thresholds to
-    put back."""
+    builds reference cycles at that rate) save a third of the CPU time. The oldest generation is
+    then never collected by itself, so the replay collects every :data:`COLLECT_EVERY` records:
+    the few cycles that reach it (asyncio's, the drivers') would otherwise add up over millions of
+    records. Returns the thresholds to put back."""
     thresholds = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
@@ -600,7 +605,10 @@ def _log_consumer(settings: Settings) -> AIOKafkaConsumer:
         enable_auto_commit=False,
         # Never jump silently: a fetch below the start of the log (records deleted meanwhile) raises.
         auto_offset_reset="none",
-        max_partition_fetch_bytes=1024 * 1024,
+        # A fetch returns up to this much of each partition, and the unread rest waits in memory for
+        # every partition at once: 1 MB cost 100 MB more of peak memory (3M events: 371 MB against
+        # 267 MB), for 6% more speed.
+        max_partition_fetch_bytes=256 * 1024,
         fetch_max_bytes=8 * 1024 * 1024,
     )
 
