@@ -19,6 +19,7 @@ from services.reporting.app import DEFINITION as REPORTING
 from services.training.app import DEFINITION as TRAINING
 from shared.kernel.topics import TopicClass, all_topics, national_topics, topic_class
 from shared.tools import kafka_acls
+from shared.tools.devstack import APART, READ_MODELS
 from tests.ops.conftest import REPO, run, tool
 
 K8S = REPO / "deploy" / "k8s"
@@ -290,11 +291,25 @@ REPORTING_API = "reporting-api"
 REPORTING_SERVE = ["python", "-m", "services.reporting", "serve"]
 REPORTING_MIGRATE = ["python", "-m", "services.reporting", "migrate"]
 # what differs between the API and a consumer Deployment's environment; the rest must not
-PER_ROLE = {"KOTAKU_PROCESS_ROLE", "KOTAKU_REGIONS"}
+PER_ROLE = {"KOTAKU_PROCESS_ROLE", "KOTAKU_REGIONS", "KOTAKU_CONSUMERS"}
+# which of reporting's consumers each per-region Deployment runs: the same split as the local stack
+RUNS = {
+    "consumers": ",".join(READ_MODELS["reporting"]),
+    "xapi": ",".join(APART["reporting"][1]),
+}
 
 
 def consumers_of(region: str) -> str:
     return f"reporting-consumers-{region}"
+
+
+def xapi_of(region: str) -> str:
+    return f"reporting-xapi-{region}"
+
+
+def per_region(region: str) -> dict[str, str]:
+    """A region's reporting Deployments, by what they run."""
+    return {"consumers": consumers_of(region), "xapi": xapi_of(region)}
 
 
 def container_of(deployment: dict[str, Any]) -> dict[str, Any]:
@@ -329,12 +344,44 @@ def probe_problems(name: str, deployment: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _consumer_problems(
+    name: str,
+    consumer: dict[str, Any],
+    api: dict[str, Any],
+    api_env: dict[str, str],
+    config_maps: dict[str, Any],
+    region: str,
+    runs: str,
+) -> list[str]:
+    problems = []
+    env = env_of(consumer, config_maps)
+    if env.get("KOTAKU_PROCESS_ROLE") != "consumers":
+        problems.append(f"{name}: KOTAKU_PROCESS_ROLE={env.get('KOTAKU_PROCESS_ROLE')}")
+    if env.get("KOTAKU_REGIONS") != region:
+        problems.append(f"{name}: KOTAKU_REGIONS={env.get('KOTAKU_REGIONS')}")
+    if env.get("KOTAKU_CONSUMERS") != RUNS[runs]:
+        problems.append(f"{name}: KOTAKU_CONSUMERS={env.get('KOTAKU_CONSUMERS')}, not {RUNS[runs]}")
+    if pod_labels(consumer).get("kotaku.go.id/region") != region:
+        problems.append(f"{name}: pods not labelled with their region")
+    problems += probe_problems(name, consumer)
+    # the same database, Kafka user, secrets and mounts as the API
+    shared = {key: value for key, value in env.items() if key not in PER_ROLE}
+    if shared != {key: value for key, value in api_env.items() if key not in PER_ROLE}:
+        problems.append(f"{name}: environment differs from {REPORTING_API}'s beyond {sorted(PER_ROLE)}")
+    for key in ("image", "volumeMounts"):
+        if container_of(consumer).get(key) != container_of(api).get(key):
+            problems.append(f"{name}: {key} differs from {REPORTING_API}'s")
+    if consumer["spec"]["template"]["spec"].get("volumes") != api["spec"]["template"]["spec"].get("volumes"):
+        problems.append(f"{name}: volumes differ from {REPORTING_API}'s")
+    return problems
+
+
 def reporting_problems(docs: Docs) -> list[str]:
     """What is wrong with the rendered shape of national reporting (empty: nothing)."""
     k = by_kind(docs)
     deployments, config_maps = k["Deployment"], k["ConfigMap"]
     reporting = {n: d for n, d in deployments.items() if container_of(d)["command"] == REPORTING_SERVE}
-    wanted = {REPORTING_API, *map(consumers_of, REGIONS)}
+    wanted = {REPORTING_API, *(name for region in REGIONS for name in per_region(region).values())}
     if set(reporting) != wanted:
         return [f"reporting Deployments are {sorted(reporting)}, not {sorted(wanted)}"]
     problems: list[str] = []
@@ -345,26 +392,11 @@ def reporting_problems(docs: Docs) -> list[str]:
     if api_env.get("KOTAKU_REGIONS") != ",".join(REGIONS):
         problems.append(f"{REPORTING_API}: KOTAKU_REGIONS={api_env.get('KOTAKU_REGIONS')}")
     problems += probe_problems(REPORTING_API, api)
+    if "KOTAKU_CONSUMERS" in api_env:
+        problems.append(f"{REPORTING_API}: KOTAKU_CONSUMERS={api_env['KOTAKU_CONSUMERS']}")
     for region in REGIONS:
-        name = consumers_of(region)
-        consumer = reporting[name]
-        env = env_of(consumer, config_maps)
-        if env.get("KOTAKU_PROCESS_ROLE") != "consumers":
-            problems.append(f"{name}: KOTAKU_PROCESS_ROLE={env.get('KOTAKU_PROCESS_ROLE')}")
-        if env.get("KOTAKU_REGIONS") != region:
-            problems.append(f"{name}: KOTAKU_REGIONS={env.get('KOTAKU_REGIONS')}")
-        if pod_labels(consumer).get("kotaku.go.id/region") != region:
-            problems.append(f"{name}: pods not labelled with their region")
-        problems += probe_problems(name, consumer)
-        # the same database, Kafka user, secrets and mounts as the API
-        shared = {key: value for key, value in env.items() if key not in PER_ROLE}
-        if shared != {key: value for key, value in api_env.items() if key not in PER_ROLE}:
-            problems.append(f"{name}: environment differs from {REPORTING_API}'s beyond {sorted(PER_ROLE)}")
-        for key in ("image", "volumeMounts"):
-            if container_of(consumer).get(key) != container_of(api).get(key):
-                problems.append(f"{name}: {key} differs from {REPORTING_API}'s")
-        if consumer["spec"]["template"]["spec"].get("volumes") != api["spec"]["template"]["spec"].get("volumes"):
-            problems.append(f"{name}: volumes differ from {REPORTING_API}'s")
+        for runs, name in per_region(region).items():
+            problems += _consumer_problems(name, reporting[name], api, api_env, config_maps, region, runs)
     # migrations run once, before the API serves: in the API's init container and nowhere else
     migrating = [
         n
@@ -401,7 +433,7 @@ def reporting_problems(docs: Docs) -> list[str]:
     return problems
 
 
-def test_reporting_runs_one_api_and_one_consumer_deployment_per_region(docs: Docs) -> None:
+def test_reporting_runs_one_api_and_per_region_read_model_and_xapi_deployments(docs: Docs) -> None:
     assert reporting_problems(docs) == []
     k = by_kind(docs)
     assert k["Deployment"][REPORTING_API]["spec"]["replicas"] >= 2
@@ -430,6 +462,13 @@ REPORTING_BREAKAGES: dict[str, Callable[[Docs], object]] = {
     "api runs consumers": lambda docs: _set_env(docs, REPORTING_API, "KOTAKU_PROCESS_ROLE", "all"),
     "api misses a region": lambda docs: _set_env(docs, REPORTING_API, "KOTAKU_REGIONS", REGIONS[0]),
     "a region without consumers": lambda docs: docs.remove(_consumer(docs, 1)),
+    "a region without xapi": lambda docs: docs.remove(_doc(docs, "Deployment", xapi_of(REGIONS[1]))),
+    "xapi with the read models": lambda docs: _set_env(
+        docs, consumers_of(REGIONS[0]), "KOTAKU_CONSUMERS", f"{RUNS['consumers']},{RUNS['xapi']}"
+    ),
+    "xapi pod runs every consumer": lambda docs: container_of(_doc(docs, "Deployment", xapi_of(REGIONS[0])))[
+        "env"
+    ].remove({"name": "KOTAKU_CONSUMERS", "value": RUNS["xapi"]}),
     "service selects consumers": lambda docs: _doc(docs, "Service", "reporting")["spec"]["selector"].pop(
         "app.kubernetes.io/component"
     ),
@@ -462,5 +501,6 @@ def test_each_overlay_renders_on_its_own() -> None:
         assert ("KafkaTopic", f"{region}.registration.facilitator.v1.dlq") in names
         consumers = render(K8S / "national" / "reporting-consumers" / region)
         assert [(d["kind"], d["metadata"]["name"]) for d in consumers if d["kind"] != "ConfigMap"] == [
-            ("Deployment", consumers_of(region))
+            ("Deployment", consumers_of(region)),
+            ("Deployment", xapi_of(region)),
         ]
