@@ -619,7 +619,15 @@ async def _writer_connections(dsn: str, shadow: str, writers: int) -> list[async
         for _ in range(max(1, writers)):
             conns.append(
                 await asyncpg.connect(
-                    dsn, server_settings={"search_path": shadow, "application_name": "kotaku-rebuild-writer"}
+                    dsn,
+                    server_settings={
+                        "search_path": shadow,
+                        "application_name": "kotaku-rebuild-writer",
+                        # Their commits need not wait for the disk: nothing they write is used before
+                        # the swap, whose commit (synchronous, on another connection) flushes the log
+                        # up to it, theirs included; a crash before it loses the shadow tables only.
+                        "synchronous_commit": "off",
+                    },
                 )
             )
     except BaseException:
@@ -712,7 +720,7 @@ async def rebuild(
         distinct = sum(r.messages for r in summaries)
         report.applied += distinct
         report.duplicates += staged - distinct
-        await shadow.analyze(work)
+        await shadow.analyze(*conns[:2])
         report.derive_seconds = time.perf_counter() - derive_started
         report.bulk_seconds += report.derive_seconds
         _say(progress, f"replayed {report.bulk_records:,} records in {report.bulk_seconds:.1f}s")

@@ -8,6 +8,7 @@ tables a swap replaced (kept until the next swap, for inspection or a manual rol
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -125,10 +126,14 @@ class ShadowTables:
             [r.messages for r in rows],
         )
 
-    async def analyze(self, conn: asyncpg.Connection) -> None:
-        """Fresh tables have no statistics yet."""
-        for table in READ_MODEL_TABLES:
-            await conn.execute(f'ANALYZE "{self.shadow}"."{table}"')
+    async def analyze(self, *conns: asyncpg.Connection) -> None:
+        """Fresh tables have no statistics yet: the tables shared among ``conns``, analysed at once."""
+
+        async def some(conn: asyncpg.Connection, tables: Sequence[str]) -> None:
+            for table in tables:
+                await conn.execute(f'ANALYZE "{self.shadow}"."{table}"')
+
+        await asyncio.gather(*(some(conn, READ_MODEL_TABLES[n :: len(conns)]) for n, conn in enumerate(conns)))
 
     async def lock_live(self) -> None:
         """In the caller's transaction: no live batch is in flight or can start (each begins by
