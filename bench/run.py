@@ -7,8 +7,10 @@ In a private namespace (its own database and topic prefix, dropped at the end):
 1. fill the topics of ``--regions`` regions with ``--events`` synthetic events (bench/generator.py);
 2. (a) baseline: a raw aiokafka consume loop over the same topics, from the beginning to the end;
    (a') the raw pipeline of bench/raw_pipeline.py: fetch, json.loads, one COPY, one dedupe insert
-   and one aggregate upsert per batch, fetch overlapped with writes (what plain libraries allow);
-3. (b) ``reporting rebuild`` of those topics into fresh tables (in process), then its swap;
+   and one aggregate upsert per batch, fetch overlapped with writes (what plain libraries allow),
+   in as many processes as the rebuild's replay;
+3. (b) ``reporting rebuild`` of those topics into fresh tables (a process of its own, which shares
+   the replay among processes, one per CPU), then its swap;
 4. start the reporting service (its consumer groups' offsets set to the end, as after a rebuild)
    and (c) offer ``--rate`` events/s for ``--steady-seconds`` with occurred_at = the send time,
    measuring when each event becomes visible in the read model (a watcher polls the dedupe table,
