@@ -58,7 +58,9 @@ async def applied(db: asyncpg.Connection) -> dict[str, int]:
     return {r["consumer"]: r["n"] for r in rows}
 
 
-async def run_rebuild(stack: Stack, *args: str, progress: bool = False, **env: str) -> tuple[int | None, str, str]:
+async def run_rebuild(
+    stack: Stack, *args: str, progress: bool = False, env: dict[str, str] | None = None
+) -> tuple[int | None, str, str]:
     """``python -m services.reporting rebuild`` with the reporting service's environment (plus
     ``env``): its exit status, stdout and stderr."""
     proc = await asyncio.create_subprocess_exec(
@@ -69,7 +71,7 @@ async def run_rebuild(stack: Stack, *args: str, progress: bool = False, **env: s
         *([] if progress else ["--no-progress"]),
         *args,
         cwd=ROOT,
-        env={**stack.services["reporting"].env, **env},
+        env={**stack.services["reporting"].env, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -85,7 +87,7 @@ async def rebuild(stack: Stack, *args: str, progress: bool = False) -> str:
 
 async def refused_rebuild(stack: Stack, **env: str) -> str:
     """A rebuild that must refuse to swap: its one-line reason."""
-    code, out, err = await run_rebuild(stack, **env)
+    code, out, err = await run_rebuild(stack, env=env)
     assert code == 2, f"exit status {code}\n{out}{err}"
     reasons = [line for line in err.splitlines() if line.startswith("rebuild refused to swap")]
     assert len(reasons) == 1, err
