@@ -452,7 +452,6 @@ class ReplayShare:
             consumer.seek(tp, 0)
         others = [tp for tp in until if tp not in parts[0]]
         consumer.pause(*others)
-        helpers = [_Helper.start(self, part, n) for n, part in enumerate(parts[1:], 1)]
         done = 0
 
         def advance(records: int) -> None:
@@ -460,8 +459,12 @@ class ReplayShare:
             done += records
 
         bar = _progress_bar() if progress else None
-        replaying = asyncio.ensure_future(replayer.replay(parts[0], derive=False, advance=advance))
+        helpers: list[_Helper] = []
+        replaying: asyncio.Future[int] | None = None
         try:
+            for n, part in enumerate(parts[1:], 1):  # each one stopped below, even if a later one fails to start
+                helpers.append(_Helper.start(self, part, n))
+            replaying = asyncio.ensure_future(replayer.replay(parts[0], derive=False, advance=advance))
             with bar or contextlib.nullcontext():
                 task = bar.add_task("replaying", total=sum(until.values())) if bar is not None else None
                 while not (replaying.done() and all(h.result is not None for h in helpers)):
@@ -473,7 +476,7 @@ class ReplayShare:
             read = await replaying
             positions = {tp: await consumer.position(tp) for tp in parts[0]}
         finally:
-            if not replaying.done():
+            if replaying is not None and not replaying.done():
                 replaying.cancel()
                 with contextlib.suppress(asyncio.CancelledError, RebuildAborted):
                     await replaying

@@ -138,10 +138,9 @@ for _part_columns, _part_at, _part_event in PARTS.values():
 _PART_INDEX = {name: i for i, (name, _) in enumerate(_PART_COLUMNS)}
 
 
-def _participants_upsert(source: str) -> str:
-    """The upsert of participant rows from ``source`` (their columns in ``_PART_COLUMNS`` order):
-    each part overwritten only by a newer version of it."""
+def _participants_upsert() -> str:
     names = [c for c, _ in _PART_COLUMNS]
+    params = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(_PART_COLUMNS, 1))
     sets = []
     for cols, at, event in PARTS.values():
         newer = (
@@ -150,14 +149,13 @@ def _participants_upsert(source: str) -> str:
         for c in [*(c for c, _ in cols), at, event]:
             sets.append(f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE t.{c} END")
     return (  # built from the constants above only
-        f"INSERT INTO participants AS t ({', '.join(names)})\n"
-        f"{source}\n"
+        f"INSERT INTO participants AS t ({', '.join(names)})\n"  # noqa: S608
+        f"SELECT * FROM unnest({params})\n"
         f"ON CONFLICT (training_id, facilitator_id) DO UPDATE SET\n    " + ",\n    ".join(sets)
     )
 
 
-_UNNEST = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(_PART_COLUMNS, 1))
-UPSERT_PARTICIPANTS = _participants_upsert(f"SELECT * FROM unnest({_UNNEST})")  # noqa: S608 - constants only
+UPSERT_PARTICIPANTS = _participants_upsert()
 
 
 # A rebuild copies the participant rows of each batch (merged as for the upsert) into an unlogged
@@ -193,7 +191,6 @@ CREATE_PARTICIPANTS_STAGED = (
     f"CREATE UNLOGGED TABLE {PARTICIPANTS_STAGED} (" + ", ".join(f"{c} {t}" for c, t in _PART_COLUMNS) + ")"
 )
 NEWEST_PARTICIPANTS = _newest_parts()
-MERGE_PARTICIPANTS_STAGED = _participants_upsert(NEWEST_PARTICIPANTS)
 UPSERT_ATTENDANCE = part_upsert(
     "attendance",
     [("training_id", "uuid"), ("session_id", "text"), ("facilitator_id", "uuid")],
@@ -218,14 +215,6 @@ SELECT DISTINCT ON (training_id, session_id, facilitator_id)
 FROM attendance_staged
 ORDER BY training_id, session_id, facilitator_id, occurred_at DESC, event_id DESC
 """
-MERGE_ATTENDANCE_STAGED = f"""
-INSERT INTO attendance AS t (training_id, session_id, facilitator_id, status, occurred_at, event_id)
-{NEWEST_ATTENDANCE}
-ON CONFLICT (training_id, session_id, facilitator_id) DO UPDATE
-SET status = excluded.status, occurred_at = excluded.occurred_at, event_id = excluded.event_id
-WHERE (excluded.occurred_at, excluded.event_id) > (t.occurred_at, t.event_id)
-"""
-
 # -- derived tables -------------------------------------------------------------------------------
 # Each figure has one definition below, used both per batch (for the sessions and trainings the
 # batch touched, in ONE statement: every statement costs a round trip and, on a busy machine, a
@@ -579,45 +568,26 @@ async def apply(conn: Conn, events: Sequence[Event[Any]], *, derive: bool = True
 @dataclass(frozen=True)
 class Staged:
     """A rebuild's staging table: its CREATE, the base table it is merged into, that table's
-    columns, the newest row per key (a SELECT of those columns), and the upsert of those rows."""
+    columns, and the newest row per key (a SELECT of those columns)."""
 
     table: str
     create: str
     target: str
     columns: tuple[str, ...]
     newest: str
-    merge: str
 
     async def merge_into_base(self, conn: Conn) -> None:
-        """The newest rows into the base table, then the staging table dropped. A rebuild's base
-        table is still empty here: then a plain insert, its indexes built afterwards."""
-        if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", self.table):
-            return
-        if await conn.fetchval(f"SELECT NOT EXISTS (SELECT FROM {self.target})"):  # noqa: S608 - constants only
-            async with indexes_dropped(conn, self.target):
-                await conn.execute(f"INSERT INTO {self.target} ({', '.join(self.columns)})\n{self.newest}")
-        else:
-            await conn.execute(self.merge)
+        """The newest rows into the base table, then the staging table dropped. A rebuild's bulk
+        replay writes this base table through the staging table only, so it is still empty here:
+        a plain insert, its indexes built afterwards by one sort each."""
+        async with indexes_dropped(conn, self.target):
+            await conn.execute(f"INSERT INTO {self.target} ({', '.join(self.columns)})\n{self.newest}")
         await conn.execute(f"DROP TABLE {self.table}")
 
 
 STAGED = (
-    Staged(
-        PARTICIPANTS_STAGED,
-        CREATE_PARTICIPANTS_STAGED,
-        "participants",
-        PARTICIPANT_COLUMNS,
-        NEWEST_PARTICIPANTS,
-        MERGE_PARTICIPANTS_STAGED,
-    ),
-    Staged(
-        ATTENDANCE_STAGED,
-        CREATE_ATTENDANCE_STAGED,
-        "attendance",
-        ATTENDANCE_COLUMNS,
-        NEWEST_ATTENDANCE,
-        MERGE_ATTENDANCE_STAGED,
-    ),
+    Staged(PARTICIPANTS_STAGED, CREATE_PARTICIPANTS_STAGED, "participants", PARTICIPANT_COLUMNS, NEWEST_PARTICIPANTS),
+    Staged(ATTENDANCE_STAGED, CREATE_ATTENDANCE_STAGED, "attendance", ATTENDANCE_COLUMNS, NEWEST_ATTENDANCE),
 )
 
 
