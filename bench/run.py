@@ -11,7 +11,10 @@ In a private namespace (its own database and topic prefix, dropped at the end):
    in as many processes as the rebuild's replay;
 3. (b) ``reporting rebuild`` of those topics into fresh tables (a process of its own, which shares
    the replay among processes, one per CPU), then its swap;
-4. start the reporting service (its consumer groups' offsets set to the end, as after a rebuild)
+4. (c') the raw live pipeline of bench/raw_live.py under the traffic of step 5, the floor of
+   produce-to-visible on this machine (per region one aiokafka consumer, json.loads, one statement
+   per batch into a dedupe table of its own, the offsets committed);
+5. start the reporting service (its consumer groups' offsets set to the end, as after a rebuild)
    and (c) offer ``--rate`` events/s for ``--steady-seconds`` with occurred_at = the send time,
    measuring when each event becomes visible in the read model (a watcher polls the dedupe table,
    written in the same transaction as the read model, every 5 ms); meanwhile (d) request the
@@ -48,6 +51,8 @@ import httpx
 from aiokafka import TopicPartition
 
 from bench.generator import Generator, Synthetic, regions
+from bench.raw_live import SCHEMA_NAME as RAW_LIVE_SCHEMA
+from bench.raw_live import RawLive
 from bench.raw_pipeline import log_reader, raw_pipeline
 from bench.scratch import create_database, drop_database
 from services.reporting.entrypoints import xapi as xapi_consumer
@@ -119,6 +124,7 @@ class Results:
     baseline: dict[str, Any] = field(default_factory=dict)
     raw_pipeline: dict[str, Any] = field(default_factory=dict)
     rebuild: dict[str, Any] = field(default_factory=dict)
+    raw_steady: dict[str, Any] = field(default_factory=dict)
     steady: dict[str, Any] = field(default_factory=dict)
     api: dict[str, Any] = field(default_factory=dict)
     isolation: dict[str, Any] = field(default_factory=dict)
@@ -350,7 +356,7 @@ def start_service(
 
 
 WATCH = """
-SELECT p.event_id FROM processed_events p
+SELECT p.event_id, p.processed_at FROM processed_events p
 JOIN unnest($1::text[], $2::uuid[]) AS k(consumer, event_id) ON p.consumer = k.consumer AND p.event_id = k.event_id
 """
 
@@ -370,8 +376,11 @@ class Traffic:
     time, and a watcher that polls the dedupe table (written in the same transaction as the read
     model) every 5 ms to see when each measured event became visible: latencies per region, ms."""
 
-    def __init__(self, ns: Namespace, options: Options, measured: set[str] | None = None) -> None:
+    def __init__(
+        self, ns: Namespace, options: Options, measured: set[str] | None = None, schema: str = "reporting"
+    ) -> None:
         self.measured = measured  # the regions whose events are measured (None: all)
+        self.schema = schema  # where the watched processed_events table is
         self.ns = ns
         self.options = options
         self.events = (
@@ -382,12 +391,15 @@ class Traffic:
         self.pending: dict[str, tuple[str, str, float]] = {}  # event id -> (consumer, region, sent at)
         self.seen: set[str] = set()
         self.latencies: dict[str, list[float]] = {}
+        # each seen event's latency split at the start of the transaction that applied it
+        # (processed_at is the transaction's now()): (send to start, start to seen), ms
+        self.split: list[tuple[float, float]] = []
         self.measuring = False
 
     async def __aenter__(self) -> Traffic:
         self.producer = kafka_clients.producer(self.options.bootstrap, "kotaku-bench", acks="all", linger_ms=0)
         await self.producer.start()
-        self.watcher = await asyncpg.connect(self.ns.dsn, server_settings={"search_path": "reporting"})
+        self.watcher = await asyncpg.connect(self.ns.dsn, server_settings={"search_path": self.schema})
         self.stopping = asyncio.Event()
         self.drained = asyncio.Event()  # set by the watcher whenever nothing measured is pending
         self.watch_task = asyncio.create_task(self._watch())
@@ -451,9 +463,31 @@ class Traffic:
                     _, region, at = self.pending.pop(key)
                     self.seen.add(key)
                     self.latencies.setdefault(region, []).append((now - at) * 1000)
+                    begun = r["processed_at"].timestamp()
+                    self.split.append(((begun - at) * 1000, (now - begun) * 1000))
             if not self.pending:
                 self.drained.set()
             await asyncio.sleep(0.005)
+
+
+async def raw_steady(ns: Namespace, options: Options) -> dict[str, Any]:
+    """(c') The steady phase's traffic, warm-up and watcher, with the raw live pipeline
+    (bench/raw_live.py) in place of the service: the floor of produce-to-visible on this machine."""
+    carried = {
+        region: {
+            stream.topic(region, ns.prefix): consumer.name for consumer in CONSUMERS for stream in consumer.streams
+        }
+        for region in ns.regions
+    }
+    async with (
+        RawLive(ns.dsn, options.bootstrap, ns.prefix, carried),
+        Traffic(ns, options, schema=RAW_LIVE_SCHEMA) as traffic,
+    ):
+        await traffic.offer(options.warmup_seconds, measure=False)
+        await traffic.offer(options.steady_seconds, measure=True)
+        never_visible = await traffic.drain()
+        latencies = [v for values in traffic.take().values() for v in values]
+    return {**latency_summary(latencies), "never_visible": never_visible, "consumers": len(carried)}
 
 
 def latency_summary(values: list[float]) -> dict[str, Any]:
@@ -507,6 +541,7 @@ async def steady(
             with contextlib.suppress(asyncio.CancelledError):
                 await api_task
         latencies = [v for values in traffic.take().values() for v in values]
+        split = traffic.split
     metrics = await scrape([p for p in service[1:] if "-consumers-" in p.name])  # the read models' batches
     batches = _metric(metrics, "kotaku_consumer_batch_duration_seconds_count")
     batch_seconds = _metric(metrics, "kotaku_consumer_batch_duration_seconds_sum")
@@ -518,6 +553,8 @@ async def steady(
         "achieved_rate": round(sent / offered),
         **latency_summary(latencies),
         "never_visible": never_visible,
+        "p99_to_transaction_ms": _round(percentile([a for a, _ in split], 99)),
+        "p99_transaction_to_seen_ms": _round(percentile([b for _, b in split], 99)),
         "latency": "occurred_at (set at send) to first seen by a 5 ms poll of the committed read-model transaction",
         "consumer_processes": sum("-consumers-" in p.name for p in service),  # the read models'
         "xapi_processes": sum("-xapi-" in p.name for p in service),
@@ -726,7 +763,7 @@ def judge(results: Results) -> None:
 
 def table(results: Results) -> str:
     fill, base, reb, st, api = results.fill, results.baseline, results.rebuild, results.steady, results.api
-    raw = results.raw_pipeline
+    raw, rst = results.raw_pipeline, results.raw_steady
     rows = [
         ("(a) raw aiokafka consume loop, records/s", f"{base.get('records_per_second', 0):,}"),
         ("(a') raw pipeline (json, COPY, dedupe, sum)", f"{raw.get('records_per_second', 0):,}"),
@@ -743,12 +780,20 @@ def table(results: Results) -> str:
             f"{reb.get('writer_queue_wait_seconds')} / {reb.get('writers_busy_seconds')}",
         ),
         ("    rebuild peak resident memory, MB", str(reb.get("peak_rss_mb"))),
+        (
+            "(c') raw live pipeline p50/p99/p99.9/max ms",
+            f"{rst.get('p50_ms')} / {rst.get('p99_ms')} / {rst.get('p999_ms')} / {rst.get('max_ms')}",
+        ),
         ("(c) steady: offered / achieved events/s", f"{st.get('offered_rate')} / {st.get('achieved_rate')}"),
         (
             "    produce-to-visible p50/p99/p99.9/max ms",
             f"{st.get('p50_ms')} / {st.get('p99_ms')} / {st.get('p999_ms')} / {st.get('max_ms')}",
         ),
         ("    events never visible", str(st.get("never_visible"))),
+        (
+            "    p99 send to transaction / transaction to seen ms",
+            f"{st.get('p99_to_transaction_ms')} / {st.get('p99_transaction_to_seen_ms')}",
+        ),
         ("    consumer batches: events/batch, mean ms", f"{st.get('events_per_batch')}, {st.get('mean_batch_ms')}"),
         ("(d) national report API p50 / p99 ms", f"{api.get('p50_ms')} / {api.get('p99_ms')}"),
         ("    requests (errors)", f"{api.get('requests')} ({api.get('errors')})"),
@@ -814,6 +859,9 @@ async def run(options: Options) -> Results:
         if not {"steady", "isolation"} & set(options.phases):
             judge(results)
             return results
+        if "steady" in options.phases:
+            say(f"raw live pipeline at {options.rate:,} ev/s for {options.steady_seconds:.0f} s")
+            results.raw_steady = await raw_steady(ns, options)
         await commit_groups_at_end(ns, options)
         with tempfile.TemporaryDirectory(prefix="kotaku-bench-") as tmp:
             service = start_service(ns, Path(tmp), options)

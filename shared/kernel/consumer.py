@@ -417,6 +417,10 @@ async def raw_bodies(message: Any) -> Any:
 # is set on its fetcher (tests/unit/test_consumer_plumbing.py pins the attribute).
 HOLD_FETCH_SECONDS = 5.0
 
+# What a consumer with ``gather_ms`` (Consumer) waits for the broker to have before its fetch
+# returns: a few hundred events.
+GATHER_BYTES = 256 * 1024
+
 
 def hold_fetch_while_busy(kafka_consumer: Any, seconds: float = HOLD_FETCH_SECONDS) -> None:
     """Let ``kafka_consumer`` fetch again only once the records it fetched were taken (or after
@@ -424,6 +428,30 @@ def hold_fetch_while_busy(kafka_consumer: Any, seconds: float = HOLD_FETCH_SECON
     fetcher = getattr(kafka_consumer, "_fetcher", None)
     if fetcher is not None and getattr(fetcher, "_prefetch_backoff", seconds) != seconds:
         fetcher._prefetch_backoff = seconds
+
+
+def poll_without_idle_pause(subscriber: Any, timeout_ms: int, max_records: int) -> None:
+    """Make a FastStream batch ``subscriber`` wait for records only inside ``getmany``.
+
+    FastStream (0.7) sleeps ``batch_timeout_ms`` again after every empty poll: an event that arrives
+    in a quiet region during that sleep waits for it to end, so every burst's first events were late
+    by up to the poll time (make bench, docs/reporting.md). ``getmany`` itself returns as soon as a
+    record is fetched, so the sleep adds only delay. Here a poll that found nothing sleeps only the
+    rest of its timeout when ``getmany`` returned early (a rebalance under way), so an idle consumer
+    never spins. The subscriber's loop calls ``self.get_msg``; the instance attribute replaces it
+    (tests/unit/test_consumer_plumbing.py pins that FastStream still calls it)."""
+    timeout = timeout_ms / 1000
+
+    async def get_msg(kafka_consumer: Any) -> tuple[ConsumerRecord[Any, Any], ...]:
+        started = time.monotonic()
+        fetched = await kafka_consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        if fetched:
+            return tuple(record for records in fetched.values() for record in records)
+        if (left := timeout - (time.monotonic() - started)) > 0:
+            await asyncio.sleep(left)
+        return ()
+
+    subscriber.get_msg = get_msg
 
 
 def backlog_pause(busy_seconds: float, behind: int, backlog: int, duty: float) -> float:
@@ -531,19 +559,21 @@ def _subscribe_region(
             await asyncio.sleep(pause)
 
     on_batch.__name__ = f"{consumer.name}_{region}".replace(".", "_").replace("-", "_")
-    broker.subscriber(
+    subscriber = broker.subscriber(
         *topics,
         group_id=f"{ctx.topic_prefix}{consumer.name}.{region}",
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
         batch=True,
         max_records=max_records,
-        # FastStream sleeps batch_timeout_ms after an empty poll; the broker holds a fetch up to
-        # fetch_max_wait_ms. Shorter waits measured worse in make bench when one process runs many
-        # consumers on 2 cores (docs/reporting.md), so the defaults stay FastStream's.
+        # The broker holds a fetch up to fetch_max_wait_ms while it has nothing (any record ends the
+        # wait), or, for a consumer that gathers its batches, until GATHER_BYTES have arrived.
         batch_timeout_ms=ctx.poll_ms,
-        fetch_max_wait_ms=ctx.fetch_max_wait_ms,
+        fetch_max_wait_ms=consumer.gather_ms or ctx.fetch_max_wait_ms,
+        fetch_min_bytes=GATHER_BYTES if consumer.gather_ms else 1,
         parser=parse_batch,
         decoder=raw_bodies,
         title=f"{consumer.name}.{region}",
-    )(on_batch)
+    )
+    subscriber(on_batch)
+    poll_without_idle_pause(subscriber, ctx.poll_ms, max_records)

@@ -88,6 +88,11 @@ class Consumer:
     order-free, without derived state) and ``derive_all`` (the derived state, computed once), and
     may give ``bulk_begin``, run once on the rebuild's connection before the first ``bulk_apply``
     (e.g. to create the staging tables its ``derive_all`` merges).
+
+    A consumer whose effects nobody watches as they happen (statements for a learning record store)
+    sets ``gather_ms``: the broker then holds each fetch until a batch's worth of records arrived or
+    ``gather_ms`` passed (:data:`shared.kernel.consumer.GATHER_BYTES`), so it runs few large batches
+    instead of many small ones and leaves the cores to the consumers people wait on.
     """
 
     name: str
@@ -98,6 +103,7 @@ class Consumer:
     bulk_apply: Apply | None = None
     derive_all: Derive | None = None
     bulk_begin: Derive | None = None
+    gather_ms: int = 0
 
     def takes(self, message_type: str) -> bool:
         return self.handles is None or message_type in self.handles

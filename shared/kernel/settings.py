@@ -71,7 +71,7 @@ class Settings(KafkaSettings):
     http_port: int | None = Field(default=None, description="defaults to the service's own port")
     consumer_max_records: int = Field(default=500, ge=1, le=10_000)
     consumer_poll_ms: int = Field(
-        default=25, ge=1, le=5000, description="how long a consumer waits for records (and pauses when idle)"
+        default=25, ge=1, le=5000, description="how long one poll of a consumer waits for records"
     )
     consumer_fetch_max_wait_ms: int = Field(default=500, ge=1, le=5000, description="broker-side fetch wait")
     consumer_backlog_duty: float = Field(

@@ -33,6 +33,12 @@ async def test_the_benchmark_runs_end_to_end_on_a_small_log() -> None:
     assert results.rebuild["records"] == 2000
     assert results.rebuild["applied"] + results.rebuild["duplicates"] == 2000
     assert results.rebuild["failed"] == results.rebuild["rejected"] == 0
+    # the raw live pipeline saw the same traffic on the same broker and database, every event
+    raw_live = results.raw_steady
+    assert raw_live["consumers"] == 3
+    assert raw_live["never_visible"] == 0
+    assert raw_live["visible"] > 0
+    assert raw_live["p99_ms"] is not None
     assert results.steady["sent"] >= 300
     assert results.steady["never_visible"] == 0
     assert results.steady["visible"] > 0
@@ -59,4 +65,5 @@ async def test_the_benchmark_runs_end_to_end_on_a_small_log() -> None:
     assert iso["watched_quiet"]["visible"] > 0
     assert iso["watched_busy"]["visible"] > 0
     assert "(b) rebuild" in table(results)
+    assert "(c') raw live pipeline" in table(results)
     assert "(e) oc02 p99" in table(results)

@@ -4,24 +4,33 @@ database", how a batch is rewound, and that no record can fail the batch before 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import uuid
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.consumer.fetcher import Fetcher, FetchResult
 from aiokafka.errors import IllegalStateError
+from faststream.kafka import KafkaBroker
+from faststream.kafka.subscriber.usecase import BatchSubscriber, LogicSubscriber
 
+from services.reporting.entrypoints.consumers import TRAININGS
+from services.reporting.entrypoints.xapi import GATHER_MS
 from shared.kernel.consumer import (
+    GATHER_BYTES,
     HOLD_FETCH_SECONDS,
+    ConsumerContext,
     dead_letter_id,
     hold_fetch_while_busy,
     parse_batch,
+    poll_without_idle_pause,
     raw_bodies,
     rewind,
+    subscribe,
 )
 from shared.kernel.db import database_unavailable
 from shared.kernel.envelope import RejectedMessage, decode_event, parse_json
@@ -145,3 +154,87 @@ def test_a_consumer_fetches_again_only_once_its_batch_was_taken() -> None:
         TopicPartition("t", 0), assignment=None, partition_records=None, backoff=fetcher._prefetch_backoff
     )
     assert waiting.calculate_backoff() > 1.0  # the broker's next fetch waits until the batch is taken
+
+
+def test_faststream_still_pauses_after_an_empty_poll_and_calls_get_msg_on_the_instance() -> None:
+    """Why :func:`poll_without_idle_pause` exists, and that its replacement is still called: the
+    batch subscriber's own ``get_msg`` sleeps after an empty ``getmany``, and the consume loop asks
+    ``self.get_msg`` (so an instance attribute wins over the class's method)."""
+    assert "sleep" in inspect.getsource(BatchSubscriber.get_msg)
+    assert "await self.get_msg(consumer)" in inspect.getsource(LogicSubscriber._run_consume_loop)
+
+
+class Clock:
+    """A fake monotonic clock: ``getmany`` and ``sleep`` move it instead of waiting."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+
+
+class FakeConsumer:
+    def __init__(self, clock: Clock, answers: list[tuple[float, dict[Any, Any]]]) -> None:
+        self.clock, self.answers = clock, answers
+        self.calls: list[tuple[int, int]] = []
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[Any, Any]:
+        self.calls.append((timeout_ms, max_records))
+        took, fetched = self.answers.pop(0)
+        self.clock.now += took
+        return fetched
+
+
+def test_a_poll_returns_records_at_once_and_pauses_only_when_getmany_returned_early(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock()
+    monkeypatch.setattr("shared.kernel.consumer.time.monotonic", clock.monotonic)
+    monkeypatch.setattr("shared.kernel.consumer.asyncio.sleep", clock.sleep)
+    subscriber = SimpleNamespace()
+    poll_without_idle_pause(subscriber, timeout_ms=25, max_records=500)
+    a, b = record("t", 0, 7), record("t", 1, 3)
+    consumer = FakeConsumer(
+        clock,
+        [
+            (0.004, {TopicPartition("t", 0): [a], TopicPartition("t", 1): [b]}),  # records: no pause
+            (0.025, {}),  # waited the whole timeout for nothing: poll again at once
+            (0.005, {}),  # returned early with nothing (a rebalance): sleep the rest, never spin
+        ],
+    )
+    assert asyncio.run(subscriber.get_msg(consumer)) == (a, b)
+    assert asyncio.run(subscriber.get_msg(consumer)) == ()
+    assert clock.sleeps == []
+    assert asyncio.run(subscriber.get_msg(consumer)) == ()
+    assert clock.sleeps == [pytest.approx(0.020)]
+    assert consumer.calls == [(25, 500)] * 3
+
+
+def test_only_a_gathering_consumer_asks_the_broker_to_hold_its_fetches() -> None:
+    """The read models fetch whatever is there (the broker answers at the first record); the xAPI
+    statements (``gather_ms``) ask for GATHER_BYTES or their wait; both poll without the idle pause."""
+    broker = KafkaBroker("127.0.0.1:1")
+    ctx = ConsumerContext(
+        pool=cast(asyncpg.Pool, None),
+        broker=broker,
+        metrics=cast(Any, SimpleNamespace(consumer_waiting=SimpleNamespace(labels=lambda *a: None), service="t")),
+        topic_prefix="p.",
+        retry_attempts=1,
+        retry_backoff_seconds=0.1,
+        fetch_max_wait_ms=500,
+    )
+    gathering = dataclasses.replace(TRAININGS, name="gathering", gather_ms=GATHER_MS)
+    subscribe(broker, TRAININGS, ["oc02"], ctx, max_records=500)
+    subscribe(broker, gathering, ["oc02"], ctx, max_records=500)
+    args = {s.group_id: s._connection_args for s in broker.subscribers}  # type: ignore[attr-defined]
+    assert args["p.reporting.trainings.oc02"]["fetch_min_bytes"] == 1
+    assert args["p.reporting.trainings.oc02"]["fetch_max_wait_ms"] == 500
+    assert args["p.gathering.oc02"]["fetch_min_bytes"] == GATHER_BYTES
+    assert args["p.gathering.oc02"]["fetch_max_wait_ms"] == GATHER_MS > 0
+    assert all("get_msg" in vars(s) for s in broker.subscribers)

@@ -42,6 +42,12 @@ def statement_event(source: Event[Any], statement: dict[str, Any]) -> Event[Any]
     return Event(event.envelope.model_copy(update={"event_id": payload.statement_id}), payload)
 
 
+# A statement is forwarded to the learning record store later anyway (docs/xapi.md), so the
+# consumer gathers a fetch for up to this long: fewer, larger batches, and the cores left to the
+# read models, whose freshness people watch (docs/reporting.md, "fifth measurement").
+GATHER_MS = 250
+
+
 def xapi_consumer(runtime: Runtime) -> Consumer:
     """Built per process: its statements go through that process's outbox."""
 
@@ -56,4 +62,5 @@ def xapi_consumer(runtime: Runtime) -> Consumer:
         handles=xapi.HANDLES,
         apply=apply,
         decode=decode,
+        gather_ms=GATHER_MS,
     )
