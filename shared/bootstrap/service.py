@@ -30,7 +30,14 @@ from starlette.types import Scope
 from shared.kernel import faults
 from shared.kernel import kafka as kafka_clients
 from shared.kernel.auth import CredentialStore, sends_valid_credential
-from shared.kernel.consumer import Consumer, ConsumerContext, KafkaDeadLetters, run_pruning, subscribe
+from shared.kernel.consumer import (
+    BacklogPriority,
+    Consumer,
+    ConsumerContext,
+    KafkaDeadLetters,
+    run_pruning,
+    subscribe,
+)
 from shared.kernel.db import create_pool, migrate
 from shared.kernel.http import BodyLimitMiddleware, install_error_handlers, install_request_metrics
 from shared.kernel.logs import configure_logging
@@ -98,6 +105,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             dead_letters=KafkaDeadLetters(dead_letter_producer),
             backlog_duty=settings.consumer_backlog_duty,
             backlog_events=settings.consumer_backlog_events,
+            backlog_priority=BacklogPriority(settings.consumer_backlog_nice),
         )
         runtime = Runtime(definition, settings, metrics, pool, broker, Outbox(pool, settings.topic_prefix, metrics))
         consuming = settings.process_role != "api"

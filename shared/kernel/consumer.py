@@ -34,11 +34,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import asyncpg
@@ -168,6 +171,63 @@ class _Unstarted:
         raise RuntimeError("no dead-letter producer: the consumer context was built without one")
 
 
+CAP_SYS_NICE = 23  # the capability that lets a process take back a priority it gave up
+
+
+def may_raise_priority(status: Path = Path("/proc/self/status")) -> bool:
+    """Whether this process may lower its threads' nice value again (Linux ``CAP_SYS_NICE``)."""
+    try:
+        for line in status.read_text().splitlines():
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) >> CAP_SYS_NICE & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
+class BacklogPriority:
+    """The CPU priority of a consuming process's event loop while any of its consumers works off a
+    backlog (``backlog_events`` behind): ``nice`` steps lower, and back once none does, so that where
+    regions' processes share cores a catch-up runs on the time the fresh regions leave (the local
+    stack; docs/reporting.md, "Processes"). Linux keeps a nice value per thread: it is the event
+    loop's thread that is lowered. A process that could not take the priority back (no
+    ``CAP_SYS_NICE``) never lowers it: it would stay low after the catch-up."""
+
+    def __init__(self, nice: int, *, permitted: bool | None = None) -> None:
+        allowed = may_raise_priority() if permitted is None else permitted
+        if nice and not allowed:
+            log.info("backlog priority off: this process could not raise its priority again", extra={"nice": nice})
+        self.nice = nice if allowed else 0
+        self._behind: set[str] = set()
+        self._thread: int | None = None
+        self._base = 0
+
+    @property
+    def lowered(self) -> bool:
+        return bool(self.nice and self._behind)
+
+    def note(self, consumer: str, in_backlog: bool) -> None:
+        """After each batch of ``consumer`` (name and region): whether it is working off a backlog."""
+        if not self.nice:
+            return
+        was = self.lowered
+        if in_backlog:
+            self._behind.add(consumer)
+        else:
+            self._behind.discard(consumer)
+        if self.lowered == was:
+            return
+        if self._thread is None:
+            self._thread = threading.get_native_id()
+            self._base = os.getpriority(os.PRIO_PROCESS, self._thread)
+        value = min(19, self._base + self.nice) if self.lowered else self._base
+        try:
+            os.setpriority(os.PRIO_PROCESS, self._thread, value)
+        except OSError as exc:
+            log.warning("backlog priority off: it could not be changed", extra={"error": repr(exc)})
+            self.nice = 0
+
+
 @dataclass(frozen=True)
 class ConsumerContext:
     pool: asyncpg.Pool
@@ -184,6 +244,8 @@ class ConsumerContext:
     # it; after each such batch it pauses so that other regions on the same cores stay fresh.
     backlog_duty: float = 1.0
     backlog_events: int = 2000  # this many events behind is a backlog (see backlog_pause)
+    # one per process: lowers the event loop's priority while any consumer works off a backlog
+    backlog_priority: BacklogPriority = field(default_factory=lambda: BacklogPriority(0, permitted=False))
 
 
 class DatabaseUnavailable(Exception):
@@ -553,10 +615,11 @@ def _subscribe_region(
                 extra={"consumer": consumer.name, "region": region, "error": repr(exc)},
             )
         busy = time.perf_counter() - started
-        if ctx.backlog_duty < 1.0 and (
-            pause := backlog_pause(busy, events_behind(message.consumer, records), ctx.backlog_events, ctx.backlog_duty)
-        ):
-            await asyncio.sleep(pause)
+        if ctx.backlog_duty < 1.0 or ctx.backlog_priority.nice:
+            behind = events_behind(message.consumer, records)
+            ctx.backlog_priority.note(on_batch.__name__, behind >= ctx.backlog_events)
+            if pause := backlog_pause(busy, behind, ctx.backlog_events, ctx.backlog_duty):
+                await asyncio.sleep(pause)
 
     on_batch.__name__ = f"{consumer.name}_{region}".replace(".", "_").replace("-", "_")
     subscriber = broker.subscriber(

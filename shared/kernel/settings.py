@@ -83,6 +83,15 @@ class Settings(KafkaSettings):
             "it; below 1 it pauses after each such batch, so one region's backlog leaves shared cores to the others"
         ),
     )
+    consumer_backlog_nice: int = Field(
+        default=0,
+        ge=0,
+        le=19,
+        description=(
+            "how many steps lower (nice) a consuming process runs while one of its consumers works off a backlog; "
+            "0: never. Needs CAP_SYS_NICE to step back, else it stays off"
+        ),
+    )
     consumer_backlog_events: int = Field(
         default=2000,
         ge=1,

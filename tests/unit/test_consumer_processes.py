@@ -3,6 +3,7 @@ the time a consumer with a backlog may take."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import cast
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from services.reporting.app import DEFINITION as REPORTING
 from shared.bootstrap.service import UnusableSettings, chosen_consumers
-from shared.kernel.consumer import backlog_pause, events_behind
+from shared.kernel.consumer import BacklogPriority, backlog_pause, events_behind, may_raise_priority
 from shared.kernel.runtime import Runtime
 from shared.kernel.settings import load_settings
 from shared.tools import devstack
@@ -106,6 +107,7 @@ def test_split_processes_name_their_consumers(monkeypatch: pytest.MonkeyPatch) -
     assert api.env["KOTAKU_PROCESS_ROLE"] == "api"
     assert "KOTAKU_CONSUMERS" not in api.env
     assert {p.env["KOTAKU_CONSUMER_BACKLOG_DUTY"] for p in workers} == {"0.25"}  # regions share the cores
+    assert {p.env["KOTAKU_CONSUMER_BACKLOG_NICE"] for p in workers} == {"19"}  # a catch-up takes the idle time
     assert {p.env["KOTAKU_CONSUMERS"] for p in workers} == {
         "reporting.facilitators,reporting.trainings",
         "reporting.xapi",
@@ -119,3 +121,76 @@ def test_a_process_naming_a_consumer_the_service_lacks_does_not_start() -> None:
     with pytest.raises(UnusableSettings, match=r"reporting\.nothing"):
         chosen_consumers(REPORTING, runtime, ["reporting.trainings", "reporting.nothing"])
     assert load_settings(database_url="postgresql://x", consumers=" reporting.xapi, ").consumers == ["reporting.xapi"]
+
+
+class Priorities:
+    """Records what BacklogPriority asks of the kernel instead of asking it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, base: int = 0) -> None:
+        self.values: list[tuple[int, int]] = []
+        self.base = base
+        monkeypatch.setattr("shared.kernel.consumer.os.getpriority", lambda which, who: self.base)
+        monkeypatch.setattr(
+            "shared.kernel.consumer.os.setpriority", lambda which, who, value: self.values.append((who, value))
+        )
+
+
+def test_a_process_runs_lower_while_any_of_its_consumers_works_off_a_backlog(monkeypatch: pytest.MonkeyPatch) -> None:
+    kernel = Priorities(monkeypatch)
+    priority = BacklogPriority(19, permitted=True)
+    priority.note("trainings_oc03", in_backlog=False)
+    assert kernel.values == []  # nobody behind: nothing changes
+    priority.note("trainings_oc03", in_backlog=True)
+    priority.note("xapi_oc03", in_backlog=True)
+    assert [v for _, v in kernel.values] == [19]  # lowered once, by the first
+    assert priority.lowered
+    priority.note("trainings_oc03", in_backlog=False)
+    assert [v for _, v in kernel.values] == [19]  # another is still behind
+    priority.note("xapi_oc03", in_backlog=False)
+    assert [v for _, v in kernel.values] == [19, 0]  # back where it was
+    assert not priority.lowered
+    assert {who for who, _ in kernel.values} == {threading.get_native_id()}  # the event loop's thread
+
+
+def test_a_lowered_priority_never_goes_past_the_lowest_and_returns_to_where_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    kernel = Priorities(monkeypatch, base=5)
+    priority = BacklogPriority(19, permitted=True)
+    priority.note("a", in_backlog=True)
+    priority.note("a", in_backlog=False)
+    assert [v for _, v in kernel.values] == [19, 5]
+
+
+def test_without_the_right_to_take_it_back_the_priority_is_never_lowered(monkeypatch: pytest.MonkeyPatch) -> None:
+    kernel = Priorities(monkeypatch)
+    priority = BacklogPriority(19, permitted=False)
+    priority.note("a", in_backlog=True)
+    assert kernel.values == []
+    assert priority.nice == 0
+    assert not priority.lowered
+
+
+def test_a_refused_change_turns_the_backlog_priority_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(which: int, who: int, value: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr("shared.kernel.consumer.os.getpriority", lambda which, who: 0)
+    monkeypatch.setattr("shared.kernel.consumer.os.setpriority", refuse)
+    priority = BacklogPriority(10, permitted=True)
+    priority.note("a", in_backlog=True)
+    assert priority.nice == 0
+    assert not priority.lowered
+
+
+@pytest.mark.parametrize(
+    ("capabilities", "permitted"),
+    [("0000000000000000", False), ("0000000000800000", True), ("000001ffffffffff", True), ("0000000000000001", False)],
+)
+def test_the_right_to_raise_priority_is_read_from_the_effective_capabilities(
+    tmp_path: Path, capabilities: str, permitted: bool
+) -> None:
+    status = tmp_path / "status"
+    status.write_text(f"Name:\tpython\nCapInh:\t0000000000000000\nCapEff:\t{capabilities}\n")
+    assert may_raise_priority(status) is permitted
+    assert may_raise_priority(tmp_path / "missing") is False

@@ -4,10 +4,15 @@ run of the whole benchmark)."""
 from __future__ import annotations
 
 from collections import Counter
+from itertools import islice
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
 
 import shared.kernel.contracts  # noqa: F401 - registers the contracts
 from bench.generator import FACILITATORS_CONSUMER, TRAININGS_CONSUMER, Generator, regions
-from bench.run import Results, judge, percentile, table
+from bench.run import BACKLOG_SEED, BUSY_REGION, ISOLATION_SEED, Options, Results, Traffic, judge, percentile, table
 from shared.kernel.envelope import decode_event
 
 
@@ -78,3 +83,18 @@ def test_percentiles_and_the_verdict() -> None:
     results.steady["never_visible"] = 1  # an event never seen fails both latency targets
     judge(results)
     assert [t["met"] for t in results.targets] == [True, False, False, False, True, True]
+
+
+@pytest.mark.parametrize("traffic", ["bursty", "even"])
+def test_each_phase_offers_events_of_its_own(traffic: str) -> None:
+    """The steady phase, the isolation phase's traffic and oc03's backlog share no event id: an event
+    offered again would be found already applied and measured as visible at once."""
+    options = Options(traffic=traffic)
+    ns = cast(Any, SimpleNamespace(regions=regions(20), prefix="p."))
+    steady = {e.event_id for e in islice(Traffic(ns, options).events, 30_000)}
+    isolation = {e.event_id for e in islice(Traffic(ns, options, seed=ISOLATION_SEED).events, 30_000)}
+    backlog = {e.event_id for e in Generator([BUSY_REGION], seed=options.seed + BACKLOG_SEED).events(30_000)}
+    assert min(len(steady), len(isolation), len(backlog)) > 20_000
+    assert not steady & isolation
+    assert not steady & backlog
+    assert not isolation & backlog
