@@ -12,8 +12,9 @@ For each batch of records a consumer takes from Kafka:
    from their position, so a redelivered batch does not publish them twice; the events the consumer
    handles are applied and ``(consumer, event_id)`` is recorded in ``processed_events``; events
    already recorded are skipped. So a redelivered event is never applied twice.
-3. Only after that transaction commits are the Kafka offsets committed (manual ack). A crash in
-   between redelivers the batch, and step 2 absorbs it.
+3. Only after that transaction commits are the batch's Kafka offsets committed (explicit offsets,
+   sent while the next batch is taken: :class:`OffsetCommits`). A crash in between redelivers the
+   batch, and step 2 absorbs it.
 
 Faults are told apart by their cause:
 
@@ -516,6 +517,54 @@ def poll_without_idle_pause(subscriber: Any, timeout_ms: int, max_records: int) 
     subscriber.get_msg = get_msg
 
 
+def next_offsets(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[TopicPartition, int]:
+    """The offsets to commit once ``records`` are done: per partition, the one after its last record."""
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+    return offsets
+
+
+class OffsetCommits:
+    """A consumer's offset commits, sent without waiting for the broker's answer before the next batch.
+
+    A commit took as long as applying a batch (make bench: 6 ms at p50, 12 ms at p99, against 5.5 and
+    19 ms for a read-model batch), and every record that arrived meanwhile waited for both. The
+    batch's effects are committed in PostgreSQL with their dedupe ids before its offsets are sent, so
+    an offset that does not reach Kafka (a crash, a rebalance, a broker error) only brings records
+    again, which are skipped as duplicates. Each commit names its offsets (never "wherever the
+    consumer is", which may already be past the next, unapplied batch), and one is in flight at a
+    time: the next batch's commit waits for the previous one, so they reach the broker in order."""
+
+    def __init__(self, consumer: str, region: str) -> None:
+        self.consumer, self.region = consumer, region
+        self._in_flight: asyncio.Task[None] | None = None
+
+    async def send(self, kafka_consumer: Any, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Commit the offsets after ``records`` (done), once the previous commit is answered."""
+        offsets = next_offsets(records)
+        await self.settled()
+        self._in_flight = asyncio.create_task(self._commit(kafka_consumer, offsets))
+
+    async def settled(self) -> None:
+        """Wait for the commit in flight, if any."""
+        if self._in_flight is not None:
+            await self._in_flight
+            self._in_flight = None
+
+    async def _commit(self, kafka_consumer: Any, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            await kafka_consumer.commit(offsets)
+        except Exception as exc:
+            # The effects are committed and deduplicated by id: if the offsets did not reach Kafka,
+            # the records come again and are acknowledged as duplicates.
+            log.warning(
+                "offset commit failed; the batch will be redelivered and skipped as duplicates",
+                extra={"consumer": self.consumer, "region": self.region, "error": repr(exc)},
+            )
+
+
 def backlog_pause(busy_seconds: float, behind: int, backlog: int, duty: float) -> float:
     """How long to pause after a batch that took ``busy_seconds`` and left the consumer ``behind``
     events short of its partitions' ends. From ``backlog`` events behind, this region is working off
@@ -561,6 +610,7 @@ def _subscribe_region(
     waiting = ctx.metrics.consumer_waiting.labels(ctx.metrics.service, consumer.name, region)
     backoff = ctx.retry_backoff_seconds
     holding = False  # waiting for the database
+    commits = OffsetCommits(consumer.name, region)
 
     async def on_batch(message: KafkaMessage) -> None:
         nonlocal backoff, holding
@@ -605,15 +655,7 @@ def _subscribe_region(
             waiting.set(0)
         backoff = ctx.retry_backoff_seconds
         faults.hit(faults.CONSUMER_AFTER_COMMIT)
-        try:
-            await message.ack()
-        except Exception as exc:
-            # The effects are committed and deduplicated by id: if the offsets did not reach Kafka,
-            # the records come again and are acknowledged as duplicates.
-            log.warning(
-                "offset commit failed; the batch will be redelivered and skipped as duplicates",
-                extra={"consumer": consumer.name, "region": region, "error": repr(exc)},
-            )
+        await commits.send(message.consumer, records)
         busy = time.perf_counter() - started
         if ctx.backlog_duty < 1.0 or ctx.backlog_priority.nice:
             behind = events_behind(message.consumer, records)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import logging
 import uuid
 from types import SimpleNamespace
 from typing import Any, cast
@@ -24,8 +25,10 @@ from shared.kernel.consumer import (
     GATHER_BYTES,
     HOLD_FETCH_SECONDS,
     ConsumerContext,
+    OffsetCommits,
     dead_letter_id,
     hold_fetch_while_busy,
+    next_offsets,
     parse_batch,
     poll_without_idle_pause,
     raw_bodies,
@@ -238,3 +241,68 @@ def test_only_a_gathering_consumer_asks_the_broker_to_hold_its_fetches() -> None
     assert args["p.gathering.oc02"]["fetch_min_bytes"] == GATHER_BYTES
     assert args["p.gathering.oc02"]["fetch_max_wait_ms"] == GATHER_MS > 0
     assert all("get_msg" in vars(s) for s in broker.subscribers)
+
+
+def test_the_offsets_to_commit_are_each_partitions_next_after_the_batch() -> None:
+    batch = [record("t", 0, 7), record("t", 0, 9), record("t", 1, 3), record("u", 0, 0), record("t", 0, 8)]
+    assert next_offsets(batch) == {TopicPartition("t", 0): 10, TopicPartition("t", 1): 4, TopicPartition("u", 0): 1}
+
+
+class SlowCommits:
+    """A consumer whose commits wait until the test answers them."""
+
+    def __init__(self, failing: frozenset[int] = frozenset()) -> None:
+        self.sent: list[dict[TopicPartition, int]] = []
+        self.answers: list[asyncio.Event] = []
+        self.failing = failing  # which commits (by number, from 0) the broker refuses
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        number = len(self.sent)
+        self.sent.append(dict(offsets))
+        answer = asyncio.Event()
+        self.answers.append(answer)
+        await answer.wait()
+        if number in self.failing:
+            raise IllegalStateError("partition no longer assigned")
+
+
+def test_a_batchs_offsets_are_sent_without_waiting_and_in_order() -> None:
+    async def scenario() -> None:
+        kafka = SlowCommits()
+        commits = OffsetCommits("c", "oc02")
+        await asyncio.wait_for(commits.send(kafka, [record("t", 0, 4)]), 1)  # returns before the answer
+        await asyncio.sleep(0)
+        assert kafka.sent == [{TopicPartition("t", 0): 5}]
+        second = asyncio.create_task(commits.send(kafka, [record("t", 0, 5), record("t", 1, 0)]))
+        await asyncio.sleep(0.01)
+        assert not second.done()  # the next batch's commit waits for the one in flight
+        assert len(kafka.sent) == 1
+        kafka.answers[0].set()
+        await asyncio.wait_for(second, 1)
+        await asyncio.sleep(0)
+        assert kafka.sent[1] == {TopicPartition("t", 0): 6, TopicPartition("t", 1): 1}
+        kafka.answers[1].set()
+        await asyncio.wait_for(commits.settled(), 1)
+
+    asyncio.run(scenario())
+
+
+def test_a_commit_that_fails_is_logged_and_the_next_goes_out(caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        kafka = SlowCommits(failing=frozenset({0}))
+        commits = OffsetCommits("c", "oc02")
+        await commits.send(kafka, [record("t", 0, 1)])
+        await asyncio.sleep(0)
+        kafka.answers[0].set()
+        second = asyncio.create_task(commits.send(kafka, [record("t", 0, 2)]))
+        await asyncio.wait_for(second, 1)
+        await asyncio.sleep(0)
+        kafka.answers[1].set()
+        await asyncio.wait_for(commits.settled(), 1)
+        assert kafka.sent == [{TopicPartition("t", 0): 2}, {TopicPartition("t", 0): 3}]
+
+    with caplog.at_level(logging.WARNING, logger="shared.kernel.consumer"):
+        asyncio.run(scenario())
+    assert [r.getMessage() for r in caplog.records] == [
+        "offset commit failed; the batch will be redelivered and skipped as duplicates"
+    ]
