@@ -797,12 +797,12 @@ def table(results: Results) -> str:
         ("    rebuild peak resident memory, MB", str(reb.get("peak_rss_mb"))),
         (
             "(c') raw live pipeline p50/p99/p99.9/max ms",
-            f"{rst.get('p50_ms')} / {rst.get('p99_ms')} / {rst.get('p999_ms')} / {rst.get('max_ms')}",
+            _percentiles(rst),
         ),
         ("(c) steady: offered / achieved events/s", f"{st.get('offered_rate')} / {st.get('achieved_rate')}"),
         (
             "    produce-to-visible p50/p99/p99.9/max ms",
-            f"{st.get('p50_ms')} / {st.get('p99_ms')} / {st.get('p999_ms')} / {st.get('max_ms')}",
+            _percentiles(st),
         ),
         ("    events never visible", str(st.get("never_visible"))),
         (
@@ -827,6 +827,11 @@ def table(results: Results) -> str:
     for t in results.targets:
         lines.append(f"{t['measure']:<26} {t['value']:>16}  {t['target']:<34} {'met' if t['met'] else 'MISSED'}")
     return "\n".join(lines)
+
+
+def _percentiles(summary: dict[str, Any]) -> str:
+    """A latency_summary's p50 / p99 / p99.9 / max, as the table prints them."""
+    return " / ".join(str(summary.get(k)) for k in ("p50_ms", "p99_ms", "p999_ms", "max_ms"))
 
 
 def isolation_rows(iso: dict[str, Any]) -> list[tuple[str, str]]:

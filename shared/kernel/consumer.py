@@ -579,18 +579,14 @@ def backlog_pause(busy_seconds: float, behind: int, backlog: int, duty: float) -
 def events_behind(kafka_consumer: Any, records: Sequence[ConsumerRecord[Any, Any]]) -> int:
     """How many events the partitions of ``records`` hold after them, by the high watermarks of the
     latest fetches (a partition whose watermark is not known yet counts none)."""
-    last: dict[TopicPartition, int] = {}
-    for record in records:
-        tp = TopicPartition(record.topic, record.partition)
-        last[tp] = max(record.offset, last.get(tp, record.offset))
     behind = 0
-    for tp, offset in last.items():
+    for tp, after in next_offsets(records).items():
         try:
             highwater = kafka_consumer.highwater(tp)
         except Exception:  # revoked meanwhile, or not a real consumer
             highwater = None
         if highwater is not None:
-            behind += max(0, highwater - offset - 1)
+            behind += max(0, highwater - after)
     return behind
 
 

@@ -36,13 +36,13 @@ from typing import Any, TypeAlias
 
 import httpx
 import uvicorn
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.kernel import kafka as kafka_clients
-from shared.kernel.consumer import KafkaDeadLetters, dead_letter_headers
+from shared.kernel.consumer import KafkaDeadLetters, dead_letter_headers, next_offsets
 from shared.kernel.envelope import RejectedMessage, decode_event
 from shared.kernel.logs import configure_logging
 from shared.kernel.metrics import Metrics
@@ -240,12 +240,8 @@ class Forwarder:
             )
         self.metrics.xapi_forwarded.labels(self.metrics.service, "stored").inc(delivery.stored)
         self.metrics.xapi_forwarded.labels(self.metrics.service, "already_stored").inc(delivery.already_stored)
-        offsets: dict[TopicPartition, int] = {}
-        for record in records:
-            tp = TopicPartition(record.topic, record.partition)
-            offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
         try:
-            await self.consumer.commit(offsets)
+            await self.consumer.commit(next_offsets(records))
         except Exception as exc:
             # Delivered all the same: the records come again and the LRS has them already.
             log.warning("offset commit failed; the batch will be posted again", extra={"error": repr(exc)})
