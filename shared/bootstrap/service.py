@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -38,7 +39,7 @@ from shared.kernel.consumer import (
     run_pruning,
     subscribe,
 )
-from shared.kernel.db import create_pool, migrate
+from shared.kernel.db import create_background_pool, create_pool, migrate
 from shared.kernel.http import BodyLimitMiddleware, install_error_handlers, install_request_metrics
 from shared.kernel.logs import configure_logging
 from shared.kernel.metrics import Metrics
@@ -91,6 +92,14 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         faults.arm(settings.fault_points)
         pool = await create_pool(settings.database_url.get_secret_value(), definition.name)
+        consuming = settings.process_role != "api"
+        backlog_pool = (
+            await create_background_pool(
+                settings.database_url.get_secret_value(), definition.name, settings.consumer_backlog_nice
+            )
+            if consuming
+            else None
+        )
         broker = build_broker(settings, metrics, f"kotaku-{definition.name}")
         dead_letter_producer = kafka_clients.reliable_producer(settings, f"kotaku-{definition.name}-dlq")
         ctx = ConsumerContext(
@@ -106,9 +115,9 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             backlog_duty=settings.consumer_backlog_duty,
             backlog_events=settings.consumer_backlog_events,
             backlog_priority=BacklogPriority(settings.consumer_backlog_nice),
+            backlog_pool=backlog_pool,
         )
         runtime = Runtime(definition, settings, metrics, pool, broker, Outbox(pool, settings.topic_prefix, metrics))
-        consuming = settings.process_role != "api"
         if consuming:
             for built in chosen_consumers(definition, runtime, settings.consumers):
                 subscribe(broker, built, settings.regions, ctx, settings.consumer_max_records)
@@ -129,6 +138,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             runtime.tasks.append(
                 asyncio.create_task(run_pruning(pool, settings.dedupe_retention_days), name="dedupe-pruning")
             )
+        keep_out_of_full_collections()
         log.info("service started", extra={"regions": settings.regions, "role": settings.process_role})
         try:
             yield
@@ -138,6 +148,8 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             await asyncio.gather(*runtime.tasks, return_exceptions=True)
             await broker.stop()
             await dead_letter_producer.stop()
+            if backlog_pool is not None:
+                await backlog_pool.close()
             await pool.close()
             log.info("service stopped")
 
@@ -151,6 +163,19 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         for router in definition.routers:
             app.include_router(router)
     return app
+
+
+GC_THRESHOLDS = (2_000, 20, 100)
+
+
+def keep_out_of_full_collections() -> None:
+    """Move everything built at start (modules, the app, clients, caches) out of the garbage
+    collector's reach: it lives as long as the process. Otherwise each full collection walks all
+    of it, and in a consumer process those came every two seconds and held the event loop, and so
+    every consumer of the process, for 100-180 ms each (measured; docs/reporting.md "Benchmark")."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def install_rate_limit(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
