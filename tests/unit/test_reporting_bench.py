@@ -4,7 +4,7 @@ run of the whole benchmark)."""
 from __future__ import annotations
 
 from collections import Counter
-from itertools import islice
+from itertools import combinations, islice
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -12,7 +12,20 @@ import pytest
 
 import shared.kernel.contracts  # noqa: F401 - registers the contracts
 from bench.generator import FACILITATORS_CONSUMER, TRAININGS_CONSUMER, Generator, regions
-from bench.run import BACKLOG_SEED, BUSY_REGION, ISOLATION_SEED, Options, Results, Traffic, judge, percentile, table
+from bench.run import (
+    BACKLOG_SEED,
+    BUSY_IDS,
+    BUSY_REGION,
+    ISOLATION_SEED,
+    QUIET_IDS,
+    WINDOW_SEED,
+    Options,
+    Results,
+    Traffic,
+    judge,
+    percentile,
+    table,
+)
 from shared.kernel.envelope import decode_event
 
 
@@ -50,13 +63,15 @@ def test_percentiles_and_the_verdict() -> None:
     results.rebuild = {"records_per_second": 45_000}
     results.steady = {"p99_ms": 40.0, "p999_ms": 120.0, "never_visible": 0}
     results.api = {"p99_ms": 20.0, "errors": 0}
-    quiet = {"p99_ms": 50.0, "p50_ms": 5.0}
+    quiet = {"p99_ms": 50.0, "p50_ms": 5.0, "visible": 2000}
     results.isolation = {
         "busy_region": "oc03",
         "watched_region": "oc02",
         "backlog_events": 200_000,
         "watched_quiet": quiet,
-        "watched_busy": {"p99_ms": 54.0, "p50_ms": 6.0},
+        "watched_busy": {"p99_ms": 54.0, "p50_ms": 6.0, "visible": 4321},
+        "window_seconds": 40.0,
+        "busy_seconds": 86.4,
         "p99_ratio": 1.08,
         "never_visible": 0,
         "busy_catch_up_seconds": 40.0,
@@ -69,6 +84,7 @@ def test_percentiles_and_the_verdict() -> None:
     # oc02's p99 8% higher while oc03 catches up: met
     assert [t["met"] for t in results.targets] == [True, False, True, False, True, True]
     assert "54.0" in table(results)
+    assert "40 (2000) / 86 (4321)" in table(results)
     results.isolation["p99_ratio"] = 1.2
     judge(results)
     assert results.targets[-1]["met"] is False
@@ -91,10 +107,31 @@ def test_each_phase_offers_events_of_its_own(traffic: str) -> None:
     offered again would be found already applied and measured as visible at once."""
     options = Options(traffic=traffic)
     ns = cast(Any, SimpleNamespace(regions=regions(20), prefix="p."))
-    steady = {e.event_id for e in islice(Traffic(ns, options).events, 30_000)}
-    isolation = {e.event_id for e in islice(Traffic(ns, options, seed=ISOLATION_SEED).events, 30_000)}
-    backlog = {e.event_id for e in Generator([BUSY_REGION], seed=options.seed + BACKLOG_SEED).events(30_000)}
-    assert min(len(steady), len(isolation), len(backlog)) > 20_000
-    assert not steady & isolation
-    assert not steady & backlog
-    assert not isolation & backlog
+    offers = Traffic(ns, options)
+    offered = {
+        "steady": offers.events,
+        "isolation warm-up": offers.stream(ISOLATION_SEED),
+        "quiet window": offers.stream(WINDOW_SEED, QUIET_IDS),
+        "busy window": offers.stream(WINDOW_SEED, BUSY_IDS),
+        "backlog": Generator([BUSY_REGION], seed=options.seed + BACKLOG_SEED).events(30_000),
+    }
+    ids = {name: {e.event_id for e in islice(events, 30_000)} for name, events in offered.items()}
+    assert min(len(found) for found in ids.values()) > 20_000
+    for (one, a), (other, b) in combinations(ids.items(), 2):
+        assert not a & b, (one, other)
+
+
+@pytest.mark.parametrize("traffic", ["bursty", "even"])
+def test_the_isolation_windows_offer_the_same_events_under_other_ids(traffic: str) -> None:
+    """oc03 quiet and oc03 busy are measured on the same traffic (types, regions, order, payloads
+    but the ids), so that the ratio compares the backlog's effect, not two samples of traffic."""
+    options = Options(traffic=traffic)
+    ns = cast(Any, SimpleNamespace(regions=regions(20), prefix="p."))
+    offers = Traffic(ns, options)
+    quiet = list(islice(offers.stream(WINDOW_SEED, QUIET_IDS), 5_000))
+    busy = list(islice(offers.stream(WINDOW_SEED, BUSY_IDS), 5_000))
+    assert [(e.region, e.stream, e.event_type, e.repeat) for e in quiet] == [
+        (e.region, e.stream, e.event_type, e.repeat) for e in busy
+    ]
+    assert {"oc02", "oc03"} <= {e.region for e in quiet}
+    assert not {e.event_id for e in quiet} & {e.event_id for e in busy}
