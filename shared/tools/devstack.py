@@ -286,9 +286,9 @@ READ_MODELS: dict[str, tuple[str, ...]] = {"reporting": ("reporting.facilitators
 
 
 # Locally every region's consumers share the machine's cores (in Kubernetes each region has its
-# own): a region working off a backlog takes at most a quarter of the time, at the lowest priority
+# own): a region working off a backlog takes at most a tenth of the time, at the lowest priority
 # (docs/reporting.md, "Processes"). A setting given to split_processes wins.
-_SHARED_CORES = {"KOTAKU_CONSUMER_BACKLOG_DUTY": "0.25", "KOTAKU_CONSUMER_BACKLOG_NICE": "19"}
+_SHARED_CORES = {"KOTAKU_CONSUMER_BACKLOG_DUTY": "0.1", "KOTAKU_CONSUMER_BACKLOG_NICE": "19"}
 _ROLE_API = {"KOTAKU_PROCESS_ROLE": "api"}
 _ROLE_CONSUMERS = {"KOTAKU_PROCESS_ROLE": "consumers"}
 

@@ -115,7 +115,7 @@ def test_split_processes_name_their_consumers(monkeypatch: pytest.MonkeyPatch) -
     api, *workers = procs
     assert api.env["KOTAKU_PROCESS_ROLE"] == "api"
     assert "KOTAKU_CONSUMERS" not in api.env
-    assert {p.env["KOTAKU_CONSUMER_BACKLOG_DUTY"] for p in workers} == {"0.25"}  # regions share the cores
+    assert {p.env["KOTAKU_CONSUMER_BACKLOG_DUTY"] for p in workers} == {"0.1"}  # regions share the cores
     assert {p.env["KOTAKU_CONSUMER_BACKLOG_NICE"] for p in workers} == {"19"}  # a catch-up takes the idle time
     assert {p.env["KOTAKU_CONSUMERS"] for p in workers} == {
         "reporting.facilitators,reporting.trainings",
