@@ -935,7 +935,8 @@ async def run(options: Options) -> Results:
                 if "isolation" in options.phases:
                     say(
                         f"isolation: {options.backlog:,} {BUSY_REGION} events at once; "
-                        f"{WATCHED_REGION} watched for {options.isolation_seconds:.0f} s quiet, then as many busy"
+                        f"{WATCHED_REGION} watched for {options.isolation_seconds:.0f} s quiet, "
+                        f"then while {BUSY_REGION} catches up"
                     )
                     service = isolated_consumers(ns, Path(tmp), options, service)
                     results.isolation = await isolation(ns, options, service)
