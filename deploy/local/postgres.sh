@@ -36,23 +36,6 @@ install_server() {
   apt-get install -y -qq postgresql >/dev/null || die "apt-get install postgresql failed"
 }
 
-# The 'prioritize' extension lets a session lower its own backend's CPU priority: the sessions of a
-# consumer working off a backlog use it (KOTAKU_CONSUMER_BACKLOG_NICE, docs/reporting.md "Processes").
-# Optional: without it those sessions run at normal priority, so a failed install only warns.
-install_prioritize() {
-  local version="$1"
-  [ -f "/usr/share/postgresql/$version/extension/prioritize.control" ] && return
-  if [ "$(id -u)" = 0 ]; then
-    say "installing the prioritize extension (postgresql-$version-prioritize)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-$version-prioritize" >/dev/null 2>&1 ||
-      { apt-get update -qq >/dev/null 2>&1 &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-$version-prioritize" >/dev/null 2>&1; } ||
-      say "WARNING: postgresql-$version-prioritize could not be installed; backlog sessions run at normal priority"
-  else
-    say "WARNING: postgresql-$version-prioritize is not installed (needs root); backlog sessions run at normal priority"
-  fi
-}
-
 # The first cluster listed (version, name, port, status).
 cluster() { pg_lsclusters --no-header 2>/dev/null | awk 'NR==1 {print $1, $2, $3, $4}'; }
 
@@ -84,7 +67,6 @@ start() {
   install_server
   ensure_cluster
   read -r version name port state <<<"$(cluster)"
-  install_prioritize "$version"
   if [ "$state" != "online" ]; then
     say "starting cluster $version/$name on port $port"
     pg_ctlcluster "$version" "$name" start || die "could not start cluster $version/$name (see /var/log/postgresql/)"
@@ -119,12 +101,6 @@ GRANT CONNECT, CREATE ON DATABASE $database TO kotaku_registration, kotaku_train
 -- test databases are dropped WITH (FORCE), which must end the service roles' sessions
 GRANT pg_signal_backend TO kotaku_test;
 SQL
-  # in template1 too, so that every database created later (tests, bench) has it
-  if [ -f "/usr/share/postgresql/$version/extension/prioritize.control" ]; then
-    for db in template1 "$database"; do
-      psql_admin -d "$db" -c "CREATE EXTENSION IF NOT EXISTS prioritize SCHEMA public" >/dev/null
-    done
-  fi
   # replaced in one step, so that a reader never sees half a file
   (umask 077 && printf '%s\n' "${lines[@]}" >"$envfile.new")
   mv -f "$envfile.new" "$envfile"

@@ -39,7 +39,7 @@ from shared.kernel.consumer import (
     run_pruning,
     subscribe,
 )
-from shared.kernel.db import create_background_pool, create_pool, migrate
+from shared.kernel.db import create_pool, migrate
 from shared.kernel.http import BodyLimitMiddleware, install_error_handlers, install_request_metrics
 from shared.kernel.logs import configure_logging
 from shared.kernel.metrics import Metrics
@@ -92,14 +92,6 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         faults.arm(settings.fault_points)
         pool = await create_pool(settings.database_url.get_secret_value(), definition.name)
-        consuming = settings.process_role != "api"
-        backlog_pool = (
-            await create_background_pool(
-                settings.database_url.get_secret_value(), definition.name, settings.consumer_backlog_nice
-            )
-            if consuming
-            else None
-        )
         broker = build_broker(settings, metrics, f"kotaku-{definition.name}")
         dead_letter_producer = kafka_clients.reliable_producer(settings, f"kotaku-{definition.name}-dlq")
         ctx = ConsumerContext(
@@ -115,9 +107,9 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             backlog_duty=settings.consumer_backlog_duty,
             backlog_events=settings.consumer_backlog_events,
             backlog_priority=BacklogPriority(settings.consumer_backlog_nice),
-            backlog_pool=backlog_pool,
         )
         runtime = Runtime(definition, settings, metrics, pool, broker, Outbox(pool, settings.topic_prefix, metrics))
+        consuming = settings.process_role != "api"
         if consuming:
             for built in chosen_consumers(definition, runtime, settings.consumers):
                 subscribe(broker, built, settings.regions, ctx, settings.consumer_max_records)
@@ -148,8 +140,6 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             await asyncio.gather(*runtime.tasks, return_exceptions=True)
             await broker.stop()
             await dead_letter_producer.stop()
-            if backlog_pool is not None:
-                await backlog_pool.close()
             await pool.close()
             log.info("service stopped")
 

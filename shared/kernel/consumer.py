@@ -247,9 +247,6 @@ class ConsumerContext:
     backlog_events: int = 2000  # this many events behind is a backlog (see backlog_pause)
     # one per process: lowers the event loop's priority while any consumer works off a backlog
     backlog_priority: BacklogPriority = field(default_factory=lambda: BacklogPriority(0, permitted=False))
-    # sessions whose database backends run at a lower priority (shared.kernel.db.create_background_pool):
-    # a consumer working off a backlog applies it there; None: on ``pool`` like every batch
-    backlog_pool: asyncpg.Pool | None = None
 
 
 class DatabaseUnavailable(Exception):
@@ -276,14 +273,6 @@ class BatchProcessor:
         m = ctx.metrics
         self._labels = (m.service, consumer.name, region)
         self.routes = routes([consumer], [region], ctx.topic_prefix)
-        self.in_backlog = False  # its last batch left it backlog_events or more behind
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        """Where the next batch is applied: a backlog on the lowered sessions, if there are any."""
-        if self.in_backlog and self.ctx.backlog_pool is not None:
-            return self.ctx.backlog_pool
-        return self.ctx.pool
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Apply or dead-letter every record of ``records``. Raises :class:`DatabaseUnavailable`
@@ -299,7 +288,7 @@ class BatchProcessor:
         batch_failed: Exception | None = None
         if poison:
             try:
-                async with self.pool.acquire() as conn, conn.transaction():
+                async with self.ctx.pool.acquire() as conn, conn.transaction():
                     claimed = await self._claim(conn, poison)
                     counts: tuple[list[Message], list[Message]] = ([], [])
                     if pairs:
@@ -321,7 +310,7 @@ class BatchProcessor:
             # No dead letters to keep: a failing batch rolls back as a whole, without a savepoint
             # (two round trips fewer for every batch).
             try:
-                async with self.pool.acquire() as conn, conn.transaction():
+                async with self.ctx.pool.acquire() as conn, conn.transaction():
                     counts = await self._apply(conn, [m for _, m in pairs])
                 self._counted(counts)
             except Exception as exc:
@@ -360,7 +349,7 @@ class BatchProcessor:
         try:
             for attempt in range(1, self.ctx.retry_attempts + 1):
                 try:
-                    async with self.pool.acquire() as conn, conn.transaction():
+                    async with self.ctx.pool.acquire() as conn, conn.transaction():
                         counts = await self._apply(conn, [event])
                     self._counted(counts)
                     return
@@ -395,7 +384,7 @@ class BatchProcessor:
 
     async def _dead_letter_alone(self, poison: Poison) -> None:
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
+            async with self.ctx.pool.acquire() as conn, conn.transaction():
                 await self._publish(await self._claim(conn, [poison]))
         except Exception as exc:
             if database_unavailable(exc):
@@ -664,10 +653,9 @@ def _subscribe_region(
         faults.hit(faults.CONSUMER_AFTER_COMMIT)
         await commits.send(message.consumer, records)
         busy = time.perf_counter() - started
-        if ctx.backlog_duty < 1.0 or ctx.backlog_priority.nice or ctx.backlog_pool is not None:
+        if ctx.backlog_duty < 1.0 or ctx.backlog_priority.nice:
             behind = events_behind(message.consumer, records)
-            processor.in_backlog = behind >= ctx.backlog_events
-            ctx.backlog_priority.note(on_batch.__name__, processor.in_backlog)
+            ctx.backlog_priority.note(on_batch.__name__, behind >= ctx.backlog_events)
             if pause := backlog_pause(busy, behind, ctx.backlog_events, ctx.backlog_duty):
                 await asyncio.sleep(pause)
 

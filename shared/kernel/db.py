@@ -67,60 +67,6 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
     return pool
 
 
-# The ``prioritize`` extension (Debian: postgresql-NN-prioritize; deploy/local/postgres.sh creates
-# it in template1) lets a session lower its own backend process's CPU priority. Nobody but root can
-# raise it again, so a lowered session is never handed to other work: it lives in a pool of its own.
-_PRIORITIZE = "SELECT to_regprocedure('public.set_backend_priority(integer,integer)') IS NOT NULL"
-_LOWER_BACKEND = (
-    "SELECT public.set_backend_priority(pg_backend_pid(), "
-    "LEAST(19, public.get_backend_priority(pg_backend_pid()) + $1))"
-)
-
-
-async def create_background_pool(
-    dsn: str, schema: str, nice: int, *, max_size: int = 2, idle_seconds: float = 10.0
-) -> asyncpg.Pool | None:
-    """A pool of sessions whose backend processes run ``nice`` steps lower (at most 19) than the
-    server's, for background work that must leave the cores to fresher work: a consumer working off
-    a backlog (shared.kernel.consumer). It opens sessions only when asked (none at start), closes
-    them after ``idle_seconds`` unused, and holds at most ``max_size``. None when ``nice`` is 0 or
-    the database lacks the extension (then the work runs at the server's priority, as before)."""
-    if nice <= 0:
-        return None
-    conn = await asyncpg.connect(dsn)
-    try:
-        available = bool(await conn.fetchval(_PRIORITIZE))
-    finally:
-        await conn.close()
-    if not available:
-        log.info(
-            "backlog sessions at normal priority: the database has no 'prioritize' extension",
-            extra={"schema": schema},
-        )
-        return None
-
-    async def lower(session: asyncpg.Connection) -> None:
-        try:
-            await session.fetchval(_LOWER_BACKEND, nice)
-        except asyncpg.PostgresError as exc:
-            if database_unavailable(exc):
-                raise
-            # the session works at normal priority rather than refuse the work
-            log.warning("a backlog session kept its priority", extra={"error": repr(exc)})
-
-    pool = await asyncpg.create_pool(
-        dsn,
-        min_size=0,
-        max_size=max_size,
-        max_inactive_connection_lifetime=idle_seconds,
-        server_settings={"search_path": schema, "application_name": f"kotaku-{schema}-backlog"},
-        command_timeout=30,
-        init=lower,
-    )
-    assert pool is not None
-    return pool
-
-
 # The indexes of a table in the connection's search_path: those behind a constraint (primary key,
 # unique) by the constraint's name and definition, the others by their own definition.
 _INDEXES = """

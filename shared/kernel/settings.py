@@ -88,9 +88,8 @@ class Settings(KafkaSettings):
         ge=0,
         le=19,
         description=(
-            "how many steps lower (nice) a consuming process runs while one of its consumers works off a backlog "
-            "(needs CAP_SYS_NICE to step back, else it stays off), and the database sessions that apply the backlog "
-            "(needs the database's 'prioritize' extension, else they run at normal priority); 0: never"
+            "how many steps lower (nice) a consuming process runs while one of its consumers works off a backlog; "
+            "0: never. Needs CAP_SYS_NICE to step back, else it stays off"
         ),
     )
     consumer_backlog_events: int = Field(

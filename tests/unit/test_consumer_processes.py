@@ -3,11 +3,10 @@ the time a consumer with a backlog may take."""
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import cast
 
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
@@ -16,15 +15,7 @@ from hypothesis import strategies as st
 
 from services.reporting.app import DEFINITION as REPORTING
 from shared.bootstrap.service import UnusableSettings, chosen_consumers
-from shared.kernel.consumer import (
-    BacklogPriority,
-    BatchProcessor,
-    ConsumerContext,
-    backlog_pause,
-    events_behind,
-    may_raise_priority,
-)
-from shared.kernel.db import create_background_pool
+from shared.kernel.consumer import BacklogPriority, backlog_pause, events_behind, may_raise_priority
 from shared.kernel.runtime import Runtime
 from shared.kernel.settings import load_settings
 from shared.tools import devstack
@@ -203,35 +194,3 @@ def test_the_right_to_raise_priority_is_read_from_the_effective_capabilities(
     status.write_text(f"Name:\tpython\nCapInh:\t0000000000000000\nCapEff:\t{capabilities}\n")
     assert may_raise_priority(status) is permitted
     assert may_raise_priority(tmp_path / "missing") is False
-
-
-def test_a_consumer_applies_a_backlog_on_the_lowered_sessions_and_the_rest_on_the_others() -> None:
-    regular, lowered = object(), object()
-    consumer = cast(Any, SimpleNamespace(name="reporting.trainings", streams=()))
-    with_sessions = ConsumerContext(
-        pool=cast(Any, regular),
-        broker=cast(Any, None),
-        metrics=cast(Any, SimpleNamespace(service="reporting")),
-        topic_prefix="",
-        retry_attempts=1,
-        retry_backoff_seconds=0.1,
-        backlog_pool=cast(Any, lowered),
-    )
-    processor = BatchProcessor(consumer, "oc03", with_sessions)
-    assert processor.pool is regular  # until a batch leaves it a backlog behind
-    processor.in_backlog = True
-    assert processor.pool is lowered
-    processor.in_backlog = False
-    assert processor.pool is regular
-    without = dataclasses.replace(with_sessions, backlog_pool=None)  # no extension, or nice 0
-    processor = BatchProcessor(consumer, "oc03", without)
-    processor.in_backlog = True
-    assert processor.pool is regular
-
-
-async def test_no_lowered_sessions_are_opened_when_nothing_is_lowered(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def never(*args: object, **kwargs: object) -> None:
-        raise AssertionError("connected")
-
-    monkeypatch.setattr("asyncpg.connect", never)
-    assert await create_background_pool("postgresql://nowhere/x", "reporting", 0) is None
