@@ -414,7 +414,6 @@ class Traffic:
         # each seen event's latency split at the start of the transaction that applied it
         # (processed_at is the transaction's now()): (send to start, start to seen), ms
         self.split: list[tuple[float, float]] = []
-        self.measuring = False
         self.never_visible = 0  # measured events not seen within a drain's wait (settled)
 
     def stream(self, seed: int, ids_seed: int | None = None) -> Iterator[Synthetic]:
@@ -425,39 +424,33 @@ class Traffic:
             return interleaved(self.ns.regions, seed, ids)
         return Generator(self.ns.regions, seed=seed, ids_seed=ids).events(10**12)
 
-    async def window(self, seconds: float, ids_seed: int) -> dict[str, list[float]]:
-        """Offer the isolation windows' events under ``ids_seed`` for ``seconds``, wait until all
-        were seen (or counted never visible), and take their latencies."""
-        self.events = self.stream(WINDOW_SEED, ids_seed)
-        await self.offer(seconds, measure=True)
-        return await self.settled()
-
     async def settled(self) -> dict[str, list[float]]:
+        """Wait until every measured event was seen (or count it never visible); take the latencies."""
         self.never_visible += await self.drain()
         return self.take()
 
     async def __aenter__(self) -> Traffic:
-        # The driver does not stop to collect garbage while it measures (as timeit does not): a full
-        # collection of its own heap (the ids it has seen) held the watcher 30-60 ms, and every event
-        # pending then was measured that much later than it became visible.
-        gc.collect()
-        gc.disable()
         self.producer = kafka_clients.producer(self.options.bootstrap, "kotaku-bench", acks="all", linger_ms=0)
         await self.producer.start()
         self.watcher = await asyncpg.connect(self.ns.dsn, server_settings={"search_path": self.schema})
         self.stopping = asyncio.Event()
         self.drained = asyncio.Event()  # set by the watcher whenever nothing measured is pending
         self.watch_task = asyncio.create_task(self._watch())
+        # The driver does not stop to collect garbage while it measures (as timeit does not): a full
+        # collection of its own heap (the ids it has seen) held the watcher 30-60 ms, and every event
+        # pending then was measured that much later than it became visible.
+        gc.collect()
+        gc.disable()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        gc.enable()
         self.stopping.set()
         self.watch_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.watch_task
         await self.producer.stop()
         await self.watcher.close()
-        gc.enable()
 
     async def offer(self, seconds: float, *, measure: bool) -> int:
         """Send for ``seconds``; returns how many events were sent."""
@@ -657,12 +650,12 @@ async def isolation(ns: Namespace, options: Options, service: list[ServiceProces
         await reader.stop()
     async with Traffic(ns, options, measured={WATCHED_REGION}, seed=ISOLATION_SEED) as traffic:
         await traffic.offer(options.warmup_seconds, measure=False)
-        await traffic.settled()
-        traffic.never_visible = 0
         # The quiet window comes before the catch-up only: after it the database is still working
         # the backlog's rows into its tables (autovacuum, checkpoint), and such a window's p99 came
         # out higher, which would flatter the ratio.
-        quiet = (await traffic.window(options.isolation_seconds, QUIET_IDS)).get(WATCHED_REGION, [])
+        traffic.events = traffic.stream(WINDOW_SEED, QUIET_IDS)
+        await traffic.offer(options.isolation_seconds, measure=True)
+        quiet = (await traffic.settled()).get(WATCHED_REGION, [])
         # oc03's process comes back and works off its backlog while the same traffic goes on, as
         # long as the catch-up lasts (at least one window): every latency it can touch is measured
         started = time.perf_counter()
