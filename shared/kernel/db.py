@@ -55,6 +55,15 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+async def _as_left(conn: asyncpg.Connection) -> None:
+    """A pool connection's reset on release: none. asyncpg's default sends ``pg_advisory_unlock_all();
+    CLOSE ALL; UNLISTEN *; RESET ALL`` on every release, a round trip that every consumer batch and
+    request waited for before it could go on. Nothing here leaves session state on a pool connection:
+    settings are ``SET LOCAL``, locks transaction-scoped, no cursor outlives its transaction, and the
+    outbox relay's leadership (session locks, ``LISTEN``) undoes its own state or closes its connection.
+    asyncpg still rolls back a transaction left open before it calls this."""
+
+
 async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
@@ -62,6 +71,7 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
         max_size=max_size,
         server_settings={"search_path": schema, "application_name": f"kotaku-{schema}"},
         command_timeout=30,
+        reset=_as_left,
     )
     assert pool is not None
     return pool

@@ -201,9 +201,16 @@ class OutboxRelay:
             for task in loops.values():
                 task.cancel()
             await asyncio.gather(*loops.values(), return_exceptions=True)
-            with contextlib.suppress(Exception):
+            # The pool takes the connection back as it is (no reset): it must not keep the session's
+            # locks or LISTEN. If undoing them fails, the connection is closed, which ends both.
+            try:
                 await conn.remove_listener(channel, self._on_notify)
                 await conn.execute("SELECT pg_advisory_unlock_all()")
+            except BaseException as exc:
+                with contextlib.suppress(Exception):  # already gone, or already back in a closed pool
+                    conn.terminate()
+                if not isinstance(exc, Exception):
+                    raise
 
     async def _serve(self, region: str) -> None:
         """Publish one region's rows until cancelled; failures are retried here, for this region only."""

@@ -58,6 +58,8 @@ class Message(Protocol):
 Apply = Callable[[Conn, Sequence[Any]], Awaitable[None]]
 Decode = Callable[[bytes | None, str], Message]
 Derive = Callable[[Conn], Awaitable[None]]
+# The advisory locks a batch's writes take: (lock class, keys), see ``Consumer.locks``.
+Locks = Callable[[Sequence[Any]], tuple[int, Sequence[str]]]
 
 
 def _decode_event(raw: bytes | None, topic_region: str) -> Event[Any]:
@@ -89,6 +91,11 @@ class Consumer:
     may give ``bulk_begin``, run once on the rebuild's connection before the first ``bulk_apply``
     (e.g. to create the staging tables its ``derive_all`` merges).
 
+    A consumer whose batches must not interleave with another writer's batches over the same
+    aggregates (replicas of one group reading different partitions) gives ``locks``: the lock class
+    and the keys of a batch's messages. The live dedupe statement takes those transaction-scoped
+    advisory locks, in sorted order, before it records the ids: one round trip for both.
+
     A consumer whose effects nobody watches as they happen (statements for a learning record store)
     sets ``gather_ms``: the broker then holds each fetch until a batch's worth of records arrived or
     ``gather_ms`` passed (:data:`shared.kernel.consumer.GATHER_BYTES`), so it runs few large batches
@@ -104,6 +111,7 @@ class Consumer:
     derive_all: Derive | None = None
     bulk_begin: Derive | None = None
     gather_ms: int = 0
+    locks: Locks | None = None
 
     def takes(self, message_type: str) -> bool:
         return self.handles is None or message_type in self.handles
@@ -198,14 +206,42 @@ RETURNING event_id
 """
 
 
-async def record_processed(conn: Conn, consumer: str, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    """Insert ``(consumer, id)`` into ``processed_events``; returns the ids that were new."""
-    return {r["event_id"] for r in await conn.fetch(RECORD_PROCESSED, consumer, list(ids))}
+# RECORD_PROCESSED after the batch's advisory locks (taken in sorted order, so two writers never
+# wait on each other in a cycle): the insert's rows join the one row of ``locked``, so no id is
+# recorded before every lock is held.
+RECORD_PROCESSED_LOCKED = """
+WITH locked AS (
+    SELECT count(pg_advisory_xact_lock($3::int, hashtext(k))) AS n
+    FROM (SELECT DISTINCT unnest($4::text[]) AS k ORDER BY 1) AS keys
+)
+INSERT INTO processed_events (consumer, event_id)
+SELECT $1, id FROM unnest($2::uuid[]) AS id, locked
+ON CONFLICT DO NOTHING
+RETURNING event_id
+"""
 
 
-async def dedupe(conn: Conn, consumer: str, messages: Sequence[Message]) -> tuple[list[Message], list[Message]]:
-    """Step 3 (live): (fresh, duplicates). A repeat inside the batch is a duplicate too."""
-    fresh_ids = await record_processed(conn, consumer, [m.dedupe_id for m in messages])
+async def record_processed(
+    conn: Conn, consumer: str, ids: Sequence[uuid.UUID], locks: tuple[int, Sequence[str]] | None = None
+) -> set[uuid.UUID]:
+    """Insert ``(consumer, id)`` into ``processed_events``, first taking ``locks`` (lock class,
+    keys) when given; returns the ids that were new."""
+    if locks is None:
+        rows = await conn.fetch(RECORD_PROCESSED, consumer, list(ids))
+    else:
+        lock_class, keys = locks
+        rows = await conn.fetch(RECORD_PROCESSED_LOCKED, consumer, list(ids), lock_class, list(keys))
+    return {r["event_id"] for r in rows}
+
+
+async def dedupe(
+    conn: Conn, consumer: str, messages: Sequence[Message], locks: Locks | None = None
+) -> tuple[list[Message], list[Message]]:
+    """Step 3 (live): (fresh, duplicates), after taking the batch's ``locks`` if any. A repeat
+    inside the batch is a duplicate too."""
+    fresh_ids = await record_processed(
+        conn, consumer, [m.dedupe_id for m in messages], None if locks is None else locks(messages)
+    )
     fresh: list[Message] = []
     duplicates: list[Message] = []
     for message in messages:
@@ -293,7 +329,7 @@ async def apply_batch(
         await BulkDedupe.stage(conn, consumer.name, region_of, messages)
         await consumer.bulk_apply(conn, messages)
         return list(messages), []
-    fresh, duplicates = await dedupe(conn, consumer.name, messages)
+    fresh, duplicates = await dedupe(conn, consumer.name, messages, consumer.locks)
     if fresh:
         await consumer.apply(conn, fresh)
     return fresh, duplicates

@@ -21,11 +21,11 @@ from shared.kernel.topics import ENROLLMENT, FACILITATOR, ORGUNIT, PARTICIPATION
 
 
 def _bulk(apply: ApplyFn) -> Apply:
-    """The projection's apply for a rebuild: base tables only (or their staging tables), no locks
-    (one writer per aggregate)."""
+    """The projection's apply for a rebuild: base tables only (or their staging tables); bulk mode
+    takes no locks (one writer per aggregate)."""
 
     async def bulk_apply(conn: Conn, events: Sequence[Any]) -> None:
-        await apply(conn, events, derive=False, lock=False)
+        await apply(conn, events, derive=False)
 
     return bulk_apply
 
@@ -38,6 +38,7 @@ FACILITATORS = Consumer(
     decode=decode,
     bulk_apply=_bulk(facilitators.apply),
     derive_all=facilitators.derive_all,
+    locks=facilitators.locks,
 )
 TRAININGS = Consumer(
     name=trainings.NAME,
@@ -48,5 +49,6 @@ TRAININGS = Consumer(
     bulk_apply=_bulk(trainings.apply),
     derive_all=trainings.derive_all,
     bulk_begin=trainings.bulk_begin,
+    locks=trainings.locks,
 )
 CONSUMERS: tuple[Consumer, ...] = (FACILITATORS, TRAININGS)

@@ -17,9 +17,7 @@ from shared.kernel.envelope import Event
 
 
 class ApplyFn(Protocol):
-    def __call__(
-        self, conn: Conn, events: Sequence[Event[Any]], *, derive: bool = True, lock: bool = True
-    ) -> Awaitable[None]: ...
+    def __call__(self, conn: Conn, events: Sequence[Event[Any]], *, derive: bool = True) -> Awaitable[None]: ...
 
 
 # Every table of the read model (swapped as a whole by a rebuild). processed_events, the dedupe

@@ -21,20 +21,25 @@ T = TypeVar("T")
 LOCK_FACILITATOR = 7301
 LOCK_TRAINING = 7302
 
-LOCK_KEYS = """
-SELECT count(pg_advisory_xact_lock($1::int, hashtext(k)))
-FROM (SELECT DISTINCT unnest($2::text[]) AS k ORDER BY 1) AS keys
-"""
 
-TOUCH_FRESHNESS = """
-INSERT INTO region_freshness AS f (consumer, region, newest_event_at, last_applied_at, events_applied)
-SELECT $1, region, newest, now(), n
-FROM unnest($2::text[], $3::timestamptz[], $4::bigint[]) AS t(region, newest, n)
+def freshness_upsert(first: int) -> str:
+    """The upsert of ``region_freshness`` with its parameters from ``$first``: the consumer, then
+    per region its name, its newest ``occurred_at`` and its count of events (see
+    :func:`freshness_args`). A statement of its own (``TOUCH_FRESHNESS``) or a part of a batch's
+    last statement."""
+    consumer, regions, newest, counts = (f"${first + i}" for i in range(4))
+    # built from parameter numbers only
+    return f"""INSERT INTO region_freshness AS f (consumer, region, newest_event_at, last_applied_at, events_applied)
+SELECT {consumer}::text, region, newest, now(), n
+FROM unnest({regions}::text[], {newest}::timestamptz[], {counts}::bigint[]) AS t(region, newest, n)
 ON CONFLICT (consumer, region) DO UPDATE
 SET newest_event_at = greatest(f.newest_event_at, excluded.newest_event_at),
     last_applied_at = excluded.last_applied_at,
     events_applied = f.events_applied + excluded.events_applied
-"""
+"""  # noqa: S608
+
+
+TOUCH_FRESHNESS = freshness_upsert(1)
 
 
 class ByType:
@@ -168,14 +173,14 @@ async def upsert_part(
     await upsert_by_key(conn, statement, events, key, *getters, occurred_at, event_id)
 
 
-async def lock_keys(conn: Conn, lock_class: int, keys: Iterable[object]) -> None:
-    """Serialise writers of the same aggregates (transaction-scoped, taken in sorted order)."""
-    ordered = sorted({str(k) for k in keys})
-    if ordered:
-        await conn.fetchval(LOCK_KEYS, lock_class, ordered)
+def lock_keys(lock_class: int, keys: Iterable[object]) -> tuple[int, list[str]]:
+    """The advisory locks that serialise writers of the same aggregates (``Consumer.locks``: the
+    dedupe statement takes them, transaction-scoped, in sorted order)."""
+    return lock_class, sorted({str(k) for k in keys})
 
 
-async def touch_freshness(conn: Conn, consumer: str, events: Sequence[Event[Any]]) -> None:
+def freshness_args(consumer: str, events: Sequence[Event[Any]]) -> list[Any]:
+    """The parameters of :func:`freshness_upsert` for a batch of new ``events``."""
     newest: dict[str, datetime] = {}
     counts: dict[str, int] = {}
     for e in events:
@@ -183,7 +188,9 @@ async def touch_freshness(conn: Conn, consumer: str, events: Sequence[Event[Any]
         newest[region] = max(newest.get(region, at), at)
         counts[region] = counts.get(region, 0) + 1
     regions = sorted(newest)
-    if regions:
-        await conn.execute(
-            TOUCH_FRESHNESS, consumer, regions, [newest[r] for r in regions], [counts[r] for r in regions]
-        )
+    return [consumer, regions, [newest[r] for r in regions], [counts[r] for r in regions]]
+
+
+async def touch_freshness(conn: Conn, consumer: str, events: Sequence[Event[Any]]) -> None:
+    if events:
+        await conn.execute(TOUCH_FRESHNESS, *freshness_args(consumer, events))

@@ -189,16 +189,23 @@ ASSIGNMENT: tuple[Callable[[Event[Any]], Any], ...] = (
 )
 
 
-async def apply(conn: Conn, events: Sequence[Event[Any]], *, derive: bool = True, lock: bool = True) -> None:
-    """Apply new events. ``derive=False`` (bulk rebuild) writes the base tables only: the totals
-    and the freshness are computed once at the end (:func:`derive_all`, the rebuild)."""
+PEOPLE = (FacilitatorRegistered, FacilitatorReassigned, FacilitatorUpdated, FacilitatorDeactivated)
+
+
+def locks(events: Sequence[Event[Any]]) -> tuple[int, list[str]]:
+    """The facilitators whose totals a batch moves (``Consumer.locks``): two writers of one
+    facilitator take turns, so neither moves the totals from a state the other is changing."""
+    return lock_keys(LOCK_FACILITATOR, {e.payload.facilitator_id for e in events if type(e.payload) in PEOPLE})
+
+
+async def apply(conn: Conn, events: Sequence[Event[Any]], *, derive: bool = True) -> None:
+    """Apply new events, under the batch's :func:`locks`. ``derive=False`` (bulk rebuild) writes
+    the base tables only: the totals and the freshness are computed once at the end
+    (:func:`derive_all`, the rebuild)."""
     g = ByType(events)
-    people = g.of(FacilitatorRegistered, FacilitatorReassigned, FacilitatorUpdated, FacilitatorDeactivated)
-    ids = sorted({e.payload.facilitator_id for e in people})
+    ids = sorted({e.payload.facilitator_id for e in g.of(*PEOPLE)})
     before: dict[Any, Bucket] = {}
     if derive and ids:
-        if lock:
-            await lock_keys(conn, LOCK_FACILITATOR, ids)
         before = await _buckets(conn, ids)
 
     def fid(e: Event[Any]) -> Any:

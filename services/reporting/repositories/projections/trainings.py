@@ -3,8 +3,9 @@
 Base tables (``trainings``, ``training_sessions``, ``participants``, ``attendance``) are written
 last-writer-wins per part. Derived tables (``session_stats``, ``training_stats``,
 ``training_area_stats``) are recomputed, set-based, for the sessions and trainings a batch
-touched, under a per-training advisory lock so that two writers of one training (replicas reading
-different topics of it) cannot interleave their recomputations.
+touched, under a per-training advisory lock (:func:`locks`, taken by the pipeline's dedupe
+statement) so that two writers of one training (replicas reading different topics of it) cannot
+interleave their recomputations.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from services.reporting.repositories.projections.common import (
     ByType,
     columns_of,
     event_id,
+    freshness_args,
+    freshness_upsert,
     lock_keys,
     occurred_at,
     part_upsert,
@@ -307,7 +310,8 @@ RECOMPUTE_AREA_STATS = _AREA_INSERT + _AREA_COUNTS.format(where="")
 # base tables as this transaction's earlier statements left them) and write different tables,
 # except the area rows: the upsert writes the groups that exist now, the final DELETE removes the
 # touched trainings' groups that no longer exist (e.g. after a participant's area changed), two
-# disjoint sets of rows. $1: the touched trainings; $2, $3: the touched sessions.
+# disjoint sets of rows. $1: the touched trainings; $2, $3: the touched sessions; $4-$7: the
+# batch's freshness (:func:`freshness_upsert`), so that a batch ends with this one statement.
 DERIVE_TOUCHED = (  # built from the constants above only
     "WITH sessions AS (\n"  # noqa: S608
     + _SESSION_INSERT
@@ -333,6 +337,10 @@ DERIVE_TOUCHED = (  # built from the constants above only
     + ", ".join(f"{c} = excluded.{c}" for c in _AREA_COLUMNS)
     + """
     RETURNING 1
+), freshness AS (
+"""
+    + freshness_upsert(4)
+    + """RETURNING 1
 )
 DELETE FROM training_area_stats t WHERE t.training_id = ANY($1::uuid[]) AND NOT EXISTS (
     SELECT 1 FROM area a
@@ -356,6 +364,7 @@ PARTICIPATION_TYPES = (
     OutcomeReviewChanged,
     AttendanceRecorded,
 )
+PARTICIPATION_SET = frozenset(PARTICIPATION_TYPES)
 HANDLES = frozenset(
     t.event_type
     for t in (
@@ -549,19 +558,33 @@ async def _apply_participation(conn: Conn, g: ByType, *, staged: bool = False) -
         )
 
 
-async def apply(conn: Conn, events: Sequence[Event[Any]], *, derive: bool = True, lock: bool = True) -> None:
-    """Apply new events. ``derive=False`` (bulk rebuild) writes the base tables only: the derived
-    tables and the freshness are computed once at the end (:func:`derive_all`, the rebuild)."""
+def locks(events: Sequence[Event[Any]]) -> tuple[int, list[str]]:
+    """The trainings whose derived figures a batch recomputes (``Consumer.locks``): two writers
+    of one training (replicas reading different topics of it) take turns, so neither recomputes
+    from a state without the other's rows."""
+    return lock_keys(LOCK_TRAINING, {_tid(e) for e in events if type(e.payload) in PARTICIPATION_SET})
+
+
+async def apply(conn: Conn, events: Sequence[Event[Any]], *, derive: bool = True) -> None:
+    """Apply new events, under the batch's :func:`locks`. ``derive=False`` (bulk rebuild) writes
+    the base tables only: the derived tables and the freshness are computed once at the end
+    (:func:`derive_all`, the rebuild)."""
     g = ByType(events)
     touched = sorted({e.payload.training_id for e in g.of(*PARTICIPATION_TYPES)})
-    if derive and lock and touched:
-        await lock_keys(conn, LOCK_TRAINING, touched)
     await _apply_trainings(conn, g)
     await _apply_participation(conn, g, staged=not derive)
-    if derive and touched:
+    if not derive:
+        return
+    if touched:
         sessions = sorted({(_tid(e), e.payload.session_id) for e in g.of(AttendanceRecorded)})
-        await conn.execute(DERIVE_TOUCHED, touched, [t for t, _ in sessions], [s for _, s in sessions])
-    if derive:
+        await conn.execute(
+            DERIVE_TOUCHED,
+            touched,
+            [t for t, _ in sessions],
+            [s for _, s in sessions],
+            *freshness_args(NAME, events),
+        )
+    else:
         await touch_freshness(conn, NAME, events)
 
 
