@@ -14,10 +14,17 @@ from typing import Any
 import pytest
 
 from bench.generator import Generator
+from services.reporting.entrypoints.consumers import FACILITATORS, TRAININGS
 from services.reporting.entrypoints.decoding import decode
 from services.reporting.entrypoints.rebuild import shard_of
-from services.reporting.repositories.projections import DEDUPE_TABLE, READ_MODEL_TABLES
-from services.reporting.repositories.projections.common import ByType, lww_upsert, rounds
+from services.reporting.repositories.projections import DEDUPE_TABLE, READ_MODEL_TABLES, facilitators, trainings
+from services.reporting.repositories.projections.common import (
+    LOCK_FACILITATOR,
+    LOCK_TRAINING,
+    ByType,
+    lww_upsert,
+    rounds,
+)
 from services.reporting.repositories.projections.trainings import UPSERT_PARTICIPANTS, merge_participants
 from services.reporting.repositories.xapi import TABLES as XAPI_TABLES
 from shared.kernel.contracts import (
@@ -28,6 +35,7 @@ from shared.kernel.contracts import (
     FacilitatorEnrolled,
     FacilitatorRegistered,
     Role,
+    TrainingCancelled,
     TrainingCompleted,
     TrainingNotCompleted,
 )
@@ -104,6 +112,35 @@ def test_by_type_groups_by_exact_payload_class() -> None:
     assert g.of(AttendanceRecorded) == [a, a]
     assert g.of(AttendanceRecorded, FacilitatorRegistered) == [a, a, r]
     assert g.of(TrainingCompleted) == []
+
+
+def test_a_batch_locks_each_aggregate_whose_derived_figures_it_recomputes_once() -> None:
+    other = uuid.uuid4()
+    attended = ev(
+        AttendanceRecorded(training_id=TID, session_id="d1", facilitator_id=FID, status=AttendanceStatus.LATE)
+    )
+    completed = ev(TrainingCompleted(training_id=other, facilitator_id=FID, attendance_ratio=1.0))
+    cancelled = ev(TrainingCancelled(training_id=uuid.uuid4(), reason="no venue"))
+    # the consumers hand their locks to the pipeline's dedupe statement
+    assert TRAININGS.locks is trainings.locks
+    assert FACILITATORS.locks is facilitators.locks
+    # a cancellation derives no figures: only the trainings with participation are locked, each once
+    assert trainings.locks([attended, cancelled, completed, attended]) == (
+        LOCK_TRAINING,
+        sorted([str(TID), str(other)]),
+    )
+    registered = ev(
+        FacilitatorRegistered(
+            facilitator_id=FID,
+            full_name="Siti",
+            role=Role.FASILITATOR,
+            province_code="16",
+            kabkota_code="16.71",
+            effective_from=date(2016, 7, 1),
+        )
+    )
+    assert facilitators.locks([registered, registered]) == (LOCK_FACILITATOR, [str(FID)])
+    assert facilitators.locks([]) == (LOCK_FACILITATOR, [])
 
 
 def test_events_of_one_aggregate_go_to_one_rebuild_writer() -> None:
