@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # PostgreSQL for the local stack, from Debian's packages.
-# Usage: deploy/local/postgres.sh start|stop|stop-if-ours|restart|status|database
+# Usage: deploy/local/postgres.sh start|stop|crash|stop-if-ours|restart|status|database
 #   start    install the server if missing, start the cluster if stopped, wait until it accepts
 #            connections, create the project's roles and this clone's database (idempotent), and
 #            write the port, the database name and the passwords to $KOTAKU_LOCAL_DIR/db.env
 #            (passwords generated here, never committed)
+#   crash    stop the cluster as a crash would (immediate mode: every session cut, no checkpoint,
+#            WAL not yet written lost; the next start recovers from the log); used by the fault suite
 #   restart  restart the cluster (used by the failure tests)
 #   database print the name of this clone's database
 # One role per service, each owning only its own schema, plus kotaku_test (CREATEDB) for test databases.
@@ -118,6 +120,13 @@ stop() {
   if [ "$state" = "online" ]; then pg_ctlcluster "$version" "$name" stop; say "stopped"; else say "not running"; fi
 }
 
+crash() {
+  read -r version name port state <<<"$(cluster)"
+  [ -n "${version:-}" ] || { say "no cluster"; return; }
+  if [ "$state" = "online" ]; then pg_ctlcluster "$version" "$name" stop -m immediate; say "crashed (immediate stop)"
+  else say "not running"; fi
+}
+
 # Stop the cluster only if start() had to start it: never stop a database someone else runs.
 stop_if_ours() {
   if [ -f "$local_dir/postgres.started-here" ]; then stop; rm -f "$local_dir/postgres.started-here"
@@ -140,9 +149,10 @@ status() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  crash) crash ;;
   stop-if-ours) stop_if_ours ;;
   restart) restart ;;
   status) status ;;
   database) printf '%s\n' "$database" ;;
-  *) echo "usage: $0 start|stop|stop-if-ours|restart|status|database" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|crash|stop-if-ours|restart|status|database" >&2; exit 2 ;;
 esac

@@ -35,6 +35,7 @@ from shared.kernel.consumer import (
     BacklogPriority,
     Consumer,
     ConsumerContext,
+    Durability,
     KafkaDeadLetters,
     run_pruning,
     subscribe,
@@ -94,6 +95,8 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         pool = await create_pool(settings.database_url.get_secret_value(), definition.name)
         broker = build_broker(settings, metrics, f"kotaku-{definition.name}")
         dead_letter_producer = kafka_clients.reliable_producer(settings, f"kotaku-{definition.name}-dlq")
+        durability = Durability(pool)
+        await durability.prime()
         ctx = ConsumerContext(
             pool=pool,
             broker=broker,
@@ -107,6 +110,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             backlog_duty=settings.consumer_backlog_duty,
             backlog_events=settings.consumer_backlog_events,
             backlog_priority=BacklogPriority(settings.consumer_backlog_nice),
+            durability=durability,
         )
         runtime = Runtime(definition, settings, metrics, pool, broker, Outbox(pool, settings.topic_prefix, metrics))
         consuming = settings.process_role != "api"

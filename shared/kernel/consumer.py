@@ -247,6 +247,9 @@ class ConsumerContext:
     backlog_events: int = 2000  # this many events behind is a backlog (see backlog_pause)
     # one per process: lowers the event loop's priority while any consumer works off a backlog
     backlog_priority: BacklogPriority = field(default_factory=lambda: BacklogPriority(0, permitted=False))
+    # one per process: when commits made without waiting for the disk are on it (None: every
+    # consumer's transactions wait for the disk)
+    durability: Durability | None = None
 
 
 class DatabaseUnavailable(Exception):
@@ -273,13 +276,18 @@ class BatchProcessor:
         m = ctx.metrics
         self._labels = (m.service, consumer.name, region)
         self.routes = routes([consumer], [region], ctx.topic_prefix)
+        # a batch without dead letters commits without waiting for the disk, if the consumer allows
+        # it and the process knows when such commits are on disk
+        self.unflushed = consumer.commit_unflushed and ctx.durability is not None
 
-    async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+    async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> bool:
         """Apply or dead-letter every record of ``records``. Raises :class:`DatabaseUnavailable`
         (nothing of the batch may be considered done) or a Kafka error from the dead-letter topic;
         the caller then rewinds the batch. Returning means every record was applied, found a
-        duplicate, ignored or dead-lettered."""
+        duplicate, ignored or dead-lettered; it returns whether a transaction of the batch committed
+        without waiting for the disk (its offsets must wait for :class:`Durability`)."""
         started = time.perf_counter()
+        unflushed = False
         decoded = decode_batch(records, self.routes)
         pairs = decoded.routed.get(self.consumer.name, [])
         poison = decoded.poison
@@ -311,8 +319,9 @@ class BatchProcessor:
             # (two round trips fewer for every batch).
             try:
                 async with self.ctx.pool.acquire() as conn, conn.transaction():
-                    counts = await self._apply(conn, [m for _, m in pairs])
+                    counts = await self._apply(conn, [m for _, m in pairs], unflushed=self.unflushed)
                 self._counted(counts)
+                unflushed = self.unflushed
             except Exception as exc:
                 if database_unavailable(exc):
                     raise DatabaseUnavailable(repr(exc)) from exc
@@ -323,15 +332,19 @@ class BatchProcessor:
                 extra={"consumer": self.consumer.name, "events": len(pairs), "error": repr(batch_failed)},
             )
             for record, message in pairs:
-                await self._apply_with_retries(record, message)
+                await self._apply_with_retries(record, message)  # each committed to disk
         self.ctx.metrics.batch_duration.labels(self.ctx.metrics.service, self.consumer.name).observe(
             time.perf_counter() - started
         )
+        return unflushed
 
-    async def _apply(self, conn: Conn, messages: Sequence[Message]) -> tuple[list[Message], list[Message]]:
+    async def _apply(
+        self, conn: Conn, messages: Sequence[Message], *, unflushed: bool = False
+    ) -> tuple[list[Message], list[Message]]:
         """Apply the messages not yet processed by this consumer, on ``conn`` inside its
-        transaction; returns (applied, duplicates) for counting once the transaction committed."""
-        return await apply_batch(conn, self.consumer, messages)
+        transaction (committed without waiting for the disk if ``unflushed``); returns (applied,
+        duplicates) for counting once the transaction committed."""
+        return await apply_batch(conn, self.consumer, messages, unflushed=unflushed)
 
     def _counted(self, counts: tuple[list[Message], list[Message]]) -> None:
         fresh, duplicates = counts
@@ -526,43 +539,163 @@ def next_offsets(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[TopicParti
     return offsets
 
 
+# The server's WAL position as written and as flushed to disk (bytes from its start), and when the
+# server started: a restart since a commit may have lost a commit that was not yet on disk.
+WAL_POSITIONS = """
+SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint AS written,
+       (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint AS flushed,
+       pg_postmaster_start_time() AS started
+"""
+
+
+class Durability:
+    """When transactions that committed without waiting for the disk (``synchronous_commit = off``,
+    see ``Consumer.commit_unflushed``) are on it.
+
+    One per process. :meth:`after_commit`, called as soon as a transaction committed, gives a future:
+    ``True`` once the server's WAL is flushed past that commit, ``False`` if the server restarted in
+    between (a crash loses commits that were not yet flushed; the caller must take those records
+    again). One query serves every waiter: the WAL written so far when it is sent is past every commit
+    made before, so a waiter registered then is durable once a later answer has flushed that far. The
+    WAL writer flushes within ``wal_writer_delay`` (200 ms by default), so that is how long offsets wait.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, every: float = 0.05) -> None:
+        self.pool = pool
+        self.every = every
+        self.started: datetime | None = None  # the server's start time at the last answer
+        self._new: list[tuple[datetime | None, asyncio.Future[bool]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def prime(self) -> None:
+        """Learn the server's start time (at start-up, before any commit)."""
+        _, _, self.started = await self._positions()
+
+    async def _positions(self) -> tuple[int, int, datetime]:
+        """WAL written, WAL flushed, server start time."""
+        row = await self.pool.fetchrow(WAL_POSITIONS)
+        assert row is not None  # one row, always
+        return int(row["written"]), int(row["flushed"]), row["started"]
+
+    def after_commit(self) -> asyncio.Future[bool]:
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._new.append((self.started, waiter))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._watch(), name="durability")
+        return waiter
+
+    async def _watch(self) -> None:
+        # (WAL position the commit is before, server start time when it committed, waiter)
+        pending: list[tuple[int, datetime | None, asyncio.Future[bool]]] = []
+        while self._new or pending:
+            new, self._new = self._new, []  # registered before the query is sent: committed before it
+            try:
+                written, flushed, server_started = await self._positions()
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    log.warning("WAL position could not be read; retrying", extra={"error": repr(exc)})
+                self._new[:0] = new
+                await asyncio.sleep(0.5)
+                continue
+            self.started = server_started
+            pending += [(written, started, waiter) for started, waiter in new]
+            waiting: list[tuple[int, datetime | None, asyncio.Future[bool]]] = []
+            for target, started, waiter in pending:
+                if waiter.done():
+                    continue
+                if started != server_started:
+                    waiter.set_result(False)
+                elif flushed >= target:
+                    waiter.set_result(True)
+                else:
+                    waiting.append((target, started, waiter))
+            pending = waiting
+            if pending or self._new:
+                await asyncio.sleep(self.every)
+
+
 class OffsetCommits:
-    """A consumer's offset commits, sent without waiting for the broker's answer before the next batch.
+    """A consumer's offset commits, sent while the next batches are taken.
 
     A commit took as long as applying a batch (make bench: 6 ms at p50, 12 ms at p99, against 5.5 and
     19 ms for a read-model batch), and every record that arrived meanwhile waited for both. The
     batch's effects are committed in PostgreSQL with their dedupe ids before its offsets are sent, so
     an offset that does not reach Kafka (a crash, a rebalance, a broker error) only brings records
     again, which are skipped as duplicates. Each commit names its offsets (never "wherever the
-    consumer is", which may already be past the next, unapplied batch), and one is in flight at a
-    time: the next batch's commit waits for the previous one, so they reach the broker in order."""
+    consumer is", which may already be past the next, unapplied batch), and one task sends them, one
+    commit at a time and in order: the offsets of the batches done meanwhile go out together next.
+
+    A batch whose transaction committed without waiting for the disk comes with its
+    :meth:`Durability.after_commit`: its offsets go out only once it is on disk. If it never gets
+    there (the server restarted), no further offset goes out: ``lost`` is set, and the consumer calls
+    :meth:`rewind` before its next batch, which takes every partition back to its first record not
+    yet committed to Kafka; the dedupe table skips what did survive."""
 
     def __init__(self, consumer: str, region: str) -> None:
         self.consumer, self.region = consumer, region
-        self._in_flight: asyncio.Task[None] | None = None
+        self.lost = False
+        self._pending: dict[TopicPartition, int] = {}  # offsets of batches done, not yet sent
+        self._durable: list[asyncio.Future[bool]] = []  # whether those batches are on disk
+        self._first: dict[TopicPartition, int] = {}  # per partition, its first offset not committed to Kafka
+        self._task: asyncio.Task[None] | None = None
 
-    async def send(self, kafka_consumer: Any, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
-        """Commit the offsets after ``records`` (done), once the previous commit is answered."""
-        offsets = next_offsets(records)
-        await self.settled()
-        self._in_flight = asyncio.create_task(self._commit(kafka_consumer, offsets))
+    def send(
+        self,
+        kafka_consumer: Any,
+        records: Sequence[ConsumerRecord[Any, Any]],
+        durable: asyncio.Future[bool] | None = None,
+    ) -> None:
+        """Commit the offsets after ``records`` (done), once ``durable`` is (if given) and the
+        commits before are answered."""
+        if self.lost:  # the rewind brings these records again
+            return
+        for record in records:
+            self._first.setdefault(TopicPartition(record.topic, record.partition), record.offset)
+        for tp, offset in next_offsets(records).items():
+            self._pending[tp] = max(offset, self._pending.get(tp, 0))
+        if durable is not None:
+            self._durable.append(durable)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._send_all(kafka_consumer))
 
     async def settled(self) -> None:
-        """Wait for the commit in flight, if any."""
-        if self._in_flight is not None:
-            await self._in_flight
-            self._in_flight = None
+        """Wait until every offset given is sent and answered (or known lost)."""
+        while self._task is not None and not self._task.done():
+            await self._task
 
-    async def _commit(self, kafka_consumer: Any, offsets: dict[TopicPartition, int]) -> None:
-        try:
-            await kafka_consumer.commit(offsets)
-        except Exception as exc:
-            # The effects are committed and deduplicated by id: if the offsets did not reach Kafka,
-            # the records come again and are acknowledged as duplicates.
-            log.warning(
-                "offset commit failed; the batch will be redelivered and skipped as duplicates",
-                extra={"consumer": self.consumer, "region": self.region, "error": repr(exc)},
-            )
+    def rewind(self, kafka_consumer: Any) -> None:
+        """After a lost commit: every partition back to its first record not committed to Kafka."""
+        log.warning(
+            "PostgreSQL restarted before a batch was on disk; taking the records after the committed offsets again",
+            extra={"consumer": self.consumer, "region": self.region, "partitions": len(self._first)},
+        )
+        for tp, offset in self._first.items():
+            try:
+                kafka_consumer.seek(tp, offset)
+            except IllegalStateError:  # revoked meanwhile: its new owner starts from the committed offset
+                log.info("partition revoked before it could be rewound", extra={"partition": str(tp)})
+        self._first.clear()
+        self.lost = False
+
+    async def _send_all(self, kafka_consumer: Any) -> None:
+        while self._pending and not self.lost:
+            offsets, durable = self._pending, self._durable
+            self._pending, self._durable = {}, []
+            if durable and not all(await asyncio.gather(*durable)):
+                self.lost = True
+                self._pending, self._durable = {}, []
+                return
+            try:
+                await kafka_consumer.commit(offsets)
+            except Exception as exc:
+                # The effects are committed and deduplicated by id: if the offsets did not reach Kafka,
+                # the records come again and are acknowledged as duplicates.
+                log.warning(
+                    "offset commit failed; the batch will be redelivered and skipped as duplicates",
+                    extra={"consumer": self.consumer, "region": self.region, "error": repr(exc)},
+                )
+            else:
+                self._first.update(offsets)
 
 
 def backlog_pause(busy_seconds: float, behind: int, backlog: int, duty: float) -> float:
@@ -616,9 +749,12 @@ def _subscribe_region(
             records = (records,)
         if not records:
             return
+        if commits.lost:  # fetched after a batch that never reached the disk: all of it comes again
+            commits.rewind(message.consumer)
+            return
         started = time.perf_counter()
         try:
-            await processor.process(records)
+            unflushed = await processor.process(records)
         except DatabaseUnavailable as exc:
             # Not the message's fault: nothing is dead-lettered. The batch is rewound and taken
             # again after a pause, as long as it takes; /ready is false meanwhile (the database
@@ -650,8 +786,9 @@ def _subscribe_region(
             log.info("database back; consuming again", extra={"consumer": consumer.name, "region": region})
             waiting.set(0)
         backoff = ctx.retry_backoff_seconds
+        durable = ctx.durability.after_commit() if unflushed and ctx.durability is not None else None
         faults.hit(faults.CONSUMER_AFTER_COMMIT)
-        await commits.send(message.consumer, records)
+        commits.send(message.consumer, records, durable)
         busy = time.perf_counter() - started
         if ctx.backlog_duty < 1.0 or ctx.backlog_priority.nice:
             behind = events_behind(message.consumer, records)

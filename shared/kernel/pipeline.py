@@ -96,6 +96,13 @@ class Consumer:
     and the keys of a batch's messages. The live dedupe statement takes those transaction-scoped
     advisory locks, in sorted order, before it records the ids: one round trip for both.
 
+    A consumer whose transactions have no effect outside the database but its offsets (a read
+    model: no outbox, no dead letters in the batch) sets ``commit_unflushed``: a batch's transaction
+    then commits without waiting for the disk (``synchronous_commit = off``, set by the dedupe
+    statement), and its offsets are committed only once the server's WAL is flushed past it
+    (:class:`shared.kernel.consumer.Durability`). A server crash can lose such a commit, never the
+    records: their offsets were not committed, and they are taken again.
+
     A consumer whose effects nobody watches as they happen (statements for a learning record store)
     sets ``gather_ms``: the broker then holds each fetch until a batch's worth of records arrived or
     ``gather_ms`` passed (:data:`shared.kernel.consumer.GATHER_BYTES`), so it runs few large batches
@@ -112,6 +119,7 @@ class Consumer:
     bulk_begin: Derive | None = None
     gather_ms: int = 0
     locks: Locks | None = None
+    commit_unflushed: bool = False
 
     def takes(self, message_type: str) -> bool:
         return self.handles is None or message_type in self.handles
@@ -206,41 +214,53 @@ RETURNING event_id
 """
 
 
-# RECORD_PROCESSED after the batch's advisory locks (taken in sorted order, so two writers never
-# wait on each other in a cycle): the insert's rows join the one row of ``locked``, so no id is
-# recorded before every lock is held.
-RECORD_PROCESSED_LOCKED = """
-WITH locked AS (
-    SELECT count(pg_advisory_xact_lock($3::int, hashtext(k))) AS n
-    FROM (SELECT DISTINCT unnest($4::text[]) AS k ORDER BY 1) AS keys
+# The live dedupe statement: RECORD_PROCESSED after the batch's advisory locks ($3: lock class,
+# $4: keys, none when empty; taken in sorted order, so two writers never wait on each other in a
+# cycle) and, if $5, with the transaction set to commit without waiting for the disk. The insert's
+# rows join the one row of ``prelude``, so no id is recorded before every lock is held.
+RECORD_PROCESSED_LIVE = """
+WITH prelude AS (
+    SELECT (SELECT count(pg_advisory_xact_lock($3::int, hashtext(k)))
+            FROM (SELECT DISTINCT unnest($4::text[]) AS k ORDER BY 1) AS keys) AS locked,
+           CASE WHEN $5::boolean THEN set_config('synchronous_commit', 'off', true) END AS commit_mode
 )
 INSERT INTO processed_events (consumer, event_id)
-SELECT $1, id FROM unnest($2::uuid[]) AS id, locked
+SELECT $1, id FROM unnest($2::uuid[]) AS id, prelude
 ON CONFLICT DO NOTHING
 RETURNING event_id
 """
 
 
 async def record_processed(
-    conn: Conn, consumer: str, ids: Sequence[uuid.UUID], locks: tuple[int, Sequence[str]] | None = None
+    conn: Conn,
+    consumer: str,
+    ids: Sequence[uuid.UUID],
+    locks: tuple[int, Sequence[str]] | None = None,
+    *,
+    unflushed: bool = False,
 ) -> set[uuid.UUID]:
     """Insert ``(consumer, id)`` into ``processed_events``, first taking ``locks`` (lock class,
-    keys) when given; returns the ids that were new."""
-    if locks is None:
+    keys) when given, and setting the transaction to commit without waiting for the disk if
+    ``unflushed``; returns the ids that were new."""
+    if locks is None and not unflushed:
         rows = await conn.fetch(RECORD_PROCESSED, consumer, list(ids))
     else:
-        lock_class, keys = locks
-        rows = await conn.fetch(RECORD_PROCESSED_LOCKED, consumer, list(ids), lock_class, list(keys))
+        lock_class, keys = locks or (0, ())
+        rows = await conn.fetch(RECORD_PROCESSED_LIVE, consumer, list(ids), lock_class, list(keys), unflushed)
     return {r["event_id"] for r in rows}
 
 
 async def dedupe(
-    conn: Conn, consumer: str, messages: Sequence[Message], locks: Locks | None = None
+    conn: Conn, consumer: str, messages: Sequence[Message], locks: Locks | None = None, *, unflushed: bool = False
 ) -> tuple[list[Message], list[Message]]:
     """Step 3 (live): (fresh, duplicates), after taking the batch's ``locks`` if any. A repeat
     inside the batch is a duplicate too."""
     fresh_ids = await record_processed(
-        conn, consumer, [m.dedupe_id for m in messages], None if locks is None else locks(messages)
+        conn,
+        consumer,
+        [m.dedupe_id for m in messages],
+        None if locks is None else locks(messages),
+        unflushed=unflushed,
     )
     fresh: list[Message] = []
     duplicates: list[Message] = []
@@ -319,6 +339,7 @@ async def apply_batch(
     *,
     mode: Mode = Mode.LIVE,
     region_of: Callable[[Message], str] | None = None,
+    unflushed: bool = False,
 ) -> tuple[list[Message], list[Message]]:
     """Steps 3 and 4 on ``conn``, inside the caller's transaction; returns (applied, duplicates).
     In ``BULK`` mode duplicates are known only at :meth:`BulkDedupe.finish`: every message is
@@ -329,7 +350,7 @@ async def apply_batch(
         await BulkDedupe.stage(conn, consumer.name, region_of, messages)
         await consumer.bulk_apply(conn, messages)
         return list(messages), []
-    fresh, duplicates = await dedupe(conn, consumer.name, messages, consumer.locks)
+    fresh, duplicates = await dedupe(conn, consumer.name, messages, consumer.locks, unflushed=unflushed)
     if fresh:
         await consumer.apply(conn, fresh)
     return fresh, duplicates

@@ -184,7 +184,7 @@ class ThreeBrokers:
 
 
 class Postgres:
-    """deploy/local/postgres.sh stop/start. start marks the cluster as started by `make run` when it
+    """deploy/local/postgres.sh crash/start. start marks the cluster as started by `make run` when it
     had to start it; the suite puts that marker back the way it found it."""
 
     SCRIPT = str(LOCAL / "postgres.sh")
@@ -194,10 +194,12 @@ class Postgres:
         self.had_marker = self.marker.exists()
         self.stopped = False
 
-    async def stop(self) -> None:
+    async def crash(self) -> None:
+        """Stop the cluster as a crash would: sessions cut, no checkpoint, unwritten WAL lost (the
+        read models' commits that were not flushed yet among it)."""
         self.had_marker = self.marker.exists()
         self.stopped = True
-        await run_script(self.SCRIPT, "stop")
+        await run_script(self.SCRIPT, "crash")
 
     async def start(self) -> None:
         await run_script(self.SCRIPT, "start")

@@ -88,7 +88,7 @@ def parse(argv: Sequence[str] | None = None) -> Options:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="how long PostgreSQL stays stopped (default 60; 20 with --short)",
+        help="how long PostgreSQL stays down after its crash (default 60; 20 with --short)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database, topics and logs afterwards")
     ns = parser.parse_args(argv)

@@ -1,5 +1,5 @@
 """The fault schedule: SIGKILLs of the service processes, a Kafka broker (or partition leader) killed
-and restarted, PostgreSQL stopped and started, and consumer-group churn (a second reporting instance
+and restarted, PostgreSQL crashed and started, and consumer-group churn (a second reporting instance
 joins the groups and leaves again). Faults come one after the other, at random moments; after each,
 the time to recover is measured: until every service answers /ready with 200 again and a new
 command sent over HTTP and over the intake of each region shows in the reports (canaries)."""
@@ -30,7 +30,7 @@ class Fault:
         return {
             "kill": f"SIGKILL {self.target}",
             "broker": f"SIGKILL {self.target}",
-            "postgres": "PostgreSQL stopped",
+            "postgres": "PostgreSQL crashed",
             "churn": f"2nd reporting instance ({self.target})",
         }[self.kind]
 
@@ -95,8 +95,8 @@ class Schedule:
             await asyncio.sleep(self.rng.uniform(2.0, 6.0))
             await self.brokers.restart()
         elif fault.kind == "postgres":
-            await self.postgres.stop()
-            self.say(f"PostgreSQL stopped for {self.opts.postgres_outage_seconds:.0f} s")
+            await self.postgres.crash()
+            self.say(f"PostgreSQL crashed (immediate stop), down for {self.opts.postgres_outage_seconds:.0f} s")
             await asyncio.sleep(self.opts.postgres_outage_seconds)
             await self.postgres.start()
         else:

@@ -1,5 +1,5 @@
 """The short fault suite inside ``make test``: one fault of each kind (a SIGKILL of each service, a
-Kafka broker kill, PostgreSQL stopped for about 20 s, a second reporting instance joining and leaving
+Kafka broker kill, PostgreSQL crashed (immediate stop) for about 20 s, a second reporting instance joining and leaving
 the consumer groups) under a small ledgered workload; nothing may be lost, doubled or misplaced.
 The full suite is ``make faults`` (docs/faults.md)."""
 

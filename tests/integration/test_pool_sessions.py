@@ -2,9 +2,10 @@
 
 A pool connection goes back to its pool without a reset round trip, so nothing may leave session
 state on one: these tests check that the dedupe statement takes a batch's advisory locks (scoped to
-its transaction) before it records any id, that a writer of other keys never waits on them, and
-that the outbox relay's leadership, the one user of session locks and ``LISTEN``, leaves neither
-behind on the connection it gives back."""
+its transaction) before it records any id, that a writer of other keys never waits on them, that a
+batch set to commit without waiting for the disk sets only its own transaction so (and learns when
+it is on disk), and that the outbox relay's leadership, the one user of session locks and
+``LISTEN``, leaves neither behind on the connection it gives back."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from shared.kernel.consumer import Durability
 from shared.kernel.db import create_pool, migrate
 from shared.kernel.metrics import Metrics
 from shared.kernel.outbox import OutboxRelay
@@ -106,6 +108,22 @@ async def test_the_dedupe_statement_takes_the_batchs_locks_before_it_records_any
     assert {first, second, third} <= recorded
     held = await observer.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
     assert held == 0  # transaction-scoped: nothing stays on the pooled connections
+
+
+async def test_a_batch_commits_without_waiting_for_the_disk_alone_and_learns_when_it_is_on_disk(
+    pool: asyncpg.Pool,
+) -> None:
+    durability = Durability(pool, every=0.01)
+    await durability.prime()
+    async with pool.acquire() as conn:
+        default = await conn.fetchval("SHOW synchronous_commit")
+        async with conn.transaction():
+            assert await record_processed(conn, "test", [uuid.uuid4()], unflushed=True)
+            assert await conn.fetchval("SHOW synchronous_commit") == "off"
+        on_disk = durability.after_commit()
+        assert await conn.fetchval("SHOW synchronous_commit") == default  # the next transaction waits again
+    # the WAL writer flushes within wal_writer_delay (200 ms by default)
+    assert await asyncio.wait_for(on_disk, 10) is True
 
 
 async def test_the_outbox_relays_leadership_leaves_no_session_state_on_its_pooled_connection(

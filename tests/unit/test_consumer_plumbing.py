@@ -8,6 +8,7 @@ import dataclasses
 import inspect
 import logging
 import uuid
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -24,7 +25,9 @@ from services.reporting.entrypoints.xapi import GATHER_MS
 from shared.kernel.consumer import (
     GATHER_BYTES,
     HOLD_FETCH_SECONDS,
+    WAL_POSITIONS,
     ConsumerContext,
+    Durability,
     OffsetCommits,
     dead_letter_id,
     hold_fetch_while_busy,
@@ -270,19 +273,19 @@ def test_a_batchs_offsets_are_sent_without_waiting_and_in_order() -> None:
     async def scenario() -> None:
         kafka = SlowCommits()
         commits = OffsetCommits("c", "oc02")
-        await asyncio.wait_for(commits.send(kafka, [record("t", 0, 4)]), 1)  # returns before the answer
+        commits.send(kafka, [record("t", 0, 4)])  # returns at once
         await asyncio.sleep(0)
         assert kafka.sent == [{TopicPartition("t", 0): 5}]
-        second = asyncio.create_task(commits.send(kafka, [record("t", 0, 5), record("t", 1, 0)]))
+        commits.send(kafka, [record("t", 0, 5), record("t", 1, 0)])
+        commits.send(kafka, [record("t", 0, 6)])
         await asyncio.sleep(0.01)
-        assert not second.done()  # the next batch's commit waits for the one in flight
-        assert len(kafka.sent) == 1
+        assert len(kafka.sent) == 1  # one commit in flight: the batches done meanwhile wait for it
         kafka.answers[0].set()
-        await asyncio.wait_for(second, 1)
-        await asyncio.sleep(0)
-        assert kafka.sent[1] == {TopicPartition("t", 0): 6, TopicPartition("t", 1): 1}
+        await asyncio.sleep(0.01)
+        assert kafka.sent[1] == {TopicPartition("t", 0): 7, TopicPartition("t", 1): 1}  # together, in order
         kafka.answers[1].set()
         await asyncio.wait_for(commits.settled(), 1)
+        assert len(kafka.sent) == 2
 
     asyncio.run(scenario())
 
@@ -291,12 +294,12 @@ def test_a_commit_that_fails_is_logged_and_the_next_goes_out(caplog: pytest.LogC
     async def scenario() -> None:
         kafka = SlowCommits(failing=frozenset({0}))
         commits = OffsetCommits("c", "oc02")
-        await commits.send(kafka, [record("t", 0, 1)])
+        commits.send(kafka, [record("t", 0, 1)])
         await asyncio.sleep(0)
         kafka.answers[0].set()
-        second = asyncio.create_task(commits.send(kafka, [record("t", 0, 2)]))
-        await asyncio.wait_for(second, 1)
         await asyncio.sleep(0)
+        commits.send(kafka, [record("t", 0, 2)])
+        await asyncio.sleep(0.01)
         kafka.answers[1].set()
         await asyncio.wait_for(commits.settled(), 1)
         assert kafka.sent == [{TopicPartition("t", 0): 2}, {TopicPartition("t", 0): 3}]
@@ -306,3 +309,117 @@ def test_a_commit_that_fails_is_logged_and_the_next_goes_out(caplog: pytest.LogC
     assert [r.getMessage() for r in caplog.records] == [
         "offset commit failed; the batch will be redelivered and skipped as duplicates"
     ]
+
+
+def test_offsets_of_a_batch_committed_without_waiting_for_the_disk_go_out_once_it_is_on_disk() -> None:
+    async def scenario() -> None:
+        kafka = SlowCommits()
+        commits = OffsetCommits("c", "oc02")
+        durable: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        commits.send(kafka, [record("t", 0, 4)], durable)
+        await asyncio.sleep(0.01)
+        assert kafka.sent == []
+        durable.set_result(True)
+        await asyncio.sleep(0.01)
+        assert kafka.sent == [{TopicPartition("t", 0): 5}]
+        kafka.answers[0].set()
+        await asyncio.wait_for(commits.settled(), 1)
+        assert not commits.lost
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_that_never_reached_the_disk_stops_the_commits_and_takes_its_records_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def scenario() -> None:
+        kafka = SlowCommits()
+        commits = OffsetCommits("c", "oc02")
+        commits.send(kafka, [record("t", 0, 0), record("t", 1, 7)])  # on disk (waited for it)
+        await asyncio.sleep(0)
+        kafka.answers[0].set()
+        await asyncio.wait_for(commits.settled(), 1)
+        lost: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        later: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        commits.send(kafka, [record("t", 0, 1), record("t", 0, 2)], lost)
+        commits.send(kafka, [record("t", 0, 3), record("u", 0, 0)], later)  # done after it, before the news
+        lost.set_result(False)  # the server restarted before the first was flushed
+        later.set_result(True)
+        await asyncio.wait_for(commits.settled(), 1)
+        assert commits.lost
+        commits.send(kafka, [record("t", 0, 4)])  # fetched before the rewind: comes again anyway
+        await asyncio.wait_for(commits.settled(), 1)
+        assert len(kafka.sent) == 1  # nothing after the lost batch was committed
+        seeks = SeekRecorder(revoked={TopicPartition("u", 0)})
+        commits.rewind(seeks)
+        # each partition back to its first record not committed to Kafka (t-1: where it is)
+        assert seeks.seeks == {TopicPartition("t", 0): 1, TopicPartition("t", 1): 8}
+        assert not commits.lost
+        commits.send(kafka, [record("t", 0, 1)])
+        await asyncio.sleep(0)
+        assert kafka.sent[-1] == {TopicPartition("t", 0): 2}
+        kafka.answers[-1].set()
+        await asyncio.wait_for(commits.settled(), 1)
+
+    with caplog.at_level(logging.WARNING, logger="shared.kernel.consumer"):
+        asyncio.run(scenario())
+    assert any("PostgreSQL restarted before a batch was on disk" in r.getMessage() for r in caplog.records)
+
+
+class WalServer:
+    """The answers of WAL_POSITIONS, as the test sets them; a query can be made to fail."""
+
+    def __init__(self) -> None:
+        self.written, self.flushed, self.started = 100, 100, datetime(2026, 1, 1, tzinfo=UTC)
+        self.queries = 0
+        self.failing = 0
+
+    async def fetchrow(self, query: str) -> dict[str, Any]:
+        assert query == WAL_POSITIONS
+        self.queries += 1
+        if self.failing:
+            self.failing -= 1
+            raise asyncpg.PostgresConnectionError("connection lost")
+        return {"written": self.written, "flushed": self.flushed, "started": self.started}
+
+
+def test_a_commit_is_durable_once_the_wal_is_flushed_past_the_position_written_when_asked() -> None:
+    async def scenario() -> None:
+        server = WalServer()
+        durability = Durability(cast(asyncpg.Pool, server), every=0.001)
+        await durability.prime()
+        server.written = 150  # a commit up to 150, not flushed yet
+        first = durability.after_commit()
+        await asyncio.sleep(0.01)
+        assert not first.done()
+        server.written = 200  # more written since: the first waiter needs 150 only
+        server.flushed = 160
+        await asyncio.sleep(0.01)
+        assert first.result() is True
+        server.failing = 2  # the database is away for two queries: the waiter waits on
+        second = durability.after_commit()
+        await asyncio.sleep(0.01)
+        assert not second.done()
+        server.flushed = 200
+        assert await asyncio.wait_for(second, 2) is True
+
+    asyncio.run(scenario())
+
+
+def test_a_commit_is_never_durable_across_a_server_restart() -> None:
+    async def scenario() -> None:
+        server = WalServer()
+        durability = Durability(cast(asyncpg.Pool, server), every=0.001)
+        await durability.prime()
+        server.written = 150
+        committed = durability.after_commit()  # not flushed: its waiter is pending
+        await asyncio.sleep(0.01)
+        server.started = datetime(2026, 1, 2, tzinfo=UTC)  # crashed and restarted; the WAL goes on
+        server.written, server.flushed = 300, 300
+        assert await asyncio.wait_for(committed, 1) is False
+        server.written = 310  # a commit after the restart is durable as usual
+        after = durability.after_commit()
+        server.flushed = 310
+        assert await asyncio.wait_for(after, 1) is True
+
+    asyncio.run(scenario())

@@ -39,6 +39,7 @@ FACILITATORS = Consumer(
     bulk_apply=_bulk(facilitators.apply),
     derive_all=facilitators.derive_all,
     locks=facilitators.locks,
+    commit_unflushed=True,
 )
 TRAININGS = Consumer(
     name=trainings.NAME,
@@ -50,5 +51,6 @@ TRAININGS = Consumer(
     derive_all=trainings.derive_all,
     bulk_begin=trainings.bulk_begin,
     locks=trainings.locks,
+    commit_unflushed=True,
 )
 CONSUMERS: tuple[Consumer, ...] = (FACILITATORS, TRAININGS)
