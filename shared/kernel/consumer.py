@@ -627,13 +627,14 @@ class OffsetCommits:
 
     A batch whose transaction committed without waiting for the disk comes with its
     :meth:`Durability.after_commit`: its offsets go out only once it is on disk. If it never gets
-    there (the server restarted), no further offset goes out: ``lost`` is set, and the consumer calls
-    :meth:`rewind` before its next batch, which takes every partition back to its first record not
-    yet committed to Kafka; the dedupe table skips what did survive."""
+    there (the server restarted), the offsets waiting are dropped and every partition goes back to its
+    first record not yet committed to Kafka, at once (an idle consumer too); the dedupe table skips
+    what did survive. A batch taken before that (``epoch``) and done after it has its offsets
+    dropped too: its records come again, or a later batch's commit covers them."""
 
     def __init__(self, consumer: str, region: str) -> None:
         self.consumer, self.region = consumer, region
-        self.lost = False
+        self.epoch = 0  # rewinds so far
         self._pending: dict[TopicPartition, int] = {}  # offsets of batches done, not yet sent
         self._durable: list[asyncio.Future[bool]] = []  # whether those batches are on disk
         self._first: dict[TopicPartition, int] = {}  # per partition, its first offset not committed to Kafka
@@ -644,10 +645,11 @@ class OffsetCommits:
         kafka_consumer: Any,
         records: Sequence[ConsumerRecord[Any, Any]],
         durable: asyncio.Future[bool] | None = None,
+        epoch: int | None = None,
     ) -> None:
         """Commit the offsets after ``records`` (done), once ``durable`` is (if given) and the
-        commits before are answered."""
-        if self.lost:  # the rewind brings these records again
+        commits before are answered; nothing if they were taken before a rewind (``epoch``)."""
+        if epoch is not None and epoch != self.epoch:
             return
         for record in records:
             self._first.setdefault(TopicPartition(record.topic, record.partition), record.offset)
@@ -659,12 +661,14 @@ class OffsetCommits:
             self._task = asyncio.create_task(self._send_all(kafka_consumer))
 
     async def settled(self) -> None:
-        """Wait until every offset given is sent and answered (or known lost)."""
+        """Wait until every offset given is sent and answered (or dropped by a rewind)."""
         while self._task is not None and not self._task.done():
             await self._task
 
-    def rewind(self, kafka_consumer: Any) -> None:
-        """After a lost commit: every partition back to its first record not committed to Kafka."""
+    def _rewind(self, kafka_consumer: Any) -> None:
+        """A batch never reached the disk: every partition back to its first record not committed."""
+        self.epoch += 1
+        self._pending, self._durable = {}, []
         log.warning(
             "PostgreSQL restarted before a batch was on disk; taking the records after the committed offsets again",
             extra={"consumer": self.consumer, "region": self.region, "partitions": len(self._first)},
@@ -675,15 +679,13 @@ class OffsetCommits:
             except IllegalStateError:  # revoked meanwhile: its new owner starts from the committed offset
                 log.info("partition revoked before it could be rewound", extra={"partition": str(tp)})
         self._first.clear()
-        self.lost = False
 
     async def _send_all(self, kafka_consumer: Any) -> None:
-        while self._pending and not self.lost:
+        while self._pending:
             offsets, durable = self._pending, self._durable
             self._pending, self._durable = {}, []
             if durable and not all(await asyncio.gather(*durable)):
-                self.lost = True
-                self._pending, self._durable = {}, []
+                self._rewind(kafka_consumer)
                 return
             try:
                 await kafka_consumer.commit(offsets)
@@ -749,9 +751,7 @@ def _subscribe_region(
             records = (records,)
         if not records:
             return
-        if commits.lost:  # fetched after a batch that never reached the disk: all of it comes again
-            commits.rewind(message.consumer)
-            return
+        epoch = commits.epoch
         started = time.perf_counter()
         try:
             unflushed = await processor.process(records)
@@ -788,7 +788,7 @@ def _subscribe_region(
         backoff = ctx.retry_backoff_seconds
         durable = ctx.durability.after_commit() if unflushed and ctx.durability is not None else None
         faults.hit(faults.CONSUMER_AFTER_COMMIT)
-        commits.send(message.consumer, records, durable)
+        commits.send(message.consumer, records, durable, epoch)
         busy = time.perf_counter() - started
         if ctx.backlog_duty < 1.0 or ctx.backlog_priority.nice:
             behind = events_behind(message.consumer, records)

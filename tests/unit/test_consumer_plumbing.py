@@ -324,38 +324,38 @@ def test_offsets_of_a_batch_committed_without_waiting_for_the_disk_go_out_once_i
         assert kafka.sent == [{TopicPartition("t", 0): 5}]
         kafka.answers[0].set()
         await asyncio.wait_for(commits.settled(), 1)
-        assert not commits.lost
 
     asyncio.run(scenario())
 
 
-def test_a_batch_that_never_reached_the_disk_stops_the_commits_and_takes_its_records_again(
+def test_a_batch_that_never_reached_the_disk_takes_every_partition_back_to_its_first_uncommitted_record(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async def scenario() -> None:
         kafka = SlowCommits()
+        seeks = SeekRecorder(revoked={TopicPartition("u", 0)})
+        kafka.seek = seeks.seek  # type: ignore[attr-defined]
         commits = OffsetCommits("c", "oc02")
-        commits.send(kafka, [record("t", 0, 0), record("t", 1, 7)])  # on disk (waited for it)
+        commits.send(kafka, [record("t", 0, 0), record("t", 1, 7)], epoch=commits.epoch)
         await asyncio.sleep(0)
         kafka.answers[0].set()
         await asyncio.wait_for(commits.settled(), 1)
         lost: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         later: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        commits.send(kafka, [record("t", 0, 1), record("t", 0, 2)], lost)
-        commits.send(kafka, [record("t", 0, 3), record("u", 0, 0)], later)  # done after it, before the news
+        taken = commits.epoch  # a batch taken now, still being applied when the news comes
+        commits.send(kafka, [record("t", 0, 1), record("t", 0, 2)], lost, commits.epoch)
+        commits.send(kafka, [record("t", 0, 3), record("u", 0, 0)], later, commits.epoch)
         lost.set_result(False)  # the server restarted before the first was flushed
         later.set_result(True)
         await asyncio.wait_for(commits.settled(), 1)
-        assert commits.lost
-        commits.send(kafka, [record("t", 0, 4)])  # fetched before the rewind: comes again anyway
-        await asyncio.wait_for(commits.settled(), 1)
         assert len(kafka.sent) == 1  # nothing after the lost batch was committed
-        seeks = SeekRecorder(revoked={TopicPartition("u", 0)})
-        commits.rewind(seeks)
-        # each partition back to its first record not committed to Kafka (t-1: where it is)
+        # at once, without waiting for another batch: each partition back to its first record not
+        # committed to Kafka (t-1: where it is; u-0 was revoked meanwhile)
         assert seeks.seeks == {TopicPartition("t", 0): 1, TopicPartition("t", 1): 8}
-        assert not commits.lost
-        commits.send(kafka, [record("t", 0, 1)])
+        commits.send(kafka, [record("v", 0, 5)], epoch=taken)  # taken before the rewind: dropped
+        await asyncio.wait_for(commits.settled(), 1)
+        assert len(kafka.sent) == 1
+        commits.send(kafka, [record("t", 0, 1)], epoch=commits.epoch)  # taken again after the rewind
         await asyncio.sleep(0)
         assert kafka.sent[-1] == {TopicPartition("t", 0): 2}
         kafka.answers[-1].set()
