@@ -96,9 +96,9 @@ def test_participant_parts_merge_to_the_newest_event_whatever_the_order() -> Non
     assert got["withdrawn_at"] is None
 
 
-def test_by_type_groups_by_exact_payload_class() -> None:
-    a = ev(AttendanceRecorded(training_id=TID, session_id="d1", facilitator_id=FID, status=AttendanceStatus.LATE))
-    r = ev(
+def registered() -> Event[Any]:
+    """FID's registration."""
+    return ev(
         FacilitatorRegistered(
             facilitator_id=FID,
             full_name="Siti",
@@ -108,6 +108,11 @@ def test_by_type_groups_by_exact_payload_class() -> None:
             effective_from=date(2016, 7, 1),
         )
     )
+
+
+def test_by_type_groups_by_exact_payload_class() -> None:
+    a = ev(AttendanceRecorded(training_id=TID, session_id="d1", facilitator_id=FID, status=AttendanceStatus.LATE))
+    r = registered()
     g = ByType([a, r, a])
     assert g.of(AttendanceRecorded) == [a, a]
     assert g.of(AttendanceRecorded, FacilitatorRegistered) == [a, a, r]
@@ -129,17 +134,8 @@ def test_a_batch_locks_each_aggregate_whose_derived_figures_it_recomputes_once()
         LOCK_TRAINING,
         sorted([str(TID), str(other)]),
     )
-    registered = ev(
-        FacilitatorRegistered(
-            facilitator_id=FID,
-            full_name="Siti",
-            role=Role.FASILITATOR,
-            province_code="16",
-            kabkota_code="16.71",
-            effective_from=date(2016, 7, 1),
-        )
-    )
-    assert facilitators.locks([registered, registered]) == (LOCK_FACILITATOR, [str(FID)])
+    siti = registered()
+    assert facilitators.locks([siti, siti]) == (LOCK_FACILITATOR, [str(FID)])
     assert facilitators.locks([]) == (LOCK_FACILITATOR, [])
 
 
