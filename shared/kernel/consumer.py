@@ -475,11 +475,12 @@ def _decodable(record: ConsumerRecord[Any, Any]) -> ConsumerRecord[Any, Any]:
     return record if len(kept) == len(headers) else dataclasses.replace(record, headers=kept)
 
 
-async def raw_bodies(message: Any) -> Any:
-    """FastStream batch decoder that leaves the bytes alone: decoding is the consumer's own
-    ``decode`` (FastStream's would ``json.loads`` every body and fail the batch on a record nested
-    too deeply)."""
-    return message.body
+async def as_message(message: Any) -> Any:
+    """FastStream batch decoder that hands the handler the message itself, bytes untouched:
+    decoding is the consumer's own ``decode`` (FastStream's would ``json.loads`` every body and
+    fail the batch on a record nested too deeply), and the handler needs the records and their
+    consumer, not a body."""
+    return message
 
 
 # aiokafka (0.14) fetches from a broker again while a batch of that broker's records is still being
@@ -810,7 +811,7 @@ def _subscribe_region(
         fetch_max_wait_ms=consumer.gather_ms or ctx.fetch_max_wait_ms,
         fetch_min_bytes=GATHER_BYTES if consumer.gather_ms else 1,
         parser=parse_batch,
-        decoder=raw_bodies,
+        decoder=as_message,
         title=f"{consumer.name}.{region}",
     )
     subscriber(on_batch)

@@ -17,11 +17,12 @@ import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.consumer.fetcher import Fetcher, FetchResult
 from aiokafka.errors import IllegalStateError
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.subscriber.usecase import BatchSubscriber, LogicSubscriber
 
 from services.reporting.entrypoints.consumers import TRAININGS
 from services.reporting.entrypoints.xapi import GATHER_MS
+from shared.kernel import kafka as kafka_clients
 from shared.kernel.consumer import (
     GATHER_BYTES,
     HOLD_FETCH_SECONDS,
@@ -29,12 +30,12 @@ from shared.kernel.consumer import (
     ConsumerContext,
     Durability,
     OffsetCommits,
+    as_message,
     dead_letter_id,
     hold_fetch_while_busy,
     next_offsets,
     parse_batch,
     poll_without_idle_pause,
-    raw_bodies,
     rewind,
     subscribe,
 )
@@ -108,7 +109,7 @@ def test_the_batch_parser_survives_header_bytes_that_are_not_utf8() -> None:
     parsed = asyncio.run(parse_batch((odd, plain), original))
     assert parsed.raw_message == (odd, plain), "the handler gets the original records, header bytes and all"
     assert seen[0][0].headers == [("ok", b"yes")]
-    assert asyncio.run(raw_bodies(parsed)) == [b"{}", b"{}"], "bodies are left as bytes"
+    assert asyncio.run(as_message(parsed)) is parsed, "the handler gets the message, bodies left as bytes"
 
 
 @pytest.mark.parametrize(
@@ -423,3 +424,37 @@ def test_a_commit_is_never_durable_across_a_server_restart() -> None:
         assert await asyncio.wait_for(after, 1) is True
 
     asyncio.run(scenario())
+
+
+def test_a_batch_reaches_its_handler_without_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The handler gets the message as decoded (``as_message``), on the event loop: nothing is
+    looked up on a worker thread per batch, as FastDepends did for the message's context."""
+    handled: list[Any] = []
+
+    async def applied(self: Any, records: Any) -> bool:
+        handled.append(records)
+        return False
+
+    def no_thread(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a batch went through a worker thread")
+
+    monkeypatch.setattr("shared.kernel.consumer.BatchProcessor.process", applied)
+    monkeypatch.setattr("shared.kernel.consumer.OffsetCommits.send", lambda self, *args: None)
+    monkeypatch.setattr("anyio.to_thread.run_sync", no_thread)
+
+    async def scenario() -> None:
+        broker = kafka_clients.broker("127.0.0.1:1", "t")
+        ctx = ConsumerContext(
+            pool=cast(asyncpg.Pool, None),
+            broker=broker,
+            metrics=cast(Any, SimpleNamespace(consumer_waiting=SimpleNamespace(labels=lambda *a: None), service="t")),
+            topic_prefix="p.",
+            retry_attempts=1,
+            retry_backoff_seconds=0.1,
+        )
+        subscribe(broker, TRAININGS, ["oc02"], ctx, max_records=500)
+        async with TestKafkaBroker(broker) as test_broker:
+            await test_broker.publish(b"{}", TRAININGS.streams[0].topic("oc02", "p."))
+
+    asyncio.run(scenario())
+    assert len(handled) == 1, "the batch was handled once"
