@@ -223,19 +223,24 @@ def test_a_poll_returns_records_at_once_and_pauses_only_when_getmany_returned_ea
     assert consumer.calls == [(25, 500)] * 3
 
 
-def test_only_a_gathering_consumer_asks_the_broker_to_hold_its_fetches() -> None:
-    """The read models fetch whatever is there (the broker answers at the first record); the xAPI
-    statements (``gather_ms``) ask for GATHER_BYTES or their wait; both poll without the idle pause."""
-    broker = KafkaBroker("127.0.0.1:1")
-    ctx = ConsumerContext(
+def offline_context(broker: KafkaBroker, **options: Any) -> ConsumerContext:
+    """A consumer context for subscribing on ``broker`` with no database behind it (prefix ``p.``)."""
+    return ConsumerContext(
         pool=cast(asyncpg.Pool, None),
         broker=broker,
         metrics=cast(Any, SimpleNamespace(consumer_waiting=SimpleNamespace(labels=lambda *a: None), service="t")),
         topic_prefix="p.",
         retry_attempts=1,
         retry_backoff_seconds=0.1,
-        fetch_max_wait_ms=500,
+        **options,
     )
+
+
+def test_only_a_gathering_consumer_asks_the_broker_to_hold_its_fetches() -> None:
+    """The read models fetch whatever is there (the broker answers at the first record); the xAPI
+    statements (``gather_ms``) ask for GATHER_BYTES or their wait; both poll without the idle pause."""
+    broker = KafkaBroker("127.0.0.1:1")
+    ctx = offline_context(broker, fetch_max_wait_ms=500)
     gathering = dataclasses.replace(TRAININGS, name="gathering", gather_ms=GATHER_MS)
     subscribe(broker, TRAININGS, ["oc02"], ctx, max_records=500)
     subscribe(broker, gathering, ["oc02"], ctx, max_records=500)
@@ -444,14 +449,7 @@ def test_a_batch_reaches_its_handler_without_a_worker_thread(monkeypatch: pytest
 
     async def scenario() -> None:
         broker = kafka_clients.broker("127.0.0.1:1", "t")
-        ctx = ConsumerContext(
-            pool=cast(asyncpg.Pool, None),
-            broker=broker,
-            metrics=cast(Any, SimpleNamespace(consumer_waiting=SimpleNamespace(labels=lambda *a: None), service="t")),
-            topic_prefix="p.",
-            retry_attempts=1,
-            retry_backoff_seconds=0.1,
-        )
+        ctx = offline_context(broker)
         subscribe(broker, TRAININGS, ["oc02"], ctx, max_records=500)
         async with TestKafkaBroker(broker) as test_broker:
             await test_broker.publish(b"{}", TRAININGS.streams[0].topic("oc02", "p."))
