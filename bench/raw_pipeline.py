@@ -10,7 +10,7 @@ it is the floor of the cost of reading the log into a database, not a reporting 
 
 It runs in as many processes as the rebuild replays in (``processes``, by default
 :func:`services.reporting.entrypoints.rebuild.replay_processes`), each over the same share of the
-partitions (:func:`~services.reporting.entrypoints.rebuild.share_of`) with a connection of its
+partitions (:func:`~services.reporting.entrypoints.rebuild.split_shares`) with a connection of its
 own: the comparison is between the two pipelines, not between numbers of cores. Its time is the
 slowest share's, counted from that share's first fetch (process start-up excluded; the rebuild's
 time includes it).
@@ -28,7 +28,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.reporting.entrypoints.rebuild import replay_processes, share_count, share_of
+from services.reporting.entrypoints.rebuild import replay_processes, split_shares
 from shared.kernel import kafka as kafka_clients
 
 BATCH = 20_000
@@ -92,14 +92,20 @@ async def _write(conn: asyncpg.Connection, n: int, rows: list[tuple[str, str, st
 
 
 async def raw_pipeline(
-    dsn: str, bootstrap: str, partitions: list[TopicPartition], processes: int | None = None
+    dsn: str, bootstrap: str, partitions: list[TopicPartition], topic_prefix: str, processes: int | None = None
 ) -> dict[str, Any]:
-    """Runs the raw pipeline over ``partitions`` into a scratch schema of ``dsn`` (dropped at the end)."""
+    """Runs the raw pipeline over ``partitions`` (topics named after ``topic_prefix``) into a scratch
+    schema of ``dsn`` (dropped at the end)."""
     conn = await asyncpg.connect(dsn)
     await conn.execute(SCHEMA)
     try:
-        shares = share_count(partitions, processes or replay_processes())
-        parts = [[tp for tp in partitions if share_of(tp, shares) == n] for n in range(shares)]
+        reader = await log_reader(bootstrap, partitions, "kotaku-bench-raw")
+        try:
+            ends = await reader.end_offsets(partitions)
+        finally:
+            await reader.stop()
+        parts = [list(part) for part in split_shares(ends, processes or replay_processes(), topic_prefix)]
+        shares = len(parts)
         loop = asyncio.get_running_loop()
         with ProcessPoolExecutor(shares, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = await asyncio.gather(

@@ -904,7 +904,9 @@ async def run(options: Options) -> Results:
             results.baseline = await baseline(ns, options)
             say(f"baseline (raw consume) {results.baseline['records_per_second']:,} rec/s")
         if "raw" in options.phases:
-            results.raw_pipeline = await raw_pipeline(ns.dsn, options.bootstrap, await topic_partitions(ns, options))
+            results.raw_pipeline = await raw_pipeline(
+                ns.dsn, options.bootstrap, await topic_partitions(ns, options), ns.prefix
+            )
             raw = results.raw_pipeline
             waited = f"{raw['waiting_for_writes_seconds']} s of {raw['seconds']} s waiting for the database"
             say(f"raw pipeline {raw['records_per_second']:,} rec/s ({waited})")

@@ -52,7 +52,7 @@ import sys
 import time
 import uuid
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection as MPConnection
 from multiprocessing.process import BaseProcess
@@ -89,6 +89,7 @@ from shared.kernel.pipeline import (
     routes,
 )
 from shared.kernel.settings import Settings
+from shared.kernel.topics import region_of
 
 __all__ = ["RebuildAborted", "RebuildReport", "Replayer", "Work", "previous_schema", "rebuild", "shard_of"]
 
@@ -409,19 +410,31 @@ def replay_processes() -> int:
     return max(1, min(MAX_PROCESSES, len(os.sched_getaffinity(0))))
 
 
-def share_count(partitions: Sequence[TopicPartition], processes: int) -> int:
-    """How many processes replay ``partitions``: ``processes``, but no more than there are
-    partition numbers."""
-    return max(1, min(processes, len({tp.partition for tp in partitions})))
+def split_shares(
+    ends: Mapping[TopicPartition, int], processes: int, topic_prefix: str = ""
+) -> list[dict[TopicPartition, int]]:
+    """The bulk replay's shares of ``ends`` (partition -> end offset; every log starts at 0, so that
+    is its number of records), one per process, at most ``processes``.
 
-
-def share_of(tp: TopicPartition, shares: int) -> int:
-    """Which replay process reads ``tp``: by partition number, the same in every topic. Topics are
-    keyed by aggregate id, so where they have the same number of partitions one aggregate's events
-    meet in one process, as they meet in one writer within it (:func:`shard_of`). Elsewhere two
-    processes may write one row; bulk writes are order-free, so that costs a lock wait (or, rarely,
-    a deadlock, which the batch's one-by-one retry in :meth:`Replayer._apply` resolves)."""
-    return int(tp.partition) % shares
+    A region's partitions of one number stay together: its topics are keyed by aggregate id, so
+    where they have the same number of partitions one aggregate's events meet in one process, as
+    they meet in one writer within it (:func:`shard_of`). Elsewhere two processes may write one row;
+    bulk writes are order-free, so that costs a lock wait (or, rarely, a deadlock, which the batch's
+    one-by-one retry in :meth:`Replayer._apply` resolves). These groups go, the largest first, to
+    the share with the fewest records so far: the processes finish together whatever the number of
+    partitions (by partition number alone, three partitions per topic in two processes gave one of
+    them two thirds of the log, and it worked alone for the last third of the replay)."""
+    groups: dict[tuple[str, int], dict[TopicPartition, int]] = {}
+    for tp, end in ends.items():
+        groups.setdefault((region_of(tp.topic, topic_prefix), tp.partition), {})[tp] = end
+    count = max(1, min(processes, len(groups)))
+    shares: list[dict[TopicPartition, int]] = [{} for _ in range(count)]
+    loads = [0] * count
+    for _, group in sorted(groups.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])):
+        n = min(range(count), key=lambda i: (loads[i], len(shares[i]), i))
+        shares[n].update(group)
+        loads[n] += sum(group.values())
+    return shares
 
 
 @dataclass
@@ -436,15 +449,13 @@ class ReplayShare:
     batch_size: int
     writers: int
 
-    async def replay_all(
-        self, replayer: Replayer, until: dict[TopicPartition, int], shares: int, progress: bool
-    ) -> int:
-        """Every partition of ``until`` from its start (the consumer is assigned here) in
-        ``shares`` processes; returns the records read, and adds the other processes' counts to
-        ``replayer.report``."""
-        parts = [{tp: end for tp, end in until.items() if share_of(tp, shares) == n} for n in range(shares)]
+    async def replay_all(self, replayer: Replayer, parts: Sequence[dict[TopicPartition, int]], progress: bool) -> int:
+        """Every partition of ``parts`` (:func:`split_shares`) from its start, up to its end offset
+        (the consumer is assigned here): the first share here, each other one in a process of its
+        own; returns the records read, and adds the other processes' counts to ``replayer.report``."""
+        until = {tp: end for part in parts for tp, end in part.items()}
         consumer, report = replayer.consumer, replayer.report
-        report.processes = shares
+        report.processes = len(parts)
         # Every partition assigned here once; the others' are paused (never fetched) meanwhile.
         # (Assigning again afterwards can leave aiokafka's consumer unable to stop.)
         consumer.assign(list(until))
@@ -685,17 +696,16 @@ async def rebuild(
         for consumer_ in CONSUMERS:
             if consumer_.bulk_begin is not None:
                 await consumer_.bulk_begin(work)
-        shares = share_count(partitions, processes or replay_processes())
-        # the records in flight (and the memory they take) stay those of one process
-        per_process = max(MIN_BATCH, batch_size // shares)
-        replayer = Replayer(consumer, conns, routes_, report, per_process)
-
         # 1. bulk replay up to the end offsets at the start, then the derived tables once
         bulk_started = time.perf_counter()
-        share = ReplayShare(settings, shadow.shadow, per_process, writers)
-        report.bulk_records = await share.replay_all(
-            replayer, await _end_offsets(consumer, partitions), shares, progress
+        parts = split_shares(
+            await _end_offsets(consumer, partitions), processes or replay_processes(), settings.topic_prefix
         )
+        # the records in flight (and the memory they take) stay those of one process
+        per_process = max(MIN_BATCH, batch_size // len(parts))
+        replayer = Replayer(consumer, conns, routes_, report, per_process)
+        share = ReplayShare(settings, shadow.shadow, per_process, writers)
+        report.bulk_records = await share.replay_all(replayer, parts, progress)
         report.bulk_seconds = time.perf_counter() - bulk_started
         check_failed(report)
         derive_started = time.perf_counter()
