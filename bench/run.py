@@ -52,6 +52,7 @@ import httpx
 from aiokafka import TopicPartition
 
 from bench.generator import Generator, Synthetic, regions
+from bench.kafka_tool import consumer_performance
 from bench.raw_live import SCHEMA_NAME as RAW_LIVE_SCHEMA
 from bench.raw_live import RawLive
 from bench.raw_pipeline import log_reader, raw_pipeline
@@ -146,6 +147,7 @@ def say(text: str) -> None:
     print(f"[bench {datetime.now(UTC).strftime('%H:%M:%S')}] {text}", flush=True)
 
 
+SAMPLE = 1000  # values of the log that Kafka's producer tool draws from
 LEFTOVER = re.compile(r"^bench[0-9a-f]{8}\.")
 
 
@@ -234,7 +236,8 @@ async def topic_partitions(ns: Namespace, options: Options) -> list[TopicPartiti
 
 
 async def baseline(ns: Namespace, options: Options) -> dict[str, Any]:
-    """A raw consume loop: every record of the topics, no decoding, no database."""
+    """A raw consume loop: every record of the topics, no decoding, no database; then Kafka's own
+    consumer over as many records (bench/kafka_tool.py)."""
     partitions = await topic_partitions(ns, options)
     consumer = await log_reader(options.bootstrap, partitions, "kotaku-bench")
     try:
@@ -243,6 +246,7 @@ async def baseline(ns: Namespace, options: Options) -> dict[str, Any]:
         started = time.perf_counter()
         records = 0
         nbytes = 0
+        sample: list[bytes] = []  # values for Kafka's producer tool (kafka_tool)
         while records < total:
             fetched = await consumer.getmany(timeout_ms=1000, max_records=5000)
             if not fetched and time.perf_counter() - started > 600:
@@ -250,14 +254,25 @@ async def baseline(ns: Namespace, options: Options) -> dict[str, Any]:
             for part in fetched.values():
                 records += len(part)
                 nbytes += sum(len(r.value or b"") for r in part)
+                if len(sample) < SAMPLE:
+                    sample.extend(r.value for r in part[: SAMPLE - len(sample)] if r.value)
         seconds = time.perf_counter() - started
     finally:
         await consumer.stop()
+    say(f"baseline (raw consume) {round(records / seconds):,} rec/s; Kafka's own clients on {records:,} records")
     return {
         "records": records,
         "seconds": round(seconds, 2),
         "records_per_second": round(records / seconds),
         "mb_per_second": round(nbytes / seconds / 1e6, 1),
+        "kafka_consumer_performance": await consumer_performance(
+            options.bootstrap,
+            f"{ns.prefix}kafka-perf",
+            records,
+            sample,
+            partitions=options.partitions,
+            group=f"{ns.prefix}kafka-perf",
+        ),
     }
 
 
@@ -812,6 +827,7 @@ def table(results: Results) -> str:
     raw, rst = results.raw_pipeline, results.raw_steady
     rows = [
         ("(a) raw aiokafka consume loop, records/s", f"{base.get('records_per_second', 0):,}"),
+        ("    Kafka's ConsumerPerformance, records/s", _kafka_tool(base.get("kafka_consumer_performance"))),
         ("(a') raw pipeline (json, COPY, dedupe, sum)", f"{raw.get('records_per_second', 0):,}"),
         ("(b) rebuild (replay + derive), events/s", f"{reb.get('records_per_second', 0):,}"),
         ("    ratio to (a') / to (a)", f"{reb.get('ratio_to_raw_pipeline')} / {reb.get('ratio_to_baseline')}"),
@@ -860,6 +876,15 @@ def table(results: Results) -> str:
     return "\n".join(lines)
 
 
+def _kafka_tool(perf: dict[str, Any] | None) -> str:
+    """Kafka's own consumer's rate (bench/kafka_tool.py), "unavailable" (the reason is in the JSON) or "not run"."""
+    if not perf:
+        return "not run"
+    if "skipped" in perf:
+        return "unavailable"
+    return f"{perf['records_per_second']:,}"
+
+
 def _percentiles(summary: dict[str, Any]) -> str:
     """A latency_summary's p50 / p99 / p99.9 / max, as the table prints them."""
     return " / ".join(str(summary.get(k)) for k in ("p50_ms", "p99_ms", "p999_ms", "max_ms"))
@@ -902,7 +927,8 @@ async def run(options: Options) -> Results:
         say(f"filled in {results.fill['seconds']} s")
         if "baseline" in options.phases:
             results.baseline = await baseline(ns, options)
-            say(f"baseline (raw consume) {results.baseline['records_per_second']:,} rec/s")
+            perf = results.baseline["kafka_consumer_performance"]
+            say(perf.get("skipped") or f"Kafka's ConsumerPerformance {perf['records_per_second']:,} rec/s")
         if "raw" in options.phases:
             results.raw_pipeline = await raw_pipeline(
                 ns.dsn, options.bootstrap, await topic_partitions(ns, options), ns.prefix

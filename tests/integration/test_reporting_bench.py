@@ -26,6 +26,10 @@ async def test_the_benchmark_runs_end_to_end_on_a_small_log() -> None:
     results = await run(options)
     assert results.fill["events"] == 2000
     assert results.baseline["records"] == 2000
+    # Kafka's own clients wrote and read back as many records, on the same broker
+    kafka_tool = results.baseline["kafka_consumer_performance"]
+    assert kafka_tool["records"] == 2000, kafka_tool
+    assert kafka_tool["records_per_second"] > 0
     assert results.raw_pipeline["records"] == 2000
     assert results.raw_pipeline["undecodable"] == 0
     # the raw pipeline counts each event once, however often it was delivered
@@ -65,5 +69,6 @@ async def test_the_benchmark_runs_end_to_end_on_a_small_log() -> None:
     assert iso["watched_quiet"]["visible"] > 0
     assert iso["watched_busy"]["visible"] > 0
     assert "(b) rebuild" in table(results)
+    assert "Kafka's ConsumerPerformance" in table(results)
     assert "(c') raw live pipeline" in table(results)
     assert "(e) oc02 p99" in table(results)
