@@ -841,6 +841,7 @@ def table(results: Results) -> str:
             f"{reb.get('kafka_wait_seconds')} / {reb.get('decode_seconds')} / "
             f"{reb.get('writer_queue_wait_seconds')} / {reb.get('writers_busy_seconds')}",
         ),
+        ("    whole command s (checks to swap)", str(reb.get("total_seconds"))),
         ("    rebuild peak resident memory, MB", str(reb.get("peak_rss_mb"))),
         (
             "(c') raw live pipeline p50/p99/p99.9/max ms",

@@ -3,11 +3,12 @@ services/reporting/entrypoints/rebuild.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 from aiokafka import TopicPartition
 
-from services.reporting.entrypoints.rebuild import split_shares
+from services.reporting.entrypoints.rebuild import _by_topic, split_shares
 
 PREFIX = "bench-1."
 STREAMS = ("registration.facilitator.v1", "training.training.v1", "training.participation.v1")
@@ -70,3 +71,27 @@ def test_no_more_processes_than_groups_and_empty_logs_are_spread_too() -> None:
     assert len(shares) == 2  # two groups: partition 0 and partition 1 of oc01
     assert [len(share) for share in shares] == [len(STREAMS)] * 2
     assert split_shares({}, 4, PREFIX) == [{}]
+
+
+async def test_offsets_are_looked_up_per_topic_at_once_and_merged() -> None:
+    """One lookup over 100 topics the consumer did not know yet took 10 s (one topic learnt per
+    retry); one lookup per topic, all at once, lets them share the metadata updates."""
+    ends = log(regions=4, partitions=3)
+    calls: list[list[TopicPartition]] = []
+    running = 0
+    most = 0
+
+    async def lookup(tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        nonlocal running, most
+        calls.append(tps)
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0)
+        running -= 1
+        return {tp: ends[tp] for tp in tps}
+
+    assert await _by_topic(lookup, list(ends)) == ends
+    assert sorted(len({tp.topic for tp in tps}) for tps in calls) == [1] * len(calls)
+    assert len(calls) == len({tp.topic for tp in ends})
+    assert most == len(calls)  # all at once, not one after another
+    assert await _by_topic(lookup, []) == {}
