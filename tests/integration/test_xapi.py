@@ -250,7 +250,9 @@ async def test_a_training_reaches_the_lrs_once_also_after_the_forwarder_is_kille
     service_db: dict[str, asyncpg.Connection],
 ) -> None:
     stack.start("reporting")
-    forwarder = start_forwarder(stack, lrs, KOTAKU_XAPI_BATCH_SIZE="10")
+    # One statement per POST: the second training then takes dozens of requests, so the kill below
+    # lands while it is being posted (with ten per POST, it was once posted in full before the kill).
+    forwarder = start_forwarder(stack, lrs, KOTAKU_XAPI_BATCH_SIZE="1")
     verbs = [v.iri for v in xapi.VERBS]
 
     first, expected = training_events(participants=4)
@@ -295,7 +297,8 @@ async def test_a_training_reaches_the_lrs_once_also_after_the_forwarder_is_kille
     assert FULL_NAME not in everything
     assert "laporan OJT 7731" not in everything
 
-    # A second training; the forwarder is SIGKILLed while it posts it (small batches), then started again.
+    # A second training; the forwarder is SIGKILLed while it posts it (one statement per POST), then
+    # started again with batches of ten.
     second, _ = training_events(participants=12)
     await publish(producer, stack, second)
     wanted |= expected_ids(second)
