@@ -36,6 +36,7 @@ import json
 import os
 import platform
 import re
+import resource
 import statistics
 import sys
 import tempfile
@@ -284,10 +285,13 @@ async def run_rebuild(ns: Namespace, options: Options) -> dict[str, Any]:
     ).env
     env = {**env, "KOTAKU_KAFKA_BOOTSTRAP": options.bootstrap, "KOTAKU_LOG_LEVEL": "WARNING"}
     command = [sys.executable, "-m", "services.reporting", "rebuild", "--no-progress", "--drop-previous", "--json"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = await asyncio.create_subprocess_exec(
         *command, env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     out, err = await proc.communicate()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command and its replay processes, all waited for
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     if proc.returncode != 0:
         raise RuntimeError(f"rebuild exited with {proc.returncode}: {err.decode(errors='replace')[-2000:]}")
     report = json.loads(out.decode().strip().splitlines()[-1])
@@ -309,6 +313,7 @@ async def run_rebuild(ns: Namespace, options: Options) -> dict[str, Any]:
         "writers_busy_seconds": round(report["write_seconds"], 2),
         "peak_rss_mb": round(report["peak_rss_mb"]),
         "processes": report["processes"],
+        "cpu_seconds": round(cpu, 2),
     }
 
 
@@ -842,6 +847,7 @@ def table(results: Results) -> str:
             f"{reb.get('writer_queue_wait_seconds')} / {reb.get('writers_busy_seconds')}",
         ),
         ("    whole command s (checks to swap)", str(reb.get("total_seconds"))),
+        ("    rebuild's own CPU s (not the database)", str(reb.get("cpu_seconds"))),
         ("    rebuild peak resident memory, MB", str(reb.get("peak_rss_mb"))),
         (
             "(c') raw live pipeline p50/p99/p99.9/max ms",
