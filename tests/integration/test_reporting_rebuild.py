@@ -7,8 +7,11 @@ and poison records are skipped as the live consumers skip them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -461,3 +464,141 @@ async def test_poison_records_are_rejected_and_the_rebuild_goes_on(
     assert f"{len(poison)} rejected, 0 failed" in out
     db = service_db["reporting"]
     assert await applied(db) == expected_applied(events)
+
+
+# -- a rebuild's processes, stopped from outside ---------------------------------------------------
+
+
+def replay_processes_of(pid: int) -> list[int]:
+    """The replay processes (multiprocessing's spawned interpreters) whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    """``pid`` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+async def rebuild_sessions(db: asyncpg.Connection) -> int:
+    return int(
+        await db.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'kotaku-rebuild%'"
+            " AND datname = current_database()"
+        )
+    )
+
+
+async def rebuild_with_a_frozen_helper(stack: Stack) -> tuple[asyncio.subprocess.Process, int]:
+    """A rebuild command (two replay processes) whose other replay process is stopped (SIGSTOP)
+    in the middle of its share, its writers connected: the rebuild cannot finish until it is
+    continued. The command and that process's pid."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.reporting",
+        "rebuild",
+        "--no-progress",
+        "--processes",
+        "2",
+        "--batch-size",
+        "10",
+        cwd=ROOT,
+        env=stack.services["reporting"].env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    db = await asyncpg.connect(stack.services["reporting"].env["KOTAKU_DATABASE_URL"])
+    try:
+        (helper,) = await eventually(lambda: replay_processes_of(proc.pid), within=30, interval=0.01)
+
+        async def connected() -> bool:  # both processes' two writers, and the rebuild's admin session
+            return await rebuild_sessions(db) >= 5
+
+        await eventually(connected, within=30, interval=0.01)
+        os.kill(helper, signal.SIGSTOP)
+        assert running(helper), "the replay process ended before it could be held"
+        assert proc.returncode is None
+    finally:
+        await db.close()
+    return proc, helper
+
+
+async def test_one_rebuild_at_a_time_a_second_one_is_refused_and_the_first_goes_on(
+    stack: Stack, producer: AIOKafkaProducer, service_db: dict[str, asyncpg.Connection]
+) -> None:
+    db = service_db["reporting"]
+    _, events = await reporting_caught_up(stack, producer, db, [REGION], seed=27, count=6000)
+    first, helper = await rebuild_with_a_frozen_helper(stack)
+
+    reason = await refused_rebuild(stack)
+
+    assert "another rebuild of reporting is running" in reason, reason
+    os.kill(helper, signal.SIGCONT)
+    out, err = await asyncio.wait_for(first.communicate(), 120)
+    assert first.returncode == 0, (out + err).decode()
+    assert f"{len(events):,} records" in out.decode()
+    assert await applied(db) == expected_applied(events)
+
+
+async def test_a_rebuild_stopped_by_sigterm_ends_its_replay_processes_and_drops_its_tables(
+    stack: Stack, producer: AIOKafkaProducer, service_db: dict[str, asyncpg.Connection]
+) -> None:
+    db = service_db["reporting"]
+    await reporting_caught_up(stack, producer, db, [REGION], seed=28, count=6000)
+    before = await settled(db)
+    proc, helper = await rebuild_with_a_frozen_helper(stack)
+
+    proc.send_signal(signal.SIGTERM)  # what an orchestrator's stop sends
+    try:
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    except TimeoutError:
+        for pid in (proc.pid, helper):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _, err = await proc.communicate()
+        raise AssertionError(f"the rebuild did not stop within 30 s: {err.decode()[-3000:]}") from None
+
+    assert proc.returncode == 128 + signal.SIGTERM, err.decode()
+    assert "rebuild stopped by SIGTERM" in err.decode()
+    assert not running(helper)  # stopped, even though it could not run to end itself
+    await eventually(lambda: _no_sessions(db), within=10)
+    assert await schemas(db) == {"reporting"}
+    assert_unchanged(before, await snapshot(db))
+
+
+async def _no_sessions(db: asyncpg.Connection) -> bool:
+    return await rebuild_sessions(db) == 0
+
+
+async def test_a_killed_rebuild_takes_its_replay_processes_with_it_and_the_next_one_swaps(
+    stack: Stack, producer: AIOKafkaProducer, service_db: dict[str, asyncpg.Connection]
+) -> None:
+    db = service_db["reporting"]
+    _, events = await reporting_caught_up(stack, producer, db, [REGION], seed=29, count=6000)
+    before = await settled(db)
+    proc, helper = await rebuild_with_a_frozen_helper(stack)
+
+    proc.kill()  # SIGKILL: no clean-up of its own at all
+    await proc.wait()
+
+    await eventually(lambda: not running(helper), within=10)  # the kernel ends it with its parent
+    await eventually(lambda: _no_sessions(db), within=10)
+    assert_unchanged(before, await snapshot(db))
+    out = await rebuild(stack)  # drops the shadow tables the killed one left, and swaps
+    assert f"{len(events):,} records" in out
+    assert await applied(db) == expected_applied(events)
+    assert "reporting_rebuild" not in await schemas(db)

@@ -7,12 +7,44 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from typing import TypeVar
 
 from services.reporting.entrypoints.rebuild import MAX_PROCESSES, RebuildAborted, previous_schema, rebuild
 from shared.kernel.logs import configure_logging
 from shared.kernel.settings import load_settings
+
+T = TypeVar("T")
+
+
+class Terminated(Exception):
+    """The command was asked to stop (SIGTERM) and has cleaned up."""
+
+
+async def _stopped_by_sigterm(work: Awaitable[T]) -> T:
+    """``work``, cancelled on SIGTERM as asyncio.run cancels it on SIGINT: its ``finally`` blocks
+    run (the replay processes stopped, the shadow tables dropped) instead of the process ending
+    where it stands, which is what an orchestrator's stop (SIGTERM) does by default."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    asked = False
+
+    def stop() -> None:
+        nonlocal asked
+        asked = True
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, stop)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if asked:
+            raise Terminated from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def rebuild_command(argv: Sequence[str] | None = None) -> None:
@@ -37,18 +69,27 @@ def rebuild_command(argv: Sequence[str] | None = None) -> None:
     configure_logging("reporting", settings.log_level)
     try:
         report = asyncio.run(
-            rebuild(
-                settings,
-                batch_size=args.batch_size,
-                progress=not args.no_progress,
-                drop_previous=args.drop_previous,
-                processes=args.processes,
+            _stopped_by_sigterm(
+                rebuild(
+                    settings,
+                    batch_size=args.batch_size,
+                    progress=not args.no_progress,
+                    drop_previous=args.drop_previous,
+                    processes=args.processes,
+                )
             )
         )
     except RebuildAborted as exc:
         reason = " ".join(str(exc).split())
         print(f"rebuild refused to swap, the live read model is untouched: {reason}", file=sys.stderr)
         sys.exit(2)
+    except Terminated:
+        print(
+            "rebuild stopped by SIGTERM: its replay processes are stopped and its shadow tables dropped; "
+            "the live read model changes only in the swap's one transaction",
+            file=sys.stderr,
+        )
+        sys.exit(128 + signal.SIGTERM)
     if args.json:
         print(json.dumps(dataclasses.asdict(report)))
         return

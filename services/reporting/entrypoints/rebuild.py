@@ -37,6 +37,9 @@ live tables (and the previous ones) as they are, drops its shadow tables and rai
 
 Poison records (too deep to parse, not JSON, invalid) are skipped and counted as rejected, as the
 live consumers dead-letter them.
+
+One rebuild of a schema runs at a time (:meth:`ShadowTables.claim`); the replay processes end with
+the rebuild, however it ends (:func:`_die_with`); the command handles SIGTERM as Ctrl-C (``cli.py``).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ import logging
 import multiprocessing
 import os
 import resource
+import signal
 import sys
 import time
 import uuid
@@ -529,6 +533,25 @@ class ReplayShare:
         return report, positions
 
 
+HELPER_STOP_SECONDS = 5.0
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when ``parent`` ends (Linux's parent-death signal), and
+    end at once if it already has. Elsewhere nothing is set: the rebuild stops its helpers when it
+    ends by an exception or a signal it handles (SIGINT, SIGTERM)."""
+    if sys.platform != "linux":
+        return
+    import ctypes  # only here: a Linux system call
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        log.warning("could not tie the replay process to the rebuild", extra={"errno": ctypes.get_errno()})
+    if os.getppid() != parent:  # it ended before the signal was set
+        os._exit(1)
+
+
 class _Helper:
     """A replay process seen from the rebuild: its records so far (a shared counter), its result
     or failure (a pipe)."""
@@ -543,7 +566,10 @@ class _Helper:
         ours, theirs = context.Pipe(duplex=False)
         counter = context.Value("q", 0)
         process = context.Process(
-            target=_replay_process, args=(share, until, counter, theirs), name=f"kotaku-rebuild-{number}", daemon=True
+            target=_replay_process,
+            args=(share, until, counter, theirs, os.getpid()),
+            name=f"kotaku-rebuild-{number}",
+            daemon=True,
         )
         process.start()
         theirs.close()
@@ -574,14 +600,26 @@ class _Helper:
         raise RebuildAborted(detail if outcome == "aborted" else f"replay process {self.number} failed: {detail}")
 
     def stop(self) -> None:
+        """Ended, whatever its state: asked first (SIGTERM), then killed if it has not gone within
+        :data:`HELPER_STOP_SECONDS` (a process that does not run, stopped or stuck, never ends on
+        its own)."""
         if self.process.is_alive():
             self.process.terminate()
-        self.process.join(10)
+            self.process.join(HELPER_STOP_SECONDS)
+        if self.process.is_alive():
+            log.warning("replay process did not stop; killing it", extra={"replay_process": self.number})
+            self.process.kill()
+        self.process.join(HELPER_STOP_SECONDS)
         self.pipe.close()
 
 
-def _replay_process(share: ReplayShare, until: dict[TopicPartition, int], counter: Any, pipe: MPConnection) -> None:
-    """A replay process's body: its share, then its report and the positions reached, or why not."""
+def _replay_process(
+    share: ReplayShare, until: dict[TopicPartition, int], counter: Any, pipe: MPConnection, parent: int
+) -> None:
+    """A replay process's body: its share, then its report and the positions reached, or why not.
+    It dies with the rebuild (``parent``), however that ends: a rebuild killed outright (SIGKILL,
+    or SIGTERM before it can stop its helpers) would otherwise leave it writing on its own."""
+    _die_with(parent)
     configure_logging("reporting", share.settings.log_level)
 
     def advance(records: int) -> None:
@@ -671,7 +709,17 @@ async def rebuild(
     dsn = settings.database_url.get_secret_value()
     admin = await asyncpg.connect(dsn, server_settings={"search_path": schema, "application_name": "kotaku-rebuild"})
     shadow = ShadowTables(admin, schema)
-    conns = await _writer_connections(dsn, shadow.shadow, writers)
+    try:
+        other = await shadow.claim()
+        if other is not None:
+            raise RebuildAborted(
+                f"another rebuild of {schema} is running (its session began {other:%Y-%m-%d %H:%M:%S %Z}); "
+                "one rebuild at a time"
+            )
+        conns = await _writer_connections(dsn, shadow.shadow, writers)
+    except BaseException:
+        await _close(admin)
+        raise
     work = conns[0]
     consumer = _log_consumer(settings)
     created = swapped = False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -30,6 +31,12 @@ def previous_schema(schema: str = SCHEMA) -> str:
     return f"{schema}_previous"
 
 
+# One rebuild of a schema at a time (a session-level advisory lock of the rebuild's admin session).
+CLAIM = "SELECT pg_try_advisory_lock(hashtextextended('kotaku-rebuild-' || $1, 0))"
+OTHER_REBUILD = """
+SELECT min(backend_start) FROM pg_stat_activity
+WHERE application_name = 'kotaku-rebuild' AND pid <> pg_backend_pid() AND datname = current_database()
+"""
 RELOPTIONS = "SELECT reloptions FROM pg_class WHERE oid = $1::regclass"
 INDEXES = """
 SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS definition
@@ -80,6 +87,17 @@ class ShadowTables:
 
     async def live_regions(self) -> set[str]:
         return {str(r["region"]) for r in await self.admin.fetch(LIVE_REGIONS.format(schema=self.schema))}
+
+    async def claim(self) -> datetime | None:
+        """Take this schema's rebuild lock for the admin connection's session (released when it
+        ends, however the rebuild ends): None, or when the session of the rebuild that holds it
+        began. Two rebuilds at once would drop and fill each other's shadow tables."""
+        if await self.admin.fetchval(CLAIM, self.schema):
+            return None
+        started: datetime | None = await self.admin.fetchval(OTHER_REBUILD)
+        if started is None and await self.admin.fetchval(CLAIM, self.schema):  # it has just ended
+            return None
+        return started or datetime.now(UTC)
 
     async def create(self) -> None:
         """Empty tables ``LIKE`` the live ones (columns, constraints, indexes, storage parameters)."""
