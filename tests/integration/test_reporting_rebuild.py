@@ -469,28 +469,31 @@ async def test_poison_records_are_rejected_and_the_rebuild_goes_on(
 # -- a rebuild's processes, stopped from outside ---------------------------------------------------
 
 
+def stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state first, then the parent's
+    pid), or None when there is no such process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def replay_processes_of(pid: int) -> list[int]:
     """The replay processes (multiprocessing's spawned interpreters) whose parent is ``pid``."""
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or (fields := stat_fields(int(entry.name))) is None or int(fields[1]) != pid:
             continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in cmdline:
-            found.append(int(entry.name))
+        with contextlib.suppress(OSError):
+            if b"spawn_main" in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
     return found
 
 
 def running(pid: int) -> bool:
     """``pid`` exists and is not a zombie."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    fields = stat_fields(pid)
+    return fields is not None and fields[0] != "Z"
 
 
 async def rebuild_sessions(db: asyncpg.Connection) -> int:
@@ -502,7 +505,11 @@ async def rebuild_sessions(db: asyncpg.Connection) -> int:
     )
 
 
-async def rebuild_with_a_frozen_helper(stack: Stack) -> tuple[asyncio.subprocess.Process, int]:
+async def no_rebuild_sessions(db: asyncpg.Connection) -> bool:
+    return await rebuild_sessions(db) == 0
+
+
+async def rebuild_with_a_frozen_helper(stack: Stack, db: asyncpg.Connection) -> tuple[asyncio.subprocess.Process, int]:
     """A rebuild command (two replay processes) whose other replay process is stopped (SIGSTOP)
     in the middle of its share, its writers connected: the rebuild cannot finish until it is
     continued. The command and that process's pid."""
@@ -521,19 +528,15 @@ async def rebuild_with_a_frozen_helper(stack: Stack) -> tuple[asyncio.subprocess
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    db = await asyncpg.connect(stack.services["reporting"].env["KOTAKU_DATABASE_URL"])
-    try:
-        (helper,) = await eventually(lambda: replay_processes_of(proc.pid), within=30, interval=0.01)
+    (helper,) = await eventually(lambda: replay_processes_of(proc.pid), within=30, interval=0.01)
 
-        async def connected() -> bool:  # both processes' two writers, and the rebuild's admin session
-            return await rebuild_sessions(db) >= 5
+    async def connected() -> bool:  # both processes' two writers, and the rebuild's admin session
+        return await rebuild_sessions(db) >= 5
 
-        await eventually(connected, within=30, interval=0.01)
-        os.kill(helper, signal.SIGSTOP)
-        assert running(helper), "the replay process ended before it could be held"
-        assert proc.returncode is None
-    finally:
-        await db.close()
+    await eventually(connected, within=30, interval=0.01)
+    os.kill(helper, signal.SIGSTOP)
+    assert running(helper), "the replay process ended before it could be held"
+    assert proc.returncode is None
     return proc, helper
 
 
@@ -542,7 +545,7 @@ async def test_one_rebuild_at_a_time_a_second_one_is_refused_and_the_first_goes_
 ) -> None:
     db = service_db["reporting"]
     _, events = await reporting_caught_up(stack, producer, db, [REGION], seed=27, count=6000)
-    first, helper = await rebuild_with_a_frozen_helper(stack)
+    first, helper = await rebuild_with_a_frozen_helper(stack, db)
 
     reason = await refused_rebuild(stack)
 
@@ -560,7 +563,7 @@ async def test_a_rebuild_stopped_by_sigterm_ends_its_replay_processes_and_drops_
     db = service_db["reporting"]
     await reporting_caught_up(stack, producer, db, [REGION], seed=28, count=6000)
     before = await settled(db)
-    proc, helper = await rebuild_with_a_frozen_helper(stack)
+    proc, helper = await rebuild_with_a_frozen_helper(stack, db)
 
     proc.send_signal(signal.SIGTERM)  # what an orchestrator's stop sends
     try:
@@ -575,13 +578,9 @@ async def test_a_rebuild_stopped_by_sigterm_ends_its_replay_processes_and_drops_
     assert proc.returncode == 128 + signal.SIGTERM, err.decode()
     assert "rebuild stopped by SIGTERM" in err.decode()
     assert not running(helper)  # stopped, even though it could not run to end itself
-    await eventually(lambda: _no_sessions(db), within=10)
+    await eventually(lambda: no_rebuild_sessions(db), within=10)
     assert await schemas(db) == {"reporting"}
     assert_unchanged(before, await snapshot(db))
-
-
-async def _no_sessions(db: asyncpg.Connection) -> bool:
-    return await rebuild_sessions(db) == 0
 
 
 async def test_a_killed_rebuild_takes_its_replay_processes_with_it_and_the_next_one_swaps(
@@ -590,13 +589,13 @@ async def test_a_killed_rebuild_takes_its_replay_processes_with_it_and_the_next_
     db = service_db["reporting"]
     _, events = await reporting_caught_up(stack, producer, db, [REGION], seed=29, count=6000)
     before = await settled(db)
-    proc, helper = await rebuild_with_a_frozen_helper(stack)
+    proc, helper = await rebuild_with_a_frozen_helper(stack, db)
 
     proc.kill()  # SIGKILL: no clean-up of its own at all
     await proc.wait()
 
     await eventually(lambda: not running(helper), within=10)  # the kernel ends it with its parent
-    await eventually(lambda: _no_sessions(db), within=10)
+    await eventually(lambda: no_rebuild_sessions(db), within=10)
     assert_unchanged(before, await snapshot(db))
     out = await rebuild(stack)  # drops the shadow tables the killed one left, and swaps
     assert f"{len(events):,} records" in out
