@@ -114,14 +114,14 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         )
         runtime = Runtime(definition, settings, metrics, pool, broker, Outbox(pool, settings.topic_prefix, metrics))
         consuming = settings.process_role != "api"
-        if consuming:
-            for built in chosen_consumers(definition, runtime, settings.consumers):
-                subscribe(broker, built, settings.regions, ctx, settings.consumer_max_records)
+        chosen = chosen_consumers(definition, runtime, settings.consumers) if consuming else []
+        for built in chosen:
+            subscribe(broker, built, settings.regions, ctx, settings.consumer_max_records)
         app.state.runtime = runtime
         app.state.credentials = CredentialStore(settings.credentials_file)
         await dead_letter_producer.start()
         await broker.start()
-        if consuming:
+        if consuming and definition.relays_outbox([c.name for c in chosen]):
             relay = OutboxRelay(
                 pool,
                 broker,
@@ -131,6 +131,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
                 poll_seconds=settings.outbox_poll_seconds,
             )
             runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+        if consuming:
             runtime.tasks.append(
                 asyncio.create_task(run_pruning(pool, settings.dedupe_retention_days), name="dedupe-pruning")
             )

@@ -36,6 +36,15 @@ class ServiceDefinition:
     errors: ErrorTable = field(default_factory=ErrorTable)  # HTTP status of each domain error code
     # Checked when a process of the service starts (every role); any problem and it refuses to start.
     requires: Sequence[SettingsCheck] = ()
+    # The consumers whose batches write the outbox, for a service whose API writes none of it: only
+    # a process running one of them relays it (see ``relays_outbox``). None: the API or any
+    # consumer may write it, and every consuming process relays.
+    outbox_writers: frozenset[str] | None = None
+
+    def relays_outbox(self, consumers: Sequence[str]) -> bool:
+        """Whether a consuming process running ``consumers`` relays the outbox: a process that writes
+        none of it leaves the relay's publishing, and its CPU, to the process that does."""
+        return self.outbox_writers is None or not self.outbox_writers.isdisjoint(consumers)
 
 
 @dataclass

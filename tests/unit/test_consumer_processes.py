@@ -13,7 +13,9 @@ from aiokafka import ConsumerRecord, TopicPartition
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.registration.app import DEFINITION as REGISTRATION
 from services.reporting.app import DEFINITION as REPORTING
+from services.training.app import DEFINITION as TRAINING
 from shared.bootstrap.service import UnusableSettings, chosen_consumers
 from shared.kernel.consumer import BacklogPriority, backlog_pause, events_behind, may_raise_priority
 from shared.kernel.runtime import Runtime
@@ -89,6 +91,21 @@ def test_every_consumer_of_a_split_service_runs_in_exactly_one_kind_of_process()
     split = [*READ_MODELS["reporting"], *APART["reporting"][1]]
     assert sorted(split) == sorted(names)
     assert len(set(split)) == len(split)
+
+
+def test_only_the_processes_that_write_the_outbox_relay_it() -> None:
+    """Reporting's outbox holds only the xAPI statements: its read models' processes leave the
+    relay (and the CPU of publishing) to the statements' process. A service whose API writes its
+    outbox relays it from every consuming process."""
+    read_models, statements = READ_MODELS["reporting"], APART["reporting"][1]
+    assert not REPORTING.relays_outbox(read_models)
+    assert REPORTING.relays_outbox(statements)
+    assert REPORTING.relays_outbox([*read_models, *statements])  # one process for all (the tests')
+    assert not REPORTING.relays_outbox([])
+    for other in (REGISTRATION, TRAINING):  # their APIs write the outbox too
+        assert other.outbox_writers is None
+        assert other.relays_outbox([])
+        assert other.relays_outbox(["any.consumer"])
 
 
 def test_split_processes_name_their_consumers(monkeypatch: pytest.MonkeyPatch) -> None:
