@@ -208,7 +208,7 @@ class BacklogPriority:
         return bool(self.nice and self._behind)
 
     def note(self, consumer: str, in_backlog: bool) -> None:
-        """After each batch of ``consumer`` (name and region): whether it is working off a backlog."""
+        """Before each batch of ``consumer`` (name and region): whether it is working off a backlog."""
         if not self.nice:
             return
         was = self.lowered
@@ -753,6 +753,10 @@ def _subscribe_region(
         if not records:
             return
         epoch = commits.epoch
+        limited = ctx.backlog_duty < 1.0 or bool(ctx.backlog_priority.nice)
+        behind = events_behind(message.consumer, records) if limited else 0
+        # Lowered before the batch, not after it: the first batch of a backlog is as heavy as the rest.
+        ctx.backlog_priority.note(on_batch.__name__, behind >= ctx.backlog_events)
         started = time.perf_counter()
         try:
             unflushed = await processor.process(records)
@@ -791,11 +795,8 @@ def _subscribe_region(
         faults.hit(faults.CONSUMER_AFTER_COMMIT)
         commits.send(message.consumer, records, durable, epoch)
         busy = time.perf_counter() - started
-        if ctx.backlog_duty < 1.0 or ctx.backlog_priority.nice:
-            behind = events_behind(message.consumer, records)
-            ctx.backlog_priority.note(on_batch.__name__, behind >= ctx.backlog_events)
-            if pause := backlog_pause(busy, behind, ctx.backlog_events, ctx.backlog_duty):
-                await asyncio.sleep(pause)
+        if pause := backlog_pause(busy, behind, ctx.backlog_events, ctx.backlog_duty):
+            await asyncio.sleep(pause)
 
     on_batch.__name__ = f"{consumer.name}_{region}".replace(".", "_").replace("-", "_")
     subscriber = broker.subscriber(
