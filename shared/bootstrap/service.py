@@ -121,17 +121,17 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         app.state.credentials = CredentialStore(settings.credentials_file)
         await dead_letter_producer.start()
         await broker.start()
-        if consuming and definition.relays_outbox([c.name for c in chosen]):
-            relay = OutboxRelay(
-                pool,
-                broker,
-                metrics,
-                settings.regions,
-                batch_size=settings.outbox_batch_size,
-                poll_seconds=settings.outbox_poll_seconds,
-            )
-            runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
         if consuming:
+            if definition.relays_outbox([c.name for c in chosen]):
+                relay = OutboxRelay(
+                    pool,
+                    broker,
+                    metrics,
+                    settings.regions,
+                    batch_size=settings.outbox_batch_size,
+                    poll_seconds=settings.outbox_poll_seconds,
+                )
+                runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
             runtime.tasks.append(
                 asyncio.create_task(run_pruning(pool, settings.dedupe_retention_days), name="dedupe-pruning")
             )
